@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK      = 0 // success
+	exitInvalid = 1 // invalid input: spec, flags, configuration, tokens
+	exitChanges = 2 // changes pending (plan and diff with --detailed-exitcode)
+	exitStore   = 3 // store unavailable or failed
+	exitRefused = 4 // refused for safety
+)
+
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// app is what every command gets: its streams, environment, configuration and logger.
+type app struct {
+	stdio
+	environ map[string]string
+	cfg     Config
+	log     zerolog.Logger
+}
+
+type command struct {
+	name    string
+	args    string // positional arguments, for the usage line
+	summary string
+	help    string
+	run     func(ctx context.Context, a *app, c *command, args []string) int
+}
+
+func commands() []*command {
+	return []*command{
+		validateCmd,
+		fmtCmd,
+
+		versionCmd,
+	}
+}
+
+func run(ctx context.Context, args []string, io stdio, environ []string) int {
+	a := &app{stdio: io, environ: splitEnviron(environ), log: zerolog.Nop()}
+	if len(args) == 0 {
+		a.usage(a.err)
+		return exitInvalid
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && name == "help" {
+			return run(ctx, []string{args[1], "--help"}, io, environ)
+		}
+		a.usage(a.out)
+		return exitOK
+	case "-v", "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			cfg, err := loadConfig(a.environ)
+			if err != nil {
+				fmt.Fprintf(a.err, "keyprov: %v\n", err)
+				return exitInvalid
+			}
+			a.cfg = cfg
+			return c.run(ctx, a, c, args[1:])
+		}
+	}
+	fmt.Fprintf(a.err, "keyprov: unknown command %q\n\n", name)
+	a.usage(a.err)
+	return exitInvalid
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprint(w, `keyprov provisions API keys from a reviewed spec (keys.hcl) into PostgreSQL.
+
+Usage: keyprov <command> [flags] [args]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "keyprov <command> --help" for a command's flags.
+
+Exit codes: 0 success; 1 invalid input (spec, flags, configuration, tokens);
+2 changes pending (--detailed-exitcode); 3 store unavailable or failed;
+4 refused for safety.
+`)
+}
+
+// flagSet wraps flag.FlagSet: both -name and --name work, flags may come
+// before or after positional arguments, and -h/--help prints the command's help.
+type flagSet struct {
+	*flag.FlagSet
+	cmd     *command
+	aliases map[string]string // short name -> long name
+}
+
+func newFlagSet(c *command) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(c.name, flag.ContinueOnError), cmd: c, aliases: map[string]string{}}
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// alias registers short as another spelling of the already defined long flag.
+func (fs *flagSet) alias(short, long string) {
+	f := fs.Lookup(long)
+	fs.Var(f.Value, short, f.Usage)
+	fs.aliases[short] = long
+}
+
+// parse parses args, collecting positional arguments wherever they appear.
+// It returns ok=false with the exit code when the command should stop.
+func (fs *flagSet) parse(a *app, args []string) (pos []string, code int, ok bool) {
+	for {
+		if len(args) > 0 && args[0] == "--" {
+			return append(pos, args[1:]...), 0, true
+		}
+		err := fs.FlagSet.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.printHelp(a.out)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			fmt.Fprintf(a.err, "keyprov %s: %v\nRun \"keyprov %s --help\" for usage.\n", fs.cmd.name, err, fs.cmd.name)
+			return nil, exitInvalid, false
+		}
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), 0, true
+		}
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (fs *flagSet) printHelp(w io.Writer) {
+	c := fs.cmd
+	fmt.Fprintf(w, "Usage: keyprov %s [flags]", c.name)
+	if c.args != "" {
+		fmt.Fprintf(w, " %s", c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s\n", strings.TrimSpace(c.help))
+	short := map[string]string{}
+	for s, l := range fs.aliases {
+		short[l] = s
+	}
+	type entry struct{ key, line string }
+	var lines []entry
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, isAlias := fs.aliases[f.Name]; isAlias {
+			return
+		}
+		name := "--" + f.Name
+		if s, ok := short[f.Name]; ok {
+			name = "-" + s + ", " + name
+		}
+		typ, usage := flag.UnquoteUsage(f)
+		if typ != "" {
+			name += " " + typ
+		}
+		line := fmt.Sprintf("  %s\n      %s", name, usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
+			line += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		lines = append(lines, entry{f.Name, line})
+	})
+	sort.Slice(lines, func(i, j int) bool { return lines[i].key < lines[j].key })
+	if len(lines) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		for _, l := range lines {
+			fmt.Fprintln(w, l.line)
+		}
+	}
+}
+
+// stringList is a repeatable flag. The first use replaces the default (for
+// example KEYPROV_FILE); later uses append.
+type stringList struct {
+	vals []string
+	set  bool
+}
+
+func (s *stringList) String() string { return strings.Join(s.vals, ",") }
+
+func (s *stringList) Set(v string) error {
+	if !s.set {
+		s.vals, s.set = nil, true
+	}
+	s.vals = append(s.vals, v)
+	return nil
+}
+
+// oneOf is a flag restricted to a set of values.
+type oneOf struct {
+	val     string
+	allowed []string
+}
+
+func (o *oneOf) String() string { return o.val }
+
+func (o *oneOf) Set(v string) error {
+	for _, a := range o.allowed {
+		if v == a {
+			o.val = v
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(o.allowed, ", "))
+}
+
+// logFlags adds --log-level and --log-format; setup builds the logger.
+type logFlags struct {
+	level  oneOf
+	format oneOf
+}
+
+func addLogFlags(fs *flagSet, cfg Config) *logFlags {
+	l := &logFlags{
+		level:  oneOf{cfg.LogLevel, []string{"trace", "debug", "info", "warn", "error", "disabled"}},
+		format: oneOf{cfg.LogFormat, []string{"auto", "json", "console"}},
+	}
+	fs.Var(&l.level, "log-level", "log `level`: trace, debug, info, warn, error or disabled (KEYPROV_LOG_LEVEL)")
+	fs.Var(&l.format, "log-format", "log `format` on stderr: auto (console on a terminal, JSON otherwise), json or console (KEYPROV_LOG_FORMAT)")
+	return l
+}
+
+func (l *logFlags) setup(a *app) {
+	a.log = newLogger(a.err, l.level.val, l.format.val, isTerminal(a.err), a.cfg.NoColor)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

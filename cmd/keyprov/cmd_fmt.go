@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/view"
+)
+
+var fmtCmd = &command{
+	name:    "fmt",
+	args:    "[PATH...]",
+	summary: "rewrite spec files in canonical format",
+	help: `Rewrites HCL spec files (*.hcl) in canonical format. PATH is a file or a
+directory (its *.hcl files; with --recursive, also those of its
+subdirectories); "-" formats standard input to standard output. Without PATH,
+the spec files (-f, KEYPROV_FILE, default keys.hcl) are formatted. JSON files
+are left alone.
+
+With --check nothing is written: the files that are not formatted are listed
+and the exit status is 1. --diff prints the changes as a unified diff.`,
+	run: runFmt,
+}
+
+func runFmt(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	sf := addSpecFlags(fs, a.cfg)
+	check := fs.Bool("check", false, "write nothing; list files that are not formatted and exit 1 if there are any")
+	diff := fs.Bool("diff", false, "print the changes as a unified diff")
+	list := fs.Bool("list", true, "list the files whose formatting changed")
+	recursive := fs.Bool("recursive", false, "also format files in subdirectories")
+	lf := addLogFlags(fs, a.cfg)
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	lf.setup(a)
+	if len(pos) == 0 {
+		pos = sf.files.vals
+	}
+	if len(pos) == 1 && pos[0] == "-" {
+		src, err := io.ReadAll(a.in)
+		if err != nil {
+			fmt.Fprintf(a.err, "keyprov fmt: reading standard input: %v\n", err)
+			return exitInvalid
+		}
+		out, diags := format(src, "<stdin>")
+		if diags.HasErrors() {
+			view.WriteDiagnosticsText(a.err, diags, map[string][]byte{"<stdin>": src}, false)
+			return exitInvalid
+		}
+		if *check && !bytes.Equal(src, out) {
+			return exitInvalid
+		}
+		if !*check {
+			_, _ = a.out.Write(out)
+		}
+		return exitOK
+	}
+
+	files, err := fmtFiles(pos, *recursive)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
+		return exitInvalid
+	}
+	status := exitOK
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
+			status = exitInvalid
+			continue
+		}
+		out, diags := format(src, f)
+		if diags.HasErrors() {
+			view.WriteDiagnosticsText(a.err, diags, map[string][]byte{f: src}, isTerminal(a.err) && !a.cfg.NoColor)
+			status = exitInvalid
+			continue
+		}
+		if bytes.Equal(src, out) {
+			continue
+		}
+		if *list || *check {
+			fmt.Fprintln(a.out, f)
+		}
+		if *diff {
+			ud := difflib.UnifiedDiff{A: difflib.SplitLines(string(src)), B: difflib.SplitLines(string(out)),
+				FromFile: "old/" + filepath.ToSlash(f), ToFile: "new/" + filepath.ToSlash(f), Context: 3}
+			text, _ := difflib.GetUnifiedDiffString(ud)
+			fmt.Fprint(a.out, text)
+		}
+		if *check {
+			status = exitInvalid
+			continue
+		}
+		if err := writeFileKeepMode(f, out); err != nil {
+			fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
+			status = exitInvalid
+		}
+	}
+	if *check && status != exitOK {
+		fmt.Fprintln(a.err, "Some files are not formatted: run keyprov fmt to fix them.")
+	}
+	return status
+}
+
+// format returns src in canonical form, or the syntax errors that prevent it.
+func format(src []byte, name string) ([]byte, hcl.Diagnostics) {
+	if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
+		return nil, diags
+	}
+	return hclwrite.Format(src), nil
+}
+
+// fmtFiles expands paths to the *.hcl files to format.
+func fmtFiles(paths []string, recursive bool) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			if strings.HasSuffix(p, ".json") {
+				continue
+			}
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != p && (!recursive || strings.HasPrefix(d.Name(), ".")) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if strings.HasSuffix(path, ".hcl") && spec.IsSpecFile(path) {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func writeFileKeepMode(name string, b []byte) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".keyprov-fmt-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

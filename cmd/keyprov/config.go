@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the configuration read from KEYPROV_* environment variables.
+// Command-line flags override it.
+type Config struct {
+	Files           []string      `env:"KEYPROV_FILE" envSeparator:","`
+	DatabaseURL     string        `env:"KEYPROV_DATABASE_URL"`
+	DatabaseURLFile string        `env:"KEYPROV_DATABASE_URL_FILE"`
+	FallbackURL     string        `env:"DATABASE_URL"`
+	Schema          string        `env:"KEYPROV_SCHEMA" envDefault:"keyprov"`
+	Wait            time.Duration `env:"KEYPROV_WAIT" envDefault:"60s"`
+	ConnectTimeout  time.Duration `env:"KEYPROV_CONNECT_TIMEOUT" envDefault:"5s"`
+	LockTimeout     time.Duration `env:"KEYPROV_LOCK_TIMEOUT" envDefault:"30s"`
+	QueryMode       string        `env:"KEYPROV_QUERY_MODE" envDefault:"exec"`
+	Prune           bool          `env:"KEYPROV_PRUNE"`
+	LogLevel        string        `env:"KEYPROV_LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"KEYPROV_LOG_FORMAT" envDefault:"auto"`
+	MaxFileBytes    int64         `env:"KEYPROV_MAX_FILE_BYTES" envDefault:"67108864"`
+	MaxKeys         int           `env:"KEYPROV_MAX_KEYS" envDefault:"1000000"`
+	NoColor         bool          `env:"NO_COLOR"`
+}
+
+func loadConfig(environ map[string]string) (Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
+	if err != nil {
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: %w", err)
+	}
+	// NO_COLOR disables colour when set to any value, even an empty one.
+	_, cfg.NoColor = environ["NO_COLOR"]
+	return cfg, nil
+}
+
+func splitEnviron(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/view"
+)
+
+// specFlags are the flags that name a spec and its variables.
+type specFlags struct {
+	files    stringList
+	vars     stringList
+	varFiles stringList
+}
+
+func addSpecFlags(fs *flagSet, cfg Config) *specFlags {
+	s := &specFlags{files: stringList{vals: cfg.Files}}
+	if len(s.files.vals) == 0 {
+		s.files.vals = []string{spec.DefaultFile}
+	}
+	fs.Var(&s.files, "file", "spec `path`: a file or a directory of *.hcl and *.hcl.json files; repeatable (KEYPROV_FILE, comma-separated)")
+	fs.alias("f", "file")
+	fs.Var(&s.vars, "var", "set a variable: `name=value`; repeatable (also KEYPROV_VAR_<name>)")
+	fs.Var(&s.varFiles, "var-file", "read variables from an HCL or JSON `file`; repeatable")
+	return s
+}
+
+func (s *specFlags) options(a *app, secrets bool) (spec.Options, error) {
+	opts := spec.Options{
+		Paths:    s.files.vals,
+		VarFiles: s.varFiles.vals,
+		Secrets:  secrets,
+		LookupEnv: func(name string) (string, bool) {
+			v, ok := a.environ[name]
+			return v, ok
+		},
+		Limits: spec.Limits{MaxFileBytes: a.cfg.MaxFileBytes, MaxKeys: a.cfg.MaxKeys},
+	}
+	for _, kv := range s.vars.vals {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return opts, fmt.Errorf("-var %q: want name=value", kv)
+		}
+		opts.Vars = append(opts.Vars, spec.Var{Name: name, Value: val})
+	}
+	return opts, nil
+}
+
+// loadedSpec is an evaluated spec with what is needed to report on it.
+type loadedSpec struct {
+	spec    *spec.Spec
+	diags   hcl.Diagnostics
+	sources map[string][]byte
+}
+
+// loadSpec reads and evaluates the spec. It never fails: problems are diagnostics.
+func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
+	opts, err := s.options(a, secrets)
+	if err != nil {
+		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
+	}
+	srcs, diags := spec.ReadSources(opts.Paths, opts.Limits.MaxFileBytes)
+	ls := loadedSpec{diags: diags, sources: map[string][]byte{}}
+	for _, src := range srcs {
+		ls.sources[src.Name] = src.Bytes
+	}
+	if diags.HasErrors() {
+		return ls
+	}
+	ls.spec, diags = spec.Evaluate(srcs, opts)
+	ls.diags = append(ls.diags, diags...)
+	return ls
+}
+
+// printDiagnostics writes diagnostics to stderr for people.
+func (a *app) printDiagnostics(ls loadedSpec) {
+	view.WriteDiagnosticsText(a.err, ls.diags, ls.sources, isTerminal(a.err) && !a.cfg.NoColor)
+}

@@ -1,0 +1,461 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "settings"},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "universal_key", LabelNames: []string{"slug"}},
+		{Type: "tenant_key", LabelNames: []string{"slug"}},
+		{Type: "moved"},
+	},
+}
+
+var settingsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "token_prefix"},
+		{Name: "owner"},
+		{Name: "root_tenant"},
+		{Name: "allowed_permissions"},
+		{Name: "prune"},
+	},
+}
+
+var movedSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "from", Required: true},
+		{Name: "to", Required: true},
+	},
+}
+
+// parsedFile is one parsed spec file and the evaluation context of its
+// expressions (env() and file() bound to its folder).
+type parsedFile struct {
+	src  Source
+	body hcl.Body
+	ctx  *hcl.EvalContext
+}
+
+// blockIn is a block with the file it came from.
+type blockIn struct {
+	*hcl.Block
+	file *parsedFile
+}
+
+type evaluator struct {
+	opts   *Options
+	limits Limits
+	fn     *funcs
+	base   *hcl.EvalContext
+	files  []*parsedFile
+	diags  hcl.Diagnostics
+
+	settings  []blockIn
+	variables []blockIn
+	locals    []blockIn
+	keys      []blockIn
+	moved     []blockIn
+
+	localDecls map[string]*localDecl
+}
+
+// Evaluate parses and evaluates spec sources. The Spec is nil when the
+// diagnostics hold errors.
+func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
+	e := &evaluator{opts: &opts, limits: opts.limits()}
+	e.fn = newFuncs(e.opts)
+	e.base = &hcl.EvalContext{Functions: e.fn.std, Variables: map[string]cty.Value{}}
+
+	if len(srcs) == 0 {
+		return nil, hcl.Diagnostics{errorf(nil, "No spec files", "No spec file was given.")}
+	}
+	if !e.parse(srcs) {
+		return nil, e.diags
+	}
+	e.base.Variables["var"] = e.evalVariables()
+	e.evalLocals()
+	settings := e.evalSettings()
+	keys := e.evalKeys(settings)
+	moved := e.evalMoved(keys)
+	if e.diags.HasErrors() {
+		return nil, e.diags
+	}
+	s := &Spec{Settings: settings, Keys: keys, Moved: moved}
+	for _, f := range e.files {
+		s.Files = append(s.Files, f.src.Name)
+	}
+	return s, e.diags
+}
+
+func (e *evaluator) add(d ...*hcl.Diagnostic) { e.diags = append(e.diags, d...) }
+
+// parse parses every source and sorts its top-level blocks. It reports false
+// when any file has a syntax error: evaluating a half-parsed spec would only
+// add noise to the real error.
+func (e *evaluator) parse(srcs []Source) bool {
+	p := hclparse.NewParser()
+	ok := true
+	for _, src := range srcs {
+		var (
+			f     *hcl.File
+			diags hcl.Diagnostics
+		)
+		if int64(len(src.Bytes)) > e.limits.MaxFileBytes {
+			e.add(errorf(nil, "Spec file too large", "%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", src.Name, len(src.Bytes), e.limits.MaxFileBytes))
+			ok = false
+			continue
+		}
+		if src.IsJSON() {
+			f, diags = p.ParseJSON(src.Bytes, src.Name)
+		} else {
+			f, diags = p.ParseHCL(src.Bytes, src.Name)
+		}
+		e.add(diags...)
+		if diags.HasErrors() || f == nil {
+			ok = false
+			continue
+		}
+		pf := &parsedFile{src: src, body: f.Body}
+		pf.ctx = e.base.NewChild()
+		pf.ctx.Functions = e.fn.forFile(src.Dir)
+		e.files = append(e.files, pf)
+	}
+	if !ok {
+		return false
+	}
+	for _, f := range e.files {
+		content, diags := f.body.Content(rootSchema)
+		e.add(diags...)
+		for _, b := range content.Blocks {
+			bi := blockIn{b, f}
+			switch b.Type {
+			case "settings":
+				e.settings = append(e.settings, bi)
+			case "variable":
+				e.variables = append(e.variables, bi)
+			case "locals":
+				e.locals = append(e.locals, bi)
+			case "universal_key", "tenant_key":
+				e.keys = append(e.keys, bi)
+			case "moved":
+				e.moved = append(e.moved, bi)
+			}
+		}
+	}
+	return true
+}
+
+// evalAttr evaluates attr in ctx and converts it to ty (cty.DynamicPseudoType: no conversion).
+func evalAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
+	v, diags := attr.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	if ty == cty.DynamicPseudoType {
+		return v, diags
+	}
+	cv, err := convertValue(v, ty)
+	if err != nil {
+		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
+			Severity:   hcl.DiagError,
+			Summary:    "Incorrect attribute value type",
+			Detail:     fmt.Sprintf("Inappropriate value for attribute %q: %s.", attr.Name, err),
+			Subject:    attr.Expr.Range().Ptr(),
+			Expression: attr.Expr,
+		})
+	}
+	return cv, diags
+}
+
+// reviewed checks that v, the value of an attribute that is printed in
+// plans, does not come from env() or file().
+func reviewed(attr *hcl.Attribute, v cty.Value) *hcl.Diagnostic {
+	if !v.ContainsMarked() {
+		return nil
+	}
+	return errorf(attr.Expr.Range().Ptr(), "Secret value in a reviewed attribute",
+		"The value of %q is derived from env() or file(). Only token and previous_token may be read from the environment or from files: every other attribute is printed in plans and must be reviewable in the spec.", attr.Name)
+}
+
+// known reports whether v can be used: known, not null, and without the
+// secret mark. Diagnostics for other cases are reported where they arise.
+func known(v cty.Value) bool {
+	return v.IsWhollyKnown() && !v.IsNull() && !v.ContainsMarked()
+}
+
+// -- settings ---------------------------------------------------------------
+
+func (e *evaluator) evalSettings() Settings {
+	s := Settings{TokenPrefix: token.DefaultPrefix, Owner: DefaultOwner, RootTenant: DefaultRootTenant}
+	for i, b := range e.settings {
+		if i > 0 {
+			e.add(errorf(b.DefRange.Ptr(), "Duplicate settings block", "Only one settings block is allowed; the first is at %s.", Pos(e.settings[0].DefRange)))
+			continue
+		}
+		s.Range = b.DefRange
+		content, diags := b.Body.Content(settingsSchema)
+		e.add(diags...)
+		str := func(name string, check func(string) string, dst *string) {
+			attr := content.Attributes[name]
+			if attr == nil {
+				return
+			}
+			v, diags := evalAttr(attr, b.file.ctx, cty.String)
+			e.add(diags...)
+			if d := reviewed(attr, v); d != nil {
+				e.add(d)
+				return
+			}
+			if !known(v) {
+				if !diags.HasErrors() && v.IsNull() {
+					e.add(errorf(attr.Expr.Range().Ptr(), "Invalid setting", "%s must not be null.", name))
+				}
+				return
+			}
+			if msg := check(v.AsString()); msg != "" {
+				e.add(errorf(attr.Expr.Range().Ptr(), "Invalid setting", "%s %s.", name, msg))
+				return
+			}
+			*dst = v.AsString()
+		}
+		str("token_prefix", checkPrefix, &s.TokenPrefix)
+		str("owner", checkOwner, &s.Owner)
+		str("root_tenant", func(v string) string {
+			if !ValidIdent(v) {
+				return "must be a valid tenant: " + identRule
+			}
+			return ""
+		}, &s.RootTenant)
+		if attr := content.Attributes["allowed_permissions"]; attr != nil {
+			v, diags := evalAttr(attr, b.file.ctx, cty.List(cty.String))
+			e.add(diags...)
+			if d := reviewed(attr, v); d != nil {
+				e.add(d)
+			} else if known(v) {
+				for it := v.ElementIterator(); it.Next(); {
+					_, p := it.Element()
+					if p.IsNull() {
+						e.add(errorf(attr.Expr.Range().Ptr(), "Invalid permission pattern", "allowed_permissions must not contain null."))
+						continue
+					}
+					if msg := checkPattern(p.AsString()); msg != "" {
+						e.add(errorf(attr.Expr.Range().Ptr(), "Invalid permission pattern", "%q %s.", p.AsString(), msg))
+						continue
+					}
+					s.AllowedPermissions = append(s.AllowedPermissions, p.AsString())
+				}
+			}
+		}
+		if attr := content.Attributes["prune"]; attr != nil {
+			v, diags := evalAttr(attr, b.file.ctx, cty.Bool)
+			e.add(diags...)
+			if d := reviewed(attr, v); d != nil {
+				e.add(d)
+			} else if known(v) {
+				p := v.True()
+				s.Prune = &p
+			}
+		}
+	}
+	return s
+}
+
+const identRule = "lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters"
+
+func checkPrefix(p string) string {
+	if p == "" || len(p) > 32 {
+		return "must have 1 to 32 characters"
+	}
+	for i := 0; i < len(p); i++ {
+		if !token.IsTokenChar(p[i]) {
+			return "may contain only letters, digits, '_' and '-'"
+		}
+	}
+	return ""
+}
+
+func checkOwner(o string) string {
+	if !ValidIdent(o) {
+		return "must be " + identRule
+	}
+	return ""
+}
+
+// checkPattern validates an allowed_permissions entry: "*", a name, or a
+// prefix ending in ".*" or ":*".
+func checkPattern(p string) string {
+	if p == "" {
+		return "must not be empty"
+	}
+	if msg := checkText(p, false, 200); msg != "" {
+		return msg
+	}
+	i := strings.IndexByte(p, '*')
+	if i < 0 || p == "*" {
+		return ""
+	}
+	if i != len(p)-1 || !(strings.HasSuffix(p, ".*") || strings.HasSuffix(p, ":*")) || len(p) < 3 {
+		return `may use "*" only alone or at the end after "." or ":" (e.g. "wb.*")`
+	}
+	return ""
+}
+
+// allowedBy reports whether permission name n matches one of the patterns.
+func allowedBy(n string, patterns []string) bool {
+	for _, p := range patterns {
+		switch {
+		case p == "*" || p == n:
+			return true
+		case strings.HasSuffix(p, "*") && strings.HasPrefix(n, p[:len(p)-1]):
+			return true
+		}
+	}
+	return false
+}
+
+// -- moved ------------------------------------------------------------------
+
+func (e *evaluator) evalMoved(keys []*Key) []Moved {
+	var out []Moved
+	from := map[Address]hcl.Range{}
+	declared := map[Address]bool{}
+	for _, k := range keys {
+		declared[k.Address] = true
+	}
+	for _, b := range e.moved {
+		content, diags := b.Body.Content(movedSchema)
+		e.add(diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		addr := func(name string) (Address, bool) {
+			attr := content.Attributes[name]
+			v, diags := evalAttr(attr, b.file.ctx, cty.String)
+			e.add(diags...)
+			if d := reviewed(attr, v); d != nil {
+				e.add(d)
+				return Address{}, false
+			}
+			if !known(v) {
+				return Address{}, false
+			}
+			a, err := ParseAddress(v.AsString())
+			if err != nil {
+				e.add(errorf(attr.Expr.Range().Ptr(), "Invalid address in moved block", "%s.", upperFirst(err.Error())))
+				return Address{}, false
+			}
+			return a, true
+		}
+		f, ok1 := addr("from")
+		t, ok2 := addr("to")
+		if !ok1 || !ok2 {
+			continue
+		}
+		rng := content.Attributes["from"].Expr.Range()
+		switch {
+		case f == t:
+			e.add(errorf(&rng, "Invalid moved block", "A key cannot move to itself (%s).", f))
+			continue
+		case declared[f]:
+			e.add(withAddress(hcl.Diagnostics{errorf(&rng, "Invalid moved block", "%s is still declared in the spec; a moved block renames a key that the spec no longer declares.", f)}, f.String())...)
+			continue
+		case !declared[t]:
+			e.add(withAddress(hcl.Diagnostics{errorf(content.Attributes["to"].Expr.Range().Ptr(), "Invalid moved block", "The target %s is not declared in the spec.", t)}, t.String())...)
+			continue
+		}
+		if first, dup := from[f]; dup {
+			e.add(errorf(&rng, "Duplicate moved block", "%s is already moved at %s.", f, Pos(first)))
+			continue
+		}
+		from[f] = rng
+		out = append(out, Moved{From: f, To: t, Range: b.DefRange})
+	}
+	// A key may be the target of one move only.
+	to := map[Address]Moved{}
+	for _, m := range out {
+		if first, dup := to[m.To]; dup {
+			e.add(errorf(m.Range.Ptr(), "Duplicate moved block", "%s is already the target of the move from %s at %s.", m.To, first.From, Pos(first.Range)))
+			continue
+		}
+		to[m.To] = m
+	}
+	return out
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// -- token sources ------------------------------------------------------------
+
+// tokenSources lists the env() and file() calls a token expression reads
+// from, following references to locals. Arguments are evaluated in ctx where
+// possible ("env(\"WEBSITE_KEY_ACME\")"), otherwise shown as written.
+func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []string {
+	var out []string
+	seen := map[string]bool{}
+	visiting := map[string]bool{}
+	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte)
+	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte) {
+		add := func(s string) {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		if node, ok := expr.(hclsyntax.Node); ok {
+			hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+				call, ok := n.(*hclsyntax.FunctionCallExpr)
+				if !ok || (call.Name != "env" && call.Name != "file") || len(call.Args) != 1 {
+					return nil
+				}
+				if v, diags := call.Args[0].Value(ctx); !diags.HasErrors() && v.Type() == cty.String && known(v) {
+					add(fmt.Sprintf("%s(%q)", call.Name, v.AsString()))
+				} else {
+					add(string(call.Range().SliceBytes(src)))
+				}
+				return nil
+			})
+		} else if r := expr.Range(); strings.Contains(string(r.SliceBytes(src)), "env(") || strings.Contains(string(r.SliceBytes(src)), "file(") {
+			add(string(r.SliceBytes(src)))
+		}
+		for _, tr := range expr.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
+				continue
+			}
+			step, ok := tr[1].(hcl.TraverseAttr)
+			if !ok || visiting[step.Name] {
+				continue
+			}
+			if d := e.localDecls[step.Name]; d != nil {
+				visiting[step.Name] = true
+				walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes)
+			}
+		}
+	}
+	src := []byte(nil)
+	for _, f := range e.files {
+		if f.src.Name == expr.Range().Filename {
+			src = f.src.Bytes
+		}
+	}
+	walk(expr, ctx, src)
+	sort.Strings(out)
+	return out
+}

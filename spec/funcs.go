@@ -1,0 +1,316 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// secretMark marks every value that comes from env() or file(), and every
+// value derived from one. A token that lacks it was written into the spec.
+type secretMark struct{}
+
+var markSecret = secretMark{}
+
+func isSecret(v cty.Value) bool { return v.HasMark(markSecret) }
+
+// errSecretHidden replaces the message of a function that failed on a value
+// derived from env() or file(): library messages may quote their arguments.
+var errSecretHidden = errors.New("the function failed on a value read by env() or file(); the message is withheld because it could contain a secret")
+
+// guard wraps f so that an error it returns for arguments carrying the secret
+// mark never quotes them. Marks, unknowns and nulls are handed to f unchanged,
+// so f keeps its own semantics (including how marks pass to the result).
+func guard(f function.Function) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i] = open(params[i])
+	}
+	var vp *function.Parameter
+	if p := f.VarParam(); p != nil {
+		c := open(*p)
+		vp = &c
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    vp,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			t, err := f.ReturnTypeForValues(args)
+			return t, hideSecretError(err, args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			return v, hideSecretError(err, args)
+		},
+	})
+}
+
+func open(p function.Parameter) function.Parameter {
+	p.AllowMarked, p.AllowUnknown, p.AllowNull, p.AllowDynamicType = true, true, true, true
+	return p
+}
+
+func hideSecretError(err error, args []cty.Value) error {
+	if err == nil {
+		return nil
+	}
+	for _, a := range args {
+		if a.ContainsMarked() {
+			if _, marks := a.UnmarkDeep(); marks.Has(markSecret) {
+				var ae function.ArgError
+				if errors.As(err, &ae) {
+					return function.NewArgError(ae.Index, errSecretHidden)
+				}
+				return errSecretHidden
+			}
+		}
+	}
+	return err
+}
+
+// funcs holds the state behind env() and file() and the function table.
+type funcs struct {
+	opts     *Options
+	maxBytes int64
+
+	mu    sync.Mutex
+	files map[string]fileResult
+	json  map[jsonKey]jsonResult
+
+	std map[string]function.Function
+}
+
+type fileResult struct {
+	val cty.Value
+	err error
+}
+
+type jsonKey struct {
+	p *byte
+	n int
+}
+
+type jsonResult struct {
+	val cty.Value
+	err error
+}
+
+func newFuncs(opts *Options) *funcs {
+	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, json: map[jsonKey]jsonResult{}}
+	std := map[string]function.Function{
+		"abs":             stdlib.AbsoluteFunc,
+		"ceil":            stdlib.CeilFunc,
+		"chomp":           stdlib.ChompFunc,
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"csvdecode":       stdlib.CSVDecodeFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"floor":           stdlib.FloorFunc,
+		"format":          stdlib.FormatFunc,
+		"formatdate":      stdlib.FormatDateFunc,
+		"formatlist":      stdlib.FormatListFunc,
+		"indent":          stdlib.IndentFunc,
+		"index":           stdlib.IndexFunc,
+		"join":            stdlib.JoinFunc,
+		"jsondecode":      fs.jsonDecodeFunc(),
+		"jsonencode":      stdlib.JSONEncodeFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          stdlib.LengthFunc,
+		"log":             stdlib.LogFunc,
+		"lookup":          stdlib.LookupFunc,
+		"lower":           stdlib.LowerFunc,
+		"max":             stdlib.MaxFunc,
+		"merge":           stdlib.MergeFunc,
+		"min":             stdlib.MinFunc,
+		"parseint":        stdlib.ParseIntFunc,
+		"pow":             stdlib.PowFunc,
+		"range":           stdlib.RangeFunc,
+		"regex":           stdlib.RegexFunc,
+		"regexall":        stdlib.RegexAllFunc,
+		"regex_replace":   stdlib.RegexReplaceFunc,
+		"replace":         stdlib.ReplaceFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"signum":          stdlib.SignumFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"split":           stdlib.SplitFunc,
+		"strlen":          stdlib.StrlenFunc,
+		"strrev":          stdlib.ReverseFunc,
+		"substr":          stdlib.SubstrFunc,
+		"timeadd":         stdlib.TimeAddFunc,
+		"title":           stdlib.TitleFunc,
+		"tobool":          stdlib.MakeToFunc(cty.Bool),
+		"tolist":          stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tomap":           stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tonumber":        stdlib.MakeToFunc(cty.Number),
+		"toset":           stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tostring":        stdlib.MakeToFunc(cty.String),
+		"trim":            stdlib.TrimFunc,
+		"trimprefix":      stdlib.TrimPrefixFunc,
+		"trimspace":       stdlib.TrimSpaceFunc,
+		"trimsuffix":      stdlib.TrimSuffixFunc,
+		"upper":           stdlib.UpperFunc,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+	}
+	for name, f := range std {
+		std[name] = guard(f)
+	}
+	// try and can must see their arguments' diagnostics; they are not guarded.
+	std["try"] = tryfunc.TryFunc
+	std["can"] = tryfunc.CanFunc
+	fs.std = std
+	return fs
+}
+
+// forFile returns env() and file() for expressions in a file in dir:
+// relative file() paths resolve against dir. The standard functions sit in
+// the parent context.
+func (fs *funcs) forFile(dir string) map[string]function.Function {
+	return map[string]function.Function{"env": fs.envFunc(), "file": fs.fileFunc(dir)}
+}
+
+func (fs *funcs) envFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads an environment variable. The value is secret: it is never printed.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			if name == "" || strings.ContainsAny(name, "=\x00") {
+				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid environment variable name", name)
+			}
+			if !fs.opts.Secrets {
+				return cty.UnknownVal(cty.String).Mark(markSecret), nil
+			}
+			v, ok := fs.opts.lookupEnv(name)
+			switch {
+			case !ok:
+				return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+			case v == "":
+				return cty.NilVal, fmt.Errorf("environment variable %s is empty", name)
+			case !utf8.ValidString(v):
+				return cty.NilVal, fmt.Errorf("environment variable %s is not valid UTF-8", name)
+			}
+			return cty.StringVal(v).Mark(markSecret), nil
+		},
+	})
+}
+
+func (fs *funcs) fileFunc(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a file, one trailing newline removed. Relative paths resolve against the spec file's folder. The value is secret: it is never printed.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			if p == "" || strings.ContainsRune(p, 0) {
+				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid file path", p)
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			if !fs.opts.Secrets {
+				return cty.UnknownVal(cty.String).Mark(markSecret), nil
+			}
+			r := fs.readFile(p)
+			if r.err != nil {
+				return cty.NilVal, r.err
+			}
+			return r.val, nil
+		},
+	})
+}
+
+func (fs *funcs) readFile(p string) fileResult {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if r, ok := fs.files[p]; ok {
+		return r
+	}
+	var r fileResult
+	b, err := readFileLimited(p, fs.maxBytes)
+	switch {
+	case err != nil:
+		r.err = errors.New(describeFSError(p, err))
+	case !utf8.Valid(b):
+		r.err = fmt.Errorf("%s is not valid UTF-8 text", p)
+	default:
+		s := strings.TrimSuffix(string(b), "\n")
+		s = strings.TrimSuffix(s, "\r")
+		r.val = cty.StringVal(s).Mark(markSecret)
+	}
+	fs.files[p] = r
+	return r
+}
+
+// jsonDecodeFunc is jsondecode with a cache: a spec that writes
+// jsondecode(file("secrets.json"))[each.key] decodes the file once, not once
+// per for_each instance. Large inputs are keyed by the identity of their
+// bytes (file() returns the same string each time); values are immutable.
+func (fs *funcs) jsonDecodeFunc() function.Function {
+	decode := func(s string) (cty.Value, error) {
+		if len(s) < 4096 {
+			return decodeJSON(s)
+		}
+		k := jsonKey{unsafe.StringData(s), len(s)}
+		fs.mu.Lock()
+		r, ok := fs.json[k]
+		fs.mu.Unlock()
+		if ok {
+			return r.val, r.err
+		}
+		v, err := decodeJSON(s)
+		fs.mu.Lock()
+		fs.json[k] = jsonResult{v, err}
+		fs.mu.Unlock()
+		return v, err
+	}
+	return function.New(&function.Spec{
+		Description: stdlib.JSONDecodeFunc.Description(),
+		Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if !args[0].IsKnown() {
+				return cty.DynamicPseudoType, nil
+			}
+			v, err := decode(args[0].AsString())
+			if err != nil {
+				return cty.NilType, function.NewArgError(0, err)
+			}
+			return v.Type(), nil
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return decode(args[0].AsString())
+		},
+	})
+}
+
+func decodeJSON(s string) (cty.Value, error) {
+	b := []byte(s)
+	ty, err := ctyjson.ImpliedType(b)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(b, ty)
+}

@@ -1,0 +1,604 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+var keySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "name", Required: true},
+		{Name: "description"},
+		{Name: "token"},
+		{Name: "previous_token"},
+		{Name: "previous_until"},
+		{Name: "permissions"},
+		{Name: "metadata"},
+		{Name: "expires"},
+		{Name: "revoked"},
+		{Name: "for_each"},
+		{Name: "slug"},
+		{Name: "tenant"},
+	},
+}
+
+// Length limits of key attributes.
+const (
+	maxNameLen        = 200
+	maxDescriptionLen = 2000
+	maxPermissionName = 200
+	maxPermissions    = 1000
+	maxMetadataKeys   = 64
+	maxMetadataKeyLen = 63
+	maxMetadataValLen = 1000
+)
+
+// instance is one key instance to evaluate: a block, and its for_each element.
+type instance struct {
+	block   blockIn
+	content *hcl.BodyContent
+	each    cty.Value // object {key, value}, or NilVal without for_each
+	ref     BlockRef
+}
+
+func (e *evaluator) evalKeys(settings Settings) []*Key {
+	var insts []instance
+	total := 0
+	for _, b := range e.keys {
+		content, diags := b.Body.Content(keySchema)
+		e.add(withAddress(diags, b.Type+"."+b.Labels[0])...)
+		if diags.HasErrors() && content.Attributes["name"] == nil && len(content.Attributes) == 0 {
+			continue
+		}
+		ref := BlockRef{Type: b.Type, Label: b.Labels[0], DefRange: b.DefRange}
+		fe := content.Attributes["for_each"]
+		if fe == nil {
+			total++
+			insts = append(insts, instance{block: b, content: content, ref: ref})
+			continue
+		}
+		elems, ok := e.forEach(fe, b)
+		if !ok {
+			continue
+		}
+		total += len(elems)
+		if total > e.limits.MaxKeys {
+			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
+			return nil
+		}
+		for _, el := range elems {
+			r := ref
+			r.HasForEach, r.InstanceKey = true, el[0].AsString()
+			insts = append(insts, instance{block: b, content: content, ref: r,
+				each: cty.ObjectVal(map[string]cty.Value{"key": el[0], "value": el[1]})})
+		}
+	}
+	if total > e.limits.MaxKeys {
+		e.add(errorf(nil, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS).", total, e.limits.MaxKeys))
+		return nil
+	}
+
+	keys, diags := evalInstances(e, settings, insts)
+	e.add(diags...)
+	e.checkDuplicates(keys)
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Address.Compare(keys[j].Address) < 0 })
+	return keys
+}
+
+// forEach evaluates a for_each argument into (each.key, each.value) pairs.
+func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, bool) {
+	addr := b.Type + "." + b.Labels[0]
+	fail := func(detail string, args ...any) ([][2]cty.Value, bool) {
+		e.add(withAddress(hcl.Diagnostics{errorf(attr.Expr.Range().Ptr(), "Invalid for_each argument", detail, args...)}, addr)...)
+		return nil, false
+	}
+	v, diags := attr.Expr.Value(b.file.ctx)
+	e.add(withAddress(diags, addr)...)
+	if diags.HasErrors() {
+		return nil, false
+	}
+	switch {
+	case v.ContainsMarked():
+		return fail("The for_each value is derived from env() or file(). Key addresses appear in every plan and must be reviewable in the spec: read the tenants from a variable (-var-file) instead.")
+	case !v.IsWhollyKnown():
+		return fail("The for_each value is not known. It must be fully known when the spec is evaluated.")
+	case v.IsNull():
+		return fail("The for_each value is null; use an empty set or map to declare no keys.")
+	}
+	ty := v.Type()
+	var out [][2]cty.Value
+	switch {
+	case ty.IsSetType():
+		if !ty.ElementType().Equals(cty.String) {
+			cv, err := convertValue(v, cty.Set(cty.String))
+			if err != nil {
+				return fail("for_each needs a set of strings; this set's elements are %s.", ty.ElementType().FriendlyName())
+			}
+			v = cv
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			_, el := it.Element()
+			if el.IsNull() {
+				return fail("The for_each set contains null.")
+			}
+			out = append(out, [2]cty.Value{el, el})
+		}
+	case ty.IsMapType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, el := it.Element()
+			out = append(out, [2]cty.Value{k, el})
+		}
+	case ty.IsListType() || ty.IsTupleType():
+		return fail("for_each needs a set or a map, and this is a %s. Convert a list of strings with toset(...).", ty.FriendlyName())
+	default:
+		return fail("for_each needs a set of strings or a map, and this is a %s.", ty.FriendlyName())
+	}
+	return out, true
+}
+
+// evalInstance evaluates one key. It only reads shared state, so instances
+// may be evaluated concurrently.
+func (e *evaluator) evalInstance(settings Settings, in instance) (*Key, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	b, content := in.block, in.content
+	attrs := content.Attributes
+	ctx := b.file.ctx
+	if in.each != cty.NilVal {
+		ctx = ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"each": in.each}
+	}
+	addr := in.ref.String()
+	k := &Key{Universal: b.Type == "universal_key", Block: in.ref}
+	ok := true
+
+	// str evaluates a reviewed string attribute; it reports false when the
+	// value is missing, unusable, or breaks check.
+	str := func(name string, check func(string) string) (string, bool) {
+		attr := attrs[name]
+		if attr == nil {
+			return "", false
+		}
+		v, ds := evalAttr(attr, ctx, cty.String)
+		diags = append(diags, ds...)
+		if d := reviewed(attr, v); d != nil {
+			diags = append(diags, d)
+			return "", false
+		}
+		if !known(v) {
+			if !ds.HasErrors() && v.IsNull() {
+				diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+			}
+			return "", false
+		}
+		s := v.AsString()
+		if msg := check(s); msg != "" {
+			diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
+			return "", false
+		}
+		return s, true
+	}
+	ident := func(s string) string {
+		if !ValidIdent(s) {
+			return fmt.Sprintf("%q is not valid: use %s", s, identRule)
+		}
+		return ""
+	}
+
+	// Identity first, so that every later diagnostic names the key's address.
+	k.Address.Slug = b.Labels[0]
+	if attr := attrs["slug"]; attr != nil {
+		if !in.ref.HasForEach {
+			diags = append(diags, errorf(attr.NameRange.Ptr(), "Unexpected slug", "slug is only used with for_each, to derive a slug per instance; without for_each the block label %q is the slug.", b.Labels[0]))
+			ok = false
+		} else if s, good := str("slug", ident); good {
+			k.Address.Slug = s
+		} else {
+			ok = false
+		}
+	} else if !ValidIdent(k.Address.Slug) {
+		diags = append(diags, errorf(b.LabelRanges[0].Ptr(), "Invalid slug", "The slug %q is not valid: use %s.", k.Address.Slug, identRule))
+		ok = false
+	}
+	if k.Universal {
+		k.Address.Tenant = settings.RootTenant
+		if attr := attrs["tenant"]; attr != nil {
+			diags = append(diags, errorf(attr.NameRange.Ptr(), "Unexpected tenant", "A universal key lives in the root tenant (%q) and reaches every tenant; it has no tenant argument. Use tenant_key for a key scoped to one tenant.", settings.RootTenant))
+			ok = false
+		}
+	} else if attrs["tenant"] == nil {
+		diags = append(diags, errorf(b.DefRange.Ptr(), "Missing tenant", "A tenant_key needs a tenant argument naming the tenant it is scoped to."))
+		ok = false
+	} else if t, good := str("tenant", ident); good {
+		k.Address.Tenant = t
+	} else {
+		ok = false
+	}
+	if ok {
+		addr = k.Address.String()
+	}
+
+	if s, good := str("name", func(s string) string {
+		if s == "" {
+			return "must not be empty"
+		}
+		return checkText(s, false, maxNameLen)
+	}); good {
+		k.Name = s
+	} else if attrs["name"] != nil {
+		ok = false
+	}
+	if s, good := str("description", func(s string) string { return checkText(s, true, maxDescriptionLen) }); good {
+		k.Description = s
+	} else if attrs["description"] != nil {
+		ok = false
+	}
+	if attr := attrs["expires"]; attr != nil {
+		if s, good := str("expires", checkTime); good {
+			t := parseTime(s)
+			k.Expires = &t
+		} else {
+			ok = false
+		}
+	}
+	if attr := attrs["revoked"]; attr != nil {
+		v, ds := evalAttr(attr, ctx, cty.Bool)
+		diags = append(diags, ds...)
+		if d := reviewed(attr, v); d != nil {
+			diags = append(diags, d)
+		} else if known(v) {
+			k.Revoked = v.True()
+		} else {
+			ok = false
+		}
+	}
+	if p, j, ds := e.permissions(attrs["permissions"], ctx, settings); ds != nil {
+		diags = append(diags, ds...)
+		ok = false
+	} else {
+		k.Permissions, k.PermissionsJSON = p, j
+	}
+	if m, j, ds := metadata(attrs["metadata"], ctx); ds != nil {
+		diags = append(diags, ds...)
+		ok = false
+	} else {
+		k.Metadata, k.MetadataJSON = m, j
+	}
+
+	// Tokens.
+	if attr := attrs["token"]; attr != nil {
+		t, ds := e.tokenAttr(attr, ctx, settings)
+		diags = append(diags, ds...)
+		k.Token = t
+		ok = ok && !ds.HasErrors()
+	} else if !k.Revoked {
+		diags = append(diags, errorf(b.DefRange.Ptr(), "Missing token", "A key needs a token argument read with env() or file(), e.g. token = env(\"FRONTEND_KEY\"). Only a revoked key may omit it."))
+		ok = false
+	}
+	prev, until := attrs["previous_token"], attrs["previous_until"]
+	switch {
+	case prev != nil && until == nil:
+		diags = append(diags, errorf(prev.NameRange.Ptr(), "Missing previous_until", "previous_token keeps an old token valid during a rolling rotation and needs previous_until, the time after which the old token stops working."))
+		ok = false
+	case prev == nil && until != nil:
+		diags = append(diags, errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
+		ok = false
+	case prev != nil:
+		t, ds := e.tokenAttr(prev, ctx, settings)
+		diags = append(diags, ds...)
+		s, good := str("previous_until", checkTime)
+		if ds.HasErrors() || !good {
+			ok = false
+			break
+		}
+		if attrs["token"] == nil {
+			diags = append(diags, errorf(prev.NameRange.Ptr(), "Missing token", "previous_token needs a current token."))
+			ok = false
+			break
+		}
+		if t.Known && k.Token.Known && t.Secret.Equal(k.Token.Secret) {
+			diags = append(diags, errorf(prev.Expr.Range().Ptr(), "Invalid previous_token", "previous_token has the same value as token; set it to the token being replaced."))
+			ok = false
+			break
+		}
+		k.Previous = &PreviousToken{Token: t, Until: parseTime(s)}
+	}
+	diags = withAddress(diags, addr)
+	if !ok || diags.HasErrors() {
+		return nil, diags
+	}
+	return k, diags
+}
+
+// tokenAttr evaluates a token or previous_token attribute.
+func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, settings Settings) (Token, hcl.Diagnostics) {
+	t := Token{Set: true, Range: attr.Expr.Range()}
+	v, diags := evalAttr(attr, ctx, cty.String)
+	if diags.HasErrors() {
+		return t, diags
+	}
+	t.Sources = e.tokenSources(attr.Expr, ctx)
+	rng := attr.Expr.Range().Ptr()
+	switch {
+	case v.IsNull():
+		return t, append(diags, errorf(rng, "Missing token", "%s is null.", attr.Name))
+	case !isSecret(v):
+		return t, append(diags, hideSource(errorf(rng, "Literal token",
+			"The value of %s is written in the spec. Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
+	case !v.IsKnown():
+		return t, diags
+	}
+	raw, _ := v.Unmark()
+	s := raw.AsString()
+	t.Secret, t.Known = token.NewSecret(s), true
+	for _, err := range token.Check(s, settings.TokenPrefix) {
+		diags = append(diags, errorf(rng, "Invalid token", "The %s value breaks a token rule: %s.", attr.Name, strings.TrimPrefix(err.Error(), "token: ")))
+	}
+	return t, diags
+}
+
+// permissions evaluates and canonicalises a permissions list.
+func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, settings Settings) ([]Permission, []byte, hcl.Diagnostics) {
+	if attr == nil {
+		return nil, []byte("[]"), nil
+	}
+	v, diags := evalAttr(attr, ctx, cty.DynamicPseudoType)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	rng := attr.Expr.Range().Ptr()
+	fail := func(detail string, args ...any) ([]Permission, []byte, hcl.Diagnostics) {
+		return nil, nil, append(diags, errorf(rng, "Invalid permissions", detail, args...))
+	}
+	if d := reviewed(attr, v); d != nil {
+		return nil, nil, append(diags, d)
+	}
+	if !v.IsWhollyKnown() {
+		return fail("The permissions are not known.")
+	}
+	if v.IsNull() {
+		return nil, []byte("[]"), diags
+	}
+	ty := v.Type()
+	if !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
+		return fail("permissions must be a list of permission names or objects with a name, and this is a %s.", ty.FriendlyName())
+	}
+	if n := v.LengthInt(); n > maxPermissions {
+		return fail("A key may have at most %d permissions; this one has %d.", maxPermissions, n)
+	}
+	var perms []Permission
+	i := 0
+	for it := v.ElementIterator(); it.Next(); i++ {
+		_, el := it.Element()
+		et := el.Type()
+		var p Permission
+		switch {
+		case el.IsNull():
+			return fail("Permission %d is null.", i+1)
+		case et == cty.String:
+			p.Name = el.AsString()
+			el = cty.ObjectVal(map[string]cty.Value{"name": el})
+		case et.IsObjectType() || et.IsMapType():
+			m := el.AsValueMap()
+			n, has := m["name"]
+			if !has {
+				return fail("Permission %d has no name: each permission object needs a name, e.g. { name = \"wb.page\", rwd = \"r\" }.", i+1)
+			}
+			if n.IsNull() || n.Type() != cty.String {
+				return fail("The name of permission %d must be a string.", i+1)
+			}
+			p.Name = n.AsString()
+		default:
+			return fail("Permission %d is a %s; each permission is a name (\"posts:read\") or an object with a name.", i+1, et.FriendlyName())
+		}
+		if p.Name == "" {
+			return fail("Permission %d has an empty name.", i+1)
+		}
+		if msg := checkText(p.Name, false, maxPermissionName); msg != "" {
+			return fail("The name of permission %d %s.", i+1, msg)
+		}
+		if msg := checkStrings(el); msg != "" {
+			return fail("Permission %q %s.", p.Name, msg)
+		}
+		j, err := appendCanonical(nil, el)
+		if err != nil {
+			return fail("Permission %q cannot be stored: %s.", p.Name, err)
+		}
+		p.JSON = j
+		if len(settings.AllowedPermissions) > 0 && !allowedBy(p.Name, settings.AllowedPermissions) {
+			diags = append(diags, errorf(rng, "Permission not allowed", "The permission %q matches no entry of settings.allowed_permissions (%s).", p.Name, strings.Join(quoteAll(settings.AllowedPermissions), ", ")))
+		}
+		perms = append(perms, p)
+	}
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	sort.SliceStable(perms, func(i, j int) bool {
+		if perms[i].Name != perms[j].Name {
+			return perms[i].Name < perms[j].Name
+		}
+		return string(perms[i].JSON) < string(perms[j].JSON)
+	})
+	out := []byte{'['}
+	for i, p := range perms {
+		if i > 0 {
+			if string(p.JSON) == string(perms[i-1].JSON) {
+				return fail("The permission %s is listed twice.", p.JSON)
+			}
+			out = append(out, ", "...)
+		}
+		out = append(out, p.JSON...)
+	}
+	return perms, append(out, ']'), diags
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// metadata evaluates and canonicalises a metadata map.
+func metadata(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string]string, []byte, hcl.Diagnostics) {
+	if attr == nil {
+		return nil, []byte("{}"), nil
+	}
+	v, diags := evalAttr(attr, ctx, cty.Map(cty.String))
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	if d := reviewed(attr, v); d != nil {
+		return nil, nil, append(diags, d)
+	}
+	rng := attr.Expr.Range().Ptr()
+	fail := func(detail string, args ...any) (map[string]string, []byte, hcl.Diagnostics) {
+		return nil, nil, append(diags, errorf(rng, "Invalid metadata", detail, args...))
+	}
+	if !v.IsWhollyKnown() {
+		return fail("The metadata is not known.")
+	}
+	if v.IsNull() {
+		return nil, []byte("{}"), diags
+	}
+	if v.LengthInt() > maxMetadataKeys {
+		return fail("At most %d metadata entries are allowed.", maxMetadataKeys)
+	}
+	m := map[string]string{}
+	for it := v.ElementIterator(); it.Next(); {
+		kv, vv := it.Element()
+		k := kv.AsString()
+		if vv.IsNull() {
+			return fail("The metadata value for %q is null.", k)
+		}
+		if k == "" {
+			return fail("Metadata keys must not be empty.")
+		}
+		if msg := checkText(k, false, maxMetadataKeyLen); msg != "" {
+			return fail("The metadata key %q %s.", k, msg)
+		}
+		if msg := checkText(vv.AsString(), false, maxMetadataValLen); msg != "" {
+			return fail("The metadata value for %q %s.", k, msg)
+		}
+		m[k] = vv.AsString()
+	}
+	j, err := appendCanonical(nil, v)
+	if err != nil {
+		return fail("The metadata cannot be stored: %s.", err)
+	}
+	return m, j, diags
+}
+
+// checkText rejects invalid UTF-8, control characters and invisible
+// bidirectional overrides (which can make a reviewed name read differently
+// from what is stored), and bounds the length.
+func checkText(s string, allowNewlines bool, max int) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Sprintf("is %d characters long; at most %d are allowed", n, max)
+	}
+	for _, r := range s {
+		if allowNewlines && (r == '\n' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("contains the control character %U", r)
+		}
+		if isBidiControl(r) {
+			return fmt.Sprintf("contains the invisible bidirectional control character %U", r)
+		}
+	}
+	return ""
+}
+
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// checkStrings applies checkText to every string inside a permission value.
+func checkStrings(v cty.Value) string {
+	if v.IsNull() {
+		return ""
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return checkText(v.AsString(), true, 10000)
+	case ty.IsObjectType() || ty.IsMapType() || ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, el := it.Element()
+			if k.Type() == cty.String {
+				if msg := checkText(k.AsString(), false, 200); msg != "" {
+					return "has an attribute name that " + msg
+				}
+			}
+			if msg := checkStrings(el); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+func checkTime(s string) string {
+	if _, err := time.Parse(time.RFC3339, s); err != nil {
+		return fmt.Sprintf("%q is not an RFC 3339 time such as \"2027-06-30T00:00:00Z\"", s)
+	}
+	return ""
+}
+
+// parseTime parses an RFC 3339 time already checked by checkTime. Times are
+// kept in UTC at microsecond precision, the precision PostgreSQL stores.
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// checkDuplicates reports keys with the same address, and tokens used twice.
+func (e *evaluator) checkDuplicates(keys []*Key) {
+	first := make(map[Address]*Key, len(keys))
+	type use struct {
+		k    *Key
+		attr string
+	}
+	tokens := make(map[token.Digest]use, len(keys))
+	for _, k := range keys {
+		if f, dup := first[k.Address]; dup {
+			where := Pos(f.Block.DefRange)
+			if f.Block.HasForEach {
+				where += fmt.Sprintf(" (instance %q)", f.Block.InstanceKey)
+			}
+			e.add(withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Duplicate key",
+				"The key %s is declared twice: by %s here, and first at %s. A key's identity is its tenant and slug.", k.Address, k.Block, where)}, k.Address.String())...)
+			continue
+		}
+		first[k.Address] = k
+		check := func(t Token, attr string) {
+			if !t.Known {
+				return
+			}
+			d := t.Secret.Digest()
+			if u, dup := tokens[d]; dup {
+				e.add(withAddress(hcl.Diagnostics{errorf(t.Range.Ptr(), "Token used twice",
+					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())...)
+				return
+			}
+			tokens[d] = use{k, attr}
+		}
+		check(k.Token, "token")
+		if k.Previous != nil {
+			check(k.Previous.Token, "previous_token")
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Limits bound what a spec may make keyprov read and hold in memory.
+type Limits struct {
+	// MaxFileBytes bounds every file read: spec files, variable files and file().
+	MaxFileBytes int64
+	// MaxKeys bounds the number of key instances after for_each expansion.
+	MaxKeys int
+}
+
+// DefaultLimits are used for zero fields of Options.Limits.
+var DefaultLimits = Limits{MaxFileBytes: 64 << 20, MaxKeys: 1_000_000}
+
+// Var is a variable value given on the command line (-var name=value).
+type Var struct {
+	Name, Value string
+}
+
+// Options control loading and evaluation.
+type Options struct {
+	// Paths are spec files or directories of *.hcl and *.hcl.json files.
+	Paths []string
+	// Vars are -var values in command-line order; later ones win.
+	Vars []Var
+	// VarFiles are variable files (HCL, or JSON when named *.json) in order.
+	VarFiles []string
+	// LookupEnv reads environment variables for env() and KEYPROV_VAR_<name>;
+	// nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Secrets resolves env() and file(). When false they yield unknown values,
+	// so that a spec validates without any secret at hand.
+	Secrets bool
+	Limits  Limits
+}
+
+func (o *Options) limits() Limits {
+	l := o.Limits
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = DefaultLimits.MaxFileBytes
+	}
+	if l.MaxKeys <= 0 {
+		l.MaxKeys = DefaultLimits.MaxKeys
+	}
+	return l
+}
+
+func (o *Options) lookupEnv(name string) (string, bool) {
+	if o.LookupEnv != nil {
+		return o.LookupEnv(name)
+	}
+	return os.LookupEnv(name)
+}
+
+// Source is the text of one spec file.
+type Source struct {
+	// Name is the file name used in diagnostics.
+	Name string
+	// Dir is the folder that relative file() paths resolve against.
+	Dir   string
+	Bytes []byte
+}
+
+// IsJSON reports whether the source uses HCL's JSON syntax.
+func (s Source) IsJSON() bool { return strings.HasSuffix(s.Name, ".json") }
+
+// Load reads the spec files named by opts.Paths and evaluates them.
+func Load(opts Options) (*Spec, hcl.Diagnostics) {
+	srcs, diags := ReadSources(opts.Paths, opts.limits().MaxFileBytes)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	s, more := Evaluate(srcs, opts)
+	return s, append(diags, more...)
+}
+
+// IsSpecFile reports whether name is a spec file name (*.hcl or *.hcl.json).
+func IsSpecFile(name string) bool {
+	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
+}
+
+// ExpandPaths turns files and directories into the list of spec files they
+// denote: a directory contributes its *.hcl and *.hcl.json files (not
+// recursively), sorted by name. Each file appears once.
+func ExpandPaths(paths []string) ([]string, hcl.Diagnostics) {
+	var (
+		out   []string
+		diags hcl.Diagnostics
+		seen  = map[string]bool{}
+	)
+	add := func(p string) {
+		key, err := filepath.Abs(p)
+		if err != nil {
+			key = filepath.Clean(p)
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			diags = append(diags, errorf(nil, "Cannot read spec", "%s.", describeFSError(p, err)))
+			continue
+		}
+		if !fi.IsDir() {
+			add(p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			diags = append(diags, errorf(nil, "Cannot read spec", "%s.", describeFSError(p, err)))
+			continue
+		}
+		var names []string
+		for _, e := range entries {
+			if !e.IsDir() && IsSpecFile(e.Name()) {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			diags = append(diags, errorf(nil, "No spec files", "The directory %s holds no *.hcl or *.hcl.json files.", p))
+		}
+		for _, n := range names {
+			add(filepath.Join(p, n))
+		}
+	}
+	return out, diags
+}
+
+// ReadSources expands paths and reads every spec file, each bounded by maxBytes.
+func ReadSources(paths []string, maxBytes int64) ([]Source, hcl.Diagnostics) {
+	files, diags := ExpandPaths(paths)
+	var srcs []Source
+	for _, f := range files {
+		b, err := readFileLimited(f, maxBytes)
+		if err != nil {
+			diags = append(diags, errorf(nil, "Cannot read spec", "%s.", describeFSError(f, err)))
+			continue
+		}
+		srcs = append(srcs, Source{Name: f, Dir: filepath.Dir(f), Bytes: b})
+	}
+	return srcs, diags
+}
+
+// ErrTooLarge is returned for files over the size limit.
+var ErrTooLarge = errors.New("file is larger than the limit")
+
+// readFileLimited reads a regular file of at most max bytes.
+func readFileLimited(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%w", errIsDir)
+	}
+	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeNamedPipe == 0 && fi.Mode()&fs.ModeCharDevice == 0 {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if fi.Mode().IsRegular() && fi.Size() > max {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (KEYPROV_MAX_FILE_BYTES)", ErrTooLarge, fi.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: the limit is %d bytes (KEYPROV_MAX_FILE_BYTES)", ErrTooLarge, max)
+	}
+	return b, nil
+}
+
+var errIsDir = errors.New("is a directory")
+
+// describeFSError says what went wrong with path without repeating Go's
+// "open path:" noise.
+func describeFSError(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s does not exist", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("%s cannot be read: permission denied", path)
+	case errors.Is(err, errIsDir):
+		return fmt.Sprintf("%s is a directory, not a file", path)
+	default:
+		return fmt.Sprintf("%s cannot be read: %v", path, err)
+	}
+}

@@ -1,0 +1,197 @@
+// Package spec parses, evaluates and validates keyprov key specs: HCL files
+// (native syntax or JSON) that declare universal and tenant API keys.
+//
+// Evaluation yields a Spec, a plain typed value that later packages use
+// without touching HCL. Every problem is reported as an hcl.Diagnostic with a
+// source range and, where it applies, the key's address.
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+// Defaults of the settings block.
+const (
+	DefaultOwner      = "keyprov"
+	DefaultRootTenant = "root"
+	DefaultFile       = "keys.hcl"
+)
+
+// Spec is an evaluated, validated key spec.
+type Spec struct {
+	Settings Settings
+	// Keys are sorted by address.
+	Keys []*Key
+	// Moved lists the renames declared with moved blocks, in source order.
+	Moved []Moved
+	// Files are the spec files read, in the order they were read.
+	Files []string
+}
+
+// Settings is the settings block, defaults applied.
+type Settings struct {
+	TokenPrefix string
+	Owner       string
+	RootTenant  string
+	// AllowedPermissions is the permission catalog; empty means any name.
+	AllowedPermissions []string
+	// Prune is the spec's own prune setting; nil when the spec does not set it.
+	Prune *bool
+	// Range is the settings block's definition range; zero when absent.
+	Range hcl.Range
+}
+
+// Address identifies a key: its tenant and its slug.
+type Address struct {
+	Tenant string
+	Slug   string
+}
+
+// String returns "tenant/slug".
+func (a Address) String() string { return a.Tenant + "/" + a.Slug }
+
+// Compare orders addresses by tenant, then slug.
+func (a Address) Compare(b Address) int {
+	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Slug, b.Slug)
+}
+
+var identRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidIdent reports whether s is a valid slug or tenant: lowercase letters,
+// digits, '-' and '_', starting with a letter or digit, at most 63 characters.
+func ValidIdent(s string) bool { return identRE.MatchString(s) }
+
+// ParseAddress parses "tenant/slug".
+func ParseAddress(s string) (Address, error) {
+	tenant, slug, ok := strings.Cut(s, "/")
+	if !ok {
+		return Address{}, fmt.Errorf("invalid key address %q: want tenant/slug", s)
+	}
+	if !ValidIdent(tenant) {
+		return Address{}, fmt.Errorf("invalid key address %q: invalid tenant %q", s, tenant)
+	}
+	if !ValidIdent(slug) {
+		return Address{}, fmt.Errorf("invalid key address %q: invalid slug %q", s, slug)
+	}
+	return Address{Tenant: tenant, Slug: slug}, nil
+}
+
+// Key is one evaluated key instance.
+type Key struct {
+	Address   Address
+	Universal bool
+	Name      string
+	// Description is empty when not set.
+	Description string
+	// Permissions are sorted by name, then by their canonical JSON.
+	Permissions []Permission
+	// PermissionsJSON is the canonical JSON array of Permissions, byte for
+	// byte what PostgreSQL prints for the jsonb value.
+	PermissionsJSON []byte
+	// Metadata is nil when not set.
+	Metadata map[string]string
+	// MetadataJSON is the canonical JSON object of Metadata ("{}" when unset).
+	MetadataJSON []byte
+	Expires      *time.Time
+	Revoked      bool
+	// Token is the key's token. It is unknown when secrets were not resolved,
+	// and absent only on a revoked key that does not set one.
+	Token Token
+	// Previous is the previous token of a rolling rotation, or nil.
+	Previous *PreviousToken
+	// Block describes where the key was declared: its block, and the for_each
+	// instance key when the block has for_each.
+	Block BlockRef
+}
+
+// PreviousToken keeps an old token valid until a cutoff during a rolling rotation.
+type PreviousToken struct {
+	Token Token
+	Until time.Time
+}
+
+// Token is a token attribute's value.
+type Token struct {
+	// Secret holds the value when Known.
+	Secret token.Secret
+	// Known is false when secrets were not resolved (offline validation).
+	Known bool
+	// Set is false when the attribute was not written.
+	Set bool
+	// Sources describe where the value is read from, e.g. `env("FRONTEND_KEY")`
+	// or `file("/run/secrets/keys.json")`, in the order they appear. They
+	// name variables and files, never values.
+	Sources []string
+	// Range is the attribute's source range.
+	Range hcl.Range
+}
+
+// BlockRef points at the block that declared a key.
+type BlockRef struct {
+	// Type is "universal_key" or "tenant_key".
+	Type string
+	// Label is the block label.
+	Label string
+	// InstanceKey is each.key for for_each instances, empty otherwise.
+	InstanceKey string
+	// HasForEach is true for for_each instances.
+	HasForEach bool
+	// DefRange is the block header's range.
+	DefRange hcl.Range
+}
+
+// String returns a reference like `tenant_key.website["acme"]`.
+func (b BlockRef) String() string {
+	s := b.Type + "." + b.Label
+	if b.HasForEach {
+		s += fmt.Sprintf("[%q]", b.InstanceKey)
+	}
+	return s
+}
+
+// Permission is one granted permission.
+type Permission struct {
+	Name string
+	// JSON is the canonical JSON object of the permission, "name" included.
+	JSON []byte
+}
+
+// Attributes decodes the permission's JSON object.
+func (p Permission) Attributes() (map[string]any, error) {
+	var m map[string]any
+	err := json.Unmarshal(p.JSON, &m)
+	return m, err
+}
+
+// Moved is a rename declared with a moved block.
+type Moved struct {
+	From, To Address
+	Range    hcl.Range
+}
+
+// Key returns the key with address a, or nil.
+func (s *Spec) Key(a Address) *Key {
+	for lo, hi := 0, len(s.Keys); lo < hi; {
+		m := (lo + hi) / 2
+		switch c := s.Keys[m].Address.Compare(a); {
+		case c == 0:
+			return s.Keys[m]
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return nil
+}

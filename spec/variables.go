@@ -1,0 +1,285 @@
+package spec
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// EnvVarPrefix prefixes environment variables that set spec variables.
+const EnvVarPrefix = "KEYPROV_VAR_"
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"},
+		{Name: "default"},
+		{Name: "description"},
+	},
+}
+
+type varDecl struct {
+	name     string
+	ty       cty.Type
+	val      cty.Value
+	valRange hcl.Range
+	set      bool
+	defRange hcl.Range
+}
+
+func convertValue(v cty.Value, ty cty.Type) (cty.Value, error) {
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return cv, nil
+}
+
+// evalVariables declares the variables and resolves their values, in rising
+// precedence: default, KEYPROV_VAR_<name>, -var-file files in order, -var
+// flags in order. It returns the object bound to "var".
+func (e *evaluator) evalVariables() cty.Value {
+	decls := map[string]*varDecl{}
+	var order []string
+	for _, b := range e.variables {
+		name := b.Labels[0]
+		if !hclsyntax.ValidIdentifier(name) {
+			e.add(errorf(b.LabelRanges[0].Ptr(), "Invalid variable name", "%q is not a valid name: use letters, digits, '_' and '-', starting with a letter.", name))
+			continue
+		}
+		if first, dup := decls[name]; dup {
+			e.add(errorf(b.DefRange.Ptr(), "Duplicate variable", "The variable %q is already declared at %s.", name, Pos(first.defRange)))
+			continue
+		}
+		d := &varDecl{name: name, ty: cty.DynamicPseudoType, defRange: b.DefRange}
+		decls[name] = d
+		order = append(order, name)
+		content, diags := b.Body.Content(variableSchema)
+		e.add(diags...)
+		if attr := content.Attributes["type"]; attr != nil {
+			ty, diags := typeexpr.TypeConstraint(attr.Expr)
+			e.add(diags...)
+			if !diags.HasErrors() {
+				d.ty = ty
+			}
+		}
+		if attr := content.Attributes["description"]; attr != nil {
+			v, diags := evalAttr(attr, nil, cty.String)
+			e.add(diags...)
+			_ = v
+		}
+		if attr := content.Attributes["default"]; attr != nil {
+			v, diags := attr.Expr.Value(nil)
+			e.add(diags...)
+			if !diags.HasErrors() {
+				d.setValue(e, v, attr.Expr.Range())
+			}
+		}
+	}
+
+	for _, name := range order {
+		if raw, ok := e.opts.lookupEnv(EnvVarPrefix + name); ok {
+			d := decls[name]
+			v, diags := parseRawVar(raw, d.ty, EnvVarPrefix+name)
+			e.add(diags...)
+			if !diags.HasErrors() {
+				d.setValue(e, v, hcl.Range{Filename: EnvVarPrefix + name})
+			}
+		}
+	}
+	for _, path := range e.opts.VarFiles {
+		e.readVarFile(path, decls)
+	}
+	for _, kv := range e.opts.Vars {
+		rng := hcl.Range{Filename: "-var " + kv.Name}
+		d := decls[kv.Name]
+		if d == nil {
+			e.add(errorf(nil, "Undeclared variable", "A value was given with -var for %q, but no variable of that name is declared in the spec.", kv.Name))
+			continue
+		}
+		v, diags := parseRawVar(kv.Value, d.ty, rng.Filename)
+		e.add(diags...)
+		if !diags.HasErrors() {
+			d.setValue(e, v, rng)
+		}
+	}
+
+	vals := make(map[string]cty.Value, len(decls))
+	for _, name := range order {
+		d := decls[name]
+		if !d.set {
+			e.add(errorf(d.defRange.Ptr(), "No value for required variable",
+				"The variable %q has no default. Set it with -var %s=VALUE, in a -var-file, or with the environment variable %s%s.", name, name, EnvVarPrefix, name))
+			vals[name] = cty.DynamicVal
+			continue
+		}
+		vals[name] = d.val
+	}
+	return cty.ObjectVal(vals)
+}
+
+// setValue converts v to the declared type and records it.
+func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
+	cv, err := convertValue(v, d.ty)
+	if err != nil {
+		var subject *hcl.Range
+		if rng.Start.Line > 0 {
+			subject = rng.Ptr()
+		}
+		where := ""
+		if subject == nil {
+			where = " (from " + rng.Filename + ")"
+		}
+		e.add(errorf(subject, "Invalid value for variable", "The value for variable %q%s is not a valid %s: %s.", d.name, where, typeexpr.TypeString(d.ty), err))
+		return
+	}
+	d.val, d.valRange, d.set = cv, rng, true
+}
+
+// parseRawVar interprets a value given as a string (-var, KEYPROV_VAR_*).
+// For primitive and unspecified types the string is the value, as written;
+// for collection and structural types it is parsed as an HCL expression
+// (e.g. ["acme", "globex"]).
+func parseRawVar(raw string, ty cty.Type, name string) (cty.Value, hcl.Diagnostics) {
+	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
+		return cty.StringVal(raw), nil
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), name, hcl.InitialPos)
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	v, diags := expr.Value(nil)
+	return v, diags
+}
+
+func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
+	b, err := readFileLimited(path, e.limits.MaxFileBytes)
+	if err != nil {
+		e.add(errorf(nil, "Cannot read variable file", "%s.", describeFSError(path, err)))
+		return
+	}
+	p := hclparse.NewParser()
+	var (
+		f     *hcl.File
+		diags hcl.Diagnostics
+	)
+	if strings.HasSuffix(path, ".json") {
+		f, diags = p.ParseJSON(b, path)
+	} else {
+		f, diags = p.ParseHCL(b, path)
+	}
+	e.add(diags...)
+	if diags.HasErrors() {
+		return
+	}
+	attrs, diags := f.Body.JustAttributes()
+	e.add(diags...)
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		attr := attrs[n]
+		d := decls[n]
+		if d == nil {
+			e.add(errorf(attr.NameRange.Ptr(), "Undeclared variable", "The variable file sets %q, but no variable of that name is declared in the spec.", n))
+			continue
+		}
+		v, diags := attr.Expr.Value(nil)
+		e.add(diags...)
+		if !diags.HasErrors() {
+			d.setValue(e, v, attr.Expr.Range())
+		}
+	}
+}
+
+// -- locals -------------------------------------------------------------------
+
+type localDecl struct {
+	name  string
+	attr  *hcl.Attribute
+	file  *parsedFile
+	state int // 0 new, 1 evaluating, 2 done
+}
+
+// evalLocals evaluates every local value in dependency order and binds the
+// "local" object. A cycle is reported once, naming its members.
+func (e *evaluator) evalLocals() {
+	e.localDecls = map[string]*localDecl{}
+	var order []string
+	for _, b := range e.locals {
+		attrs, diags := b.Body.JustAttributes()
+		e.add(diags...)
+		names := make([]string, 0, len(attrs))
+		for n := range attrs {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
+		for _, n := range names {
+			attr := attrs[n]
+			if first, dup := e.localDecls[n]; dup {
+				e.add(errorf(attr.NameRange.Ptr(), "Duplicate local value", "The local value %q is already defined at %s.", n, Pos(first.attr.NameRange)))
+				continue
+			}
+			e.localDecls[n] = &localDecl{name: n, attr: attr, file: b.file}
+			order = append(order, n)
+		}
+	}
+	vals := map[string]cty.Value{}
+	e.base.Variables["local"] = cty.EmptyObjectVal
+	var stack []string
+	var visit func(d *localDecl)
+	visit = func(d *localDecl) {
+		switch d.state {
+		case 2:
+			return
+		case 1:
+			i := 0
+			for stack[i] != d.name {
+				i++
+			}
+			cycle := append(append([]string{}, stack[i:]...), d.name)
+			e.add(errorf(d.attr.NameRange.Ptr(), "Cycle in local values",
+				"The local values refer to each other in a cycle: local.%s. Break the cycle.", strings.Join(cycle, " → local.")))
+			for _, n := range stack[i:] {
+				vals[n] = cty.DynamicVal
+				e.localDecls[n].state = 2
+			}
+			return
+		}
+		d.state = 1
+		stack = append(stack, d.name)
+		for _, tr := range d.attr.Expr.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
+				continue
+			}
+			if step, ok := tr[1].(hcl.TraverseAttr); ok {
+				if dep := e.localDecls[step.Name]; dep != nil {
+					visit(dep)
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		if d.state == 2 { // part of a cycle, already reported
+			return
+		}
+		e.base.Variables["local"] = cty.ObjectVal(vals)
+		v, diags := d.attr.Expr.Value(d.file.ctx)
+		e.add(diags...)
+		if diags.HasErrors() {
+			v = cty.DynamicVal
+		}
+		vals[d.name] = v
+		d.state = 2
+	}
+	for _, n := range order {
+		visit(e.localDecls[n])
+	}
+	e.base.Variables["local"] = cty.ObjectVal(vals)
+}

@@ -1,0 +1,185 @@
+package token
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+)
+
+// DefaultPrefix is the token prefix used when the spec does not set one.
+const DefaultPrefix = "wat_"
+
+// MinBodyLen is the minimum number of characters after the prefix.
+const MinBodyLen = 32
+
+// Errors returned by Check. Their messages never contain the token.
+var (
+	ErrPrefix     = errors.New("token: missing prefix")
+	ErrTooShort   = errors.New("token: too short")
+	ErrWhitespace = errors.New("token: contains whitespace")
+	ErrCharset    = errors.New("token: invalid character")
+	ErrLowEntropy = errors.New("token: low entropy")
+)
+
+// Low-entropy rule. A token body (the part after the prefix) is rejected when
+//   - it has fewer than MinDistinct distinct characters, or
+//   - it contains a run of MaxRun or more characters that repeat ("aaaaaa")
+//     or step by one in either direction ("012345", "fedcba").
+//
+// A random base62 body of 32 characters has about 25 distinct characters and
+// the chance that it contains such a run is below one in ten million, so the
+// rule rejects only hand-made tokens.
+const (
+	MinDistinct = 10
+	MaxRun      = 6
+)
+
+// IsTokenChar reports whether c may appear in a token body.
+func IsTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// Check applies the token rules to tok and returns every rule it breaks, each
+// wrapping one of the sentinel errors above. A nil result means the token is
+// acceptable.
+func Check(tok, prefix string) []error {
+	var errs []error
+	if strings.IndexFunc(tok, isSpace) >= 0 {
+		errs = append(errs, fmt.Errorf("%w: tokens must not contain spaces, tabs or line breaks", ErrWhitespace))
+	}
+	body, ok := strings.CutPrefix(tok, prefix)
+	if !ok {
+		errs = append(errs, fmt.Errorf("%w: tokens must start with %q", ErrPrefix, prefix))
+		return errs
+	}
+	if n := len(body); n < MinBodyLen {
+		errs = append(errs, fmt.Errorf("%w: %d characters after the prefix, at least %d are required", ErrTooShort, n, MinBodyLen))
+	}
+	bad := 0
+	for i := 0; i < len(body); i++ {
+		if !IsTokenChar(body[i]) && !isSpace(rune(body[i])) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d characters outside [A-Za-z0-9_-] after the prefix", ErrCharset, bad))
+	}
+	if len(body) >= MinBodyLen {
+		if why := lowEntropy(body); why != "" {
+			errs = append(errs, fmt.Errorf("%w: %s", ErrLowEntropy, why))
+		}
+	}
+	return errs
+}
+
+func isSpace(r rune) bool {
+	switch r {
+	case ' ', '\t', '\n', '\r', '\v', '\f', 0x85, 0xA0:
+		return true
+	}
+	return false
+}
+
+func lowEntropy(body string) string {
+	var seen [256]bool
+	distinct := 0
+	for i := 0; i < len(body); i++ {
+		if !seen[body[i]] {
+			seen[body[i]] = true
+			distinct++
+		}
+	}
+	if distinct < MinDistinct {
+		return fmt.Sprintf("only %d distinct characters, at least %d are required", distinct, MinDistinct)
+	}
+	rep, up, down := 1, 1, 1
+	for i := 1; i < len(body); i++ {
+		d := int(body[i]) - int(body[i-1])
+		rep, up, down = step(rep, d == 0), step(up, d == 1), step(down, d == -1)
+		if rep >= MaxRun {
+			return fmt.Sprintf("a run of %d or more repeated characters", MaxRun)
+		}
+		if up >= MaxRun || down >= MaxRun {
+			return fmt.Sprintf("a run of %d or more sequential characters", MaxRun)
+		}
+	}
+	return ""
+}
+
+func step(n int, cont bool) int {
+	if cont {
+		return n + 1
+	}
+	return 1
+}
+
+// Base62 is the alphabet of generated tokens.
+const Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// RandomLen is the number of random base62 characters in a generated token;
+// ChecksumLen characters of checksum follow them.
+const (
+	RandomLen   = 32
+	ChecksumLen = 6
+)
+
+// Generate returns a new token: prefix, RandomLen characters from a
+// cryptographic random source in base62, then the checksum.
+func Generate(prefix string) (Secret, error) {
+	buf := make([]byte, 0, len(prefix)+RandomLen+ChecksumLen)
+	buf = append(buf, prefix...)
+	var rnd [64]byte
+	for len(buf) < len(prefix)+RandomLen {
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return Secret{}, fmt.Errorf("token: reading random bytes: %w", err)
+		}
+		for _, b := range rnd {
+			// Rejection sampling keeps the distribution uniform: 248 = 4*62.
+			if b < 248 && len(buf) < len(prefix)+RandomLen {
+				buf = append(buf, Base62[b%62])
+			}
+		}
+	}
+	buf = append(buf, checksum(string(buf))...)
+	tok := string(buf)
+	if errs := Check(tok, prefix); len(errs) > 0 {
+		// A uniformly random body breaks the entropy rule with negligible
+		// probability; draw again rather than hand out a weak token.
+		return Generate(prefix)
+	}
+	return NewSecret(tok), nil
+}
+
+// checksum is the CRC-32 (IEEE) of s in base62, left-padded to ChecksumLen.
+func checksum(s string) string {
+	n := crc32.ChecksumIEEE([]byte(s))
+	out := []byte(strings.Repeat("0", ChecksumLen))
+	for i := ChecksumLen - 1; i >= 0 && n > 0; i-- {
+		out[i] = Base62[n%62]
+		n /= 62
+	}
+	return string(out)
+}
+
+// HasChecksum reports whether tok ends in a valid keyprov checksum: the last
+// ChecksumLen characters are the base62 CRC-32 of everything before them.
+// Tokens made by other systems have none and are still accepted; a scanner
+// uses the checksum to tell real tokens from look-alikes.
+func HasChecksum(tok, prefix string) bool {
+	body, ok := strings.CutPrefix(tok, prefix)
+	if !ok || len(body) < RandomLen+ChecksumLen {
+		return false
+	}
+	cut := len(tok) - ChecksumLen
+	return checksum(tok[:cut]) == tok[cut:]
+}
+
+// ChecksumState describes HasChecksum for people: "checksum valid" or "no checksum".
+func ChecksumState(tok, prefix string) string {
+	if HasChecksum(tok, prefix) {
+		return "checksum valid"
+	}
+	return "no checksum"
+}
