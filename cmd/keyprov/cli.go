@@ -48,7 +48,8 @@ func commands() []*command {
 	return []*command{
 		validateCmd,
 		fmtCmd,
-
+		planCmd,
+		applyCmd,
 		versionCmd,
 	}
 }

@@ -1,0 +1,50 @@
+# keyprov — see README.md. The two commands: `make run` and `make test`.
+
+GO      ?= go
+BIN     := bin/keyprov
+PGDIR   := .pgdata
+WITHPG  := $(GO) run ./internal/pgtest/withpg
+# Example tokens for `make run` (EXAMPLES ONLY, never use them anywhere real).
+EXAMPLE_ENV := examples/example-tokens.env
+FUZZTIME ?= 4s
+
+.PHONY: all build run stop test lint unit fuzz-short fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/keyprov
+
+# Apply keys.hcl to a local PostgreSQL. Without KEYPROV_DATABASE_URL, a
+# cluster is started from the local PostgreSQL binaries with its data in
+# $(PGDIR) (git-ignored), and kept running between runs: `make stop` stops it.
+run: build
+	@if [ -z "$$KEYPROV_DATABASE_URL" ]; then $(WITHPG) start -dir $(PGDIR); fi
+	@set -a; . ./$(EXAMPLE_ENV); set +a; \
+	if [ -z "$$KEYPROV_DATABASE_URL" ]; then export KEYPROV_DATABASE_URL_FILE=$(PGDIR)/url; fi; \
+	./$(BIN) apply -f keys.hcl
+
+stop:
+	@$(WITHPG) stop -dir $(PGDIR)
+
+# The whole test suite: formatting, vet, every test with the race detector
+# against a throwaway PostgreSQL cluster (unless KEYPROV_TEST_DATABASE_URL
+# is set), and each fuzz target for a few seconds on its committed corpus.
+test: lint unit fuzz-short
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(WITHPG) run -- $(GO) test -race -count=1 -timeout 15m ./...
+
+fuzz-short:
+	@for t in $$($(GO) test -list '^Fuzz' ./spec | grep ^Fuzz); do \
+		echo "fuzz spec $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./spec || exit 1; \
+	done
+
+clean:
+	rm -rf bin

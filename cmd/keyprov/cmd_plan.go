@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/view"
+)
+
+var planCmd = &command{
+	name:    "plan",
+	summary: "show what apply would change, changing nothing",
+	help: `Evaluates the spec with its secrets, reads the store and prints the plan:
+what apply would create (+), update (~), rotate, revoke (-) or leave blocked
+(!). Nothing is written and no lock is taken.
+
+Exit status: 0 success; with --detailed-exitcode, 0 no changes and 2 changes
+pending; 1 invalid spec or flags; 3 store unavailable; 4 the apply would be
+refused.`,
+	run: func(ctx context.Context, a *app, c *command, args []string) int {
+		return runReconcile(ctx, a, c, args, true)
+	},
+}
+
+var applyCmd = &command{
+	name:    "apply",
+	summary: "make the store match the spec (upsert by tenant and slug)",
+	help: `Evaluates and validates the spec with its secrets, connects to the store
+(waiting for it to come up), migrates keyprov's schema, then in one
+transaction holding an advisory lock loads the keys, computes the plan and
+writes only what changed. A second apply with the same spec writes nothing.
+
+Safe to run from many replicas at once: they take turns on the lock.
+
+Exit status: 0 applied (or nothing to do); 1 invalid spec, tokens or flags
+(nothing is written); 3 store unavailable, lock timeout or write failure
+(nothing is written); 4 refused for safety (nothing is written).`,
+	run: func(ctx context.Context, a *app, c *command, args []string) int {
+		return runReconcile(ctx, a, c, args, false)
+	},
+}
+
+// maxPruneFlag parses --max-prune N or N%.
+type maxPruneFlag struct{ v reconcile.MaxPrune }
+
+func (m *maxPruneFlag) String() string {
+	if !m.v.Set {
+		return ""
+	}
+	return m.v.String()
+}
+
+func (m *maxPruneFlag) Set(s string) error {
+	pct := strings.HasSuffix(s, "%")
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+	if err != nil || n < 0 || (pct && n > 100) {
+		return errors.New("want a number of keys (10) or a percentage of the owned keys (25%)")
+	}
+	m.v = reconcile.MaxPrune{Set: true}
+	if pct {
+		m.v.Percent = n
+		if n == 0 {
+			m.v.N = 0
+			m.v.Percent = 0
+		}
+	} else {
+		m.v.N = n
+	}
+	return nil
+}
+
+func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bool) int {
+	fs := newFlagSet(c)
+	sf := addSpecFlags(fs, a.cfg)
+	dbf := addDBFlags(fs, a.cfg)
+	out := &oneOf{"text", []string{"text", "json", "markdown"}}
+	fs.Var(out, "output", "output `format`: text, json or markdown")
+	fs.alias("o", "output")
+	adopt := fs.Bool("adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
+	prune := fs.Bool("prune", a.cfg.Prune, "revoke keys owned by this spec that it no longer declares (KEYPROV_PRUNE, or settings { prune = true })")
+	var maxPrune maxPruneFlag
+	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10 keys or 25%, whichever is larger)")
+	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
+	warnExpiry := fs.Duration("warn-expiry", 14*24*time.Hour, "warn about keys that expire within this `duration`")
+	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
+	var detailed *bool
+	if dry {
+		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
+	}
+	lf := addLogFlags(fs, a.cfg)
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(a.err, "keyprov %s: unexpected argument %q (use -f to name the spec)\n", c.name, pos[0])
+		return exitInvalid
+	}
+	lf.setup(a)
+	start := time.Now()
+	runID := newRunID()
+	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
+	a.log = log
+
+	ls := a.loadSpec(sf, true)
+	a.printDiagnostics(ls)
+	if ls.diags.HasErrors() {
+		errs, warns := view.Count(ls.diags)
+		fmt.Fprintf(a.err, "The spec is invalid: %s, %s. Nothing was written.\n", plural(errs, "error"), plural(warns, "warning"))
+		log.Error().Int("errors", errs).Msg("spec invalid: nothing was written")
+		return exitInvalid
+	}
+	s := ls.spec
+	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("elapsed", time.Since(start)).Msg("spec evaluated")
+
+	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		return exitInvalid
+	}
+	db, err := dbf.open(ctx, a, nil)
+	if err != nil {
+		return a.storeExit(err, c.name)
+	}
+	defer db.Close(context.Background())
+
+	opts := reconcile.RunOptions{
+		Options: reconcile.Options{Adopt: *adopt, Prune: *prune || (s.Settings.Prune != nil && *s.Settings.Prune && !fs.given("prune")),
+			MaxPrune: maxPrune.v, WarnExpiry: *warnExpiry, Strict: *strict},
+		DryRun: dry,
+		Meta:   reconcile.Meta{RunID: runID, Actor: actor(a)},
+	}
+	res, err := reconcile.Run(ctx, db, s, opts)
+	refused := errors.Is(err, reconcile.ErrRefused)
+	if err != nil && !refused {
+		return a.storeExit(err, c.name)
+	}
+	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: res.Applied, RunID: runID}
+	if !dry && res.Applied {
+		report.Stats = &res.Stats
+	}
+	if err := pv.Render(a.out, report); err != nil {
+		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+	}
+	sum := res.Plan.Summary()
+	ev := log.Info()
+	if refused {
+		ev = log.Error()
+	}
+	ev.Int("created", sum.Created).Int("updated", sum.Updated).Int("rotated", sum.Rotated).
+		Int("revoked", sum.Revoked).Int("moved", sum.Moved).Int("adopted", sum.Adopted).
+		Int("blocked", sum.Blocked).Int("unchanged", sum.Unchanged).Int("warnings", len(res.Plan.Warnings)).
+		Int64("rows_written", res.Stats.Rows()).Int("migrations", res.Migrated).
+		Dur("load", res.Timings.Load).Dur("write", res.Timings.Write).
+		Dur("duration", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).
+		Msg(c.name + " finished")
+	switch {
+	case refused:
+		return exitRefused
+	case dry && detailed != nil && *detailed && res.Plan.HasChanges():
+		return exitChanges
+	}
+	return exitOK
+}
+
+// given reports whether the named flag was given on the command line.
+func (fs *flagSet) given(name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+// newRunID returns a random UUID (version 4) identifying one run in logs and events.
+func newRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// actor names who applies, for the audit trail: KEYPROV_ACTOR, else user@host.
+func actor(a *app) string {
+	if v := a.environ["KEYPROV_ACTOR"]; v != "" {
+		return v
+	}
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keyprov/keyprov/store"
+)
+
+// dbFlags are the flags that reach the store.
+type dbFlags struct {
+	url            string
+	schema         string
+	wait           time.Duration
+	connectTimeout time.Duration
+	lockTimeout    time.Duration
+	queryMode      oneOf
+}
+
+func addDBFlags(fs *flagSet, cfg Config) *dbFlags {
+	d := &dbFlags{queryMode: oneOf{cfg.QueryMode, []string{"exec", "simple", "cache"}}}
+	fs.StringVar(&d.url, "database-url", "", "PostgreSQL `URL`; prefer KEYPROV_DATABASE_URL or KEYPROV_DATABASE_URL_FILE, since other users can read command lines (default: KEYPROV_DATABASE_URL, KEYPROV_DATABASE_URL_FILE, DATABASE_URL)")
+	fs.StringVar(&d.schema, "schema", cfg.Schema, "PostgreSQL `schema` that keyprov owns (KEYPROV_SCHEMA)")
+	fs.DurationVar(&d.wait, "wait", cfg.Wait, "how long to retry a database that is not reachable yet (KEYPROV_WAIT)")
+	fs.DurationVar(&d.connectTimeout, "connect-timeout", cfg.ConnectTimeout, "timeout of each connection attempt (KEYPROV_CONNECT_TIMEOUT)")
+	fs.DurationVar(&d.lockTimeout, "lock-timeout", cfg.LockTimeout, "how long to wait for another keyprov holding the lock (KEYPROV_LOCK_TIMEOUT)")
+	fs.Var(&d.queryMode, "query-mode", "pgx query `mode`: exec or simple (both work through PgBouncer in transaction pooling mode), or cache (direct connections only) (KEYPROV_QUERY_MODE)")
+	return d
+}
+
+// errNoDatabase is returned when no database URL is configured.
+var errNoDatabase = errors.New("no database URL: set KEYPROV_DATABASE_URL, KEYPROV_DATABASE_URL_FILE or DATABASE_URL, or pass --database-url")
+
+// databaseURL resolves the URL: --database-url, KEYPROV_DATABASE_URL,
+// the file named by KEYPROV_DATABASE_URL_FILE, then DATABASE_URL.
+func (d *dbFlags) databaseURL(cfg Config) (string, error) {
+	switch {
+	case d.url != "":
+		return d.url, nil
+	case cfg.DatabaseURL != "":
+		return cfg.DatabaseURL, nil
+	case cfg.DatabaseURLFile != "":
+		b, err := os.ReadFile(cfg.DatabaseURLFile)
+		if err != nil {
+			return "", fmt.Errorf("reading KEYPROV_DATABASE_URL_FILE: %w", err)
+		}
+		u := strings.TrimSpace(string(b))
+		if u == "" {
+			return "", fmt.Errorf("KEYPROV_DATABASE_URL_FILE %s is empty", cfg.DatabaseURLFile)
+		}
+		return u, nil
+	case cfg.FallbackURL != "":
+		return cfg.FallbackURL, nil
+	}
+	return "", errNoDatabase
+}
+
+// errConfig marks configuration errors (exit 1) among open's errors.
+type errConfig struct{ err error }
+
+func (e errConfig) Error() string { return e.err.Error() }
+func (e errConfig) Unwrap() error { return e.err }
+
+// open connects to the store, waiting for it as configured.
+func (d *dbFlags) open(ctx context.Context, a *app, progress func(attempt int, elapsed time.Duration)) (*store.DB, error) {
+	u, err := d.databaseURL(a.cfg)
+	if err != nil {
+		return nil, errConfig{err}
+	}
+	if _, err := store.ParseURL(u); err != nil {
+		return nil, errConfig{err}
+	}
+	return store.Open(ctx, store.Config{
+		URL: u, Schema: d.schema, QueryMode: d.queryMode.val,
+		Wait: d.wait, ConnectTimeout: d.connectTimeout, LockTimeout: d.lockTimeout,
+		Log: a.log, OnAttempt: progress,
+	})
+}
+
+// storeExit maps a store error to an exit code and logs it.
+func (a *app) storeExit(err error, what string) int {
+	var ce errConfig
+	if errors.As(err, &ce) {
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		return exitInvalid
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		a.log.Error().Msg(what + " interrupted by a signal: the transaction was rolled back, nothing was written")
+		fmt.Fprintf(a.err, "keyprov: %s interrupted: nothing was written\n", what)
+	case errors.Is(err, store.ErrUnavailable):
+		a.log.Error().Err(err).Msg("database unavailable")
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+	case store.IsLockTimeout(err):
+		a.log.Error().Err(err).Msg("lock timeout")
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+	default:
+		a.log.Error().Err(err).Msg(what + " failed")
+		fmt.Fprintf(a.err, "keyprov: %s failed: %v\n", what, err)
+	}
+	return exitStore
+}

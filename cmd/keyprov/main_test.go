@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyprov/keyprov/internal/pgtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
+
+// testingM stops the shared PostgreSQL cluster after the tests ran.
+type testingM struct{ m *testing.M }
+
+func (t testingM) Run() int {
+	code := t.m.Run()
+	pgtest.StopShared()
+	return code
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(testingM{m}, map[string]func(){
+		"keyprov": func() {
+			os.Exit(run(context.Background(), os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}, os.Environ()))
+		},
+	})
+}
+
+// TestScripts runs the end-to-end CLI scripts in testdata/script: each runs
+// the keyprov binary against its own empty PostgreSQL database
+// ($KEYPROV_DATABASE_URL) and asserts its output and exit codes.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, ScriptParams(t, "testdata/script"))
+}
+
+// ScriptParams are the testscript parameters shared by the script suites.
+func ScriptParams(t *testing.T, dir string) testscript.Params {
+	return testscript.Params{
+		Dir:           dir,
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			admin, err := pgtest.Shared()
+			if err != nil {
+				return fmt.Errorf("no PostgreSQL for the scripts: %w", err)
+			}
+			u, drop, err := pgtest.CreateDatabase(admin, "script")
+			if err != nil {
+				return err
+			}
+			env.Defer(func() {
+				if err := drop(); err != nil {
+					env.T().Log(err)
+				}
+			})
+			env.Setenv("KEYPROV_DATABASE_URL", u)
+			env.Setenv("ADMIN_DATABASE_URL", admin)
+			env.Setenv("KEYPROV_WAIT", "5s")
+			env.Setenv("KEYPROV_ACTOR", "tester")
+			env.Setenv("KEYPROV_LOG_FORMAT", "json")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"sql": cmdSQL,
+		},
+	}
+}
+
+// cmdSQL runs one SQL statement against $KEYPROV_DATABASE_URL and prints
+// the rows, tab-separated, one per line:
+//
+//	sql 'SELECT tenant, slug FROM keyprov.keys ORDER BY 1, 2'
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sql 'STATEMENT'")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, ts.Getenv("KEYPROV_DATABASE_URL"))
+	if err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, args[0], pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		if neg {
+			return
+		}
+		ts.Fatalf("sql: %v", err)
+	}
+	var out strings.Builder
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			ts.Fatalf("sql: %v", err)
+		}
+		cells := make([]string, len(vals))
+		for i, v := range vals {
+			cells[i] = fmt.Sprint(v)
+			if v == nil {
+				cells[i] = "NULL"
+			}
+		}
+		out.WriteString(strings.Join(cells, "\t") + "\n")
+	}
+	err = rows.Err()
+	if neg {
+		if err == nil {
+			ts.Fatalf("sql: unexpected success")
+		}
+		return
+	}
+	if err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
+	_, _ = ts.Stdout().Write([]byte(out.String()))
+}

@@ -1,0 +1,193 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyprov/keyprov/store"
+)
+
+// ErrRefused is returned when a plan has refusals: nothing was written.
+var ErrRefused = errors.New("reconcile: apply refused")
+
+// RefusedError carries the refusals of a refused plan.
+type RefusedError struct {
+	Refusals []Refusal
+}
+
+func (e *RefusedError) Error() string {
+	if len(e.Refusals) == 1 {
+		return "apply refused: " + e.Refusals[0].Message
+	}
+	return fmt.Sprintf("apply refused for %d reasons; the first: %s", len(e.Refusals), e.Refusals[0].Message)
+}
+
+// Unwrap makes errors.Is(err, ErrRefused) true.
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Writer is what Apply needs from the store.
+type Writer interface {
+	Write(ctx context.Context, b *store.Batch) (store.WriteStats, error)
+}
+
+// Meta identifies an apply in the events it writes.
+type Meta struct {
+	RunID string
+	Actor string
+}
+
+// Apply executes a plan: it writes the changed rows and one event per
+// change, and nothing else. A plan with refusals is not applied.
+func Apply(ctx context.Context, w Writer, p *Plan, meta Meta) (store.WriteStats, error) {
+	if len(p.Refusals) > 0 {
+		return store.WriteStats{}, &RefusedError{Refusals: p.Refusals}
+	}
+	b := Batch(p, meta)
+	if len(b.Keys) == 0 {
+		return store.WriteStats{}, nil
+	}
+	return w.Write(ctx, b)
+}
+
+// Batch converts the plan's changes into the store's rows and events.
+func Batch(p *Plan, meta Meta) *store.Batch {
+	b := &store.Batch{RunID: meta.RunID, Owner: p.Owner, Actor: meta.Actor, Now: p.Now}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if !c.Changed() {
+			continue
+		}
+		kw := store.KeyWrite{
+			Create: c.Action == Create, Key: c.Row, KeyID: c.KeyID,
+			Tenant: c.Address.Tenant, Slug: c.Address.Slug,
+			NewTokens: c.NewTokens, TokenUpdates: c.TokenUpdates,
+			Events: events(c),
+		}
+		b.Keys = append(b.Keys, kw)
+	}
+	return b
+}
+
+// Event actions.
+const (
+	EventCreated       = "created"
+	EventUpdated       = "updated"
+	EventRotated       = "rotated"
+	EventRevoked       = "revoked"
+	EventUnrevoked     = "unrevoked"
+	EventMoved         = "moved"
+	EventAdopted       = "adopted"
+	EventTokensChanged = "tokens_changed"
+)
+
+// oldNew is a changed value in an event; newOnly is a value set on create.
+func oldNew(old, new any) map[string]any { return map[string]any{"old": old, "new": new} }
+
+func newOnly(new any) map[string]any { return map[string]any{"new": new} }
+
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	default:
+		return x
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("reconcile: encoding an event: %v", err))
+	}
+	return b
+}
+
+// tokenDetails is the event form of a token change: hints only.
+func tokenDetails(t *TokenChange) map[string]any {
+	m := map[string]any{}
+	if t == nil {
+		return m
+	}
+	if t.Before != t.After {
+		m["token"] = oldNew(t.Before, t.After)
+	}
+	if t.Previous != "" {
+		p := map[string]any{"hint": t.Previous}
+		if t.PreviousUntil != nil {
+			p["until"] = t.PreviousUntil.UTC().Format(time.RFC3339)
+		}
+		m["previous_token"] = p
+	}
+	if len(t.Retired) > 0 {
+		m["retired_tokens"] = t.Retired
+	}
+	return m
+}
+
+// events returns the audit rows of one change: one per kind of change.
+func events(c *Change) []store.Event {
+	var evs []store.Event
+	switch c.Action {
+	case Create:
+		m := map[string]any{}
+		if r := c.Row; r != nil {
+			m["universal"] = newOnly(r.Universal)
+			m["name"] = newOnly(r.Name)
+			if r.Description != "" {
+				m["description"] = newOnly(r.Description)
+			}
+			m["permissions"] = newOnly(json.RawMessage(r.Permissions))
+			m["metadata"] = newOnly(json.RawMessage(r.Metadata))
+			if r.ExpiresAt != nil {
+				m["expires"] = newOnly(jsonValue(*r.ExpiresAt))
+			}
+		}
+		for k, v := range tokenDetails(c.Token) {
+			m[k] = v
+		}
+		return []store.Event{{Action: EventCreated, Changes: mustJSON(m), Reason: c.Reason}}
+	case Revoke:
+		m := map[string]any{"revoked": oldNew(false, true)}
+		for k, v := range tokenDetails(c.Token) {
+			m[k] = v
+		}
+		delete(m, "token")
+		evs = append(evs, store.Event{Action: EventRevoked, Changes: mustJSON(m), Reason: c.Reason})
+	}
+	if c.MovedFrom != nil {
+		evs = append(evs, store.Event{Action: EventMoved, Changes: mustJSON(map[string]any{"address": oldNew(c.MovedFrom.String(), c.Address.String())})})
+	}
+	fields := map[string]any{}
+	unrevoked := false
+	for _, f := range c.Fields {
+		switch f.Field {
+		case "owner":
+			evs = append(evs, store.Event{Action: EventAdopted, Changes: mustJSON(map[string]any{"owner": oldNew(f.Before, f.After)})})
+		case "revoked":
+			unrevoked = f.After == false
+		default:
+			fields[f.Field] = oldNew(jsonValue(f.Before), jsonValue(f.After))
+		}
+	}
+	if len(fields) > 0 {
+		evs = append(evs, store.Event{Action: EventUpdated, Changes: mustJSON(fields)})
+	}
+	if c.Action == Update && c.Token != nil {
+		action := EventTokensChanged
+		switch {
+		case unrevoked:
+			action = EventUnrevoked
+		case c.Rotated():
+			action = EventRotated
+		}
+		m := tokenDetails(c.Token)
+		if unrevoked {
+			m["revoked"] = oldNew(true, false)
+		}
+		evs = append(evs, store.Event{Action: action, Changes: mustJSON(m)})
+	}
+	return evs
+}

@@ -1,0 +1,167 @@
+// Package reconcile turns a spec and the store's state into a plan (Diff, a
+// pure function), and executes plans (Apply). Run ties them together in one
+// locked transaction.
+package reconcile
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+)
+
+// Action is what a plan does to one key.
+type Action string
+
+// Actions, ordered from the most to the least consequential in Summary.
+const (
+	Create  Action = "create"
+	Update  Action = "update"
+	Revoke  Action = "revoke"
+	Blocked Action = "blocked"
+	NoOp    Action = "no-op"
+)
+
+// Plan is the result of Diff: what an apply would change, and why it might
+// refuse to. It holds no secrets: tokens appear as digests and hints only.
+type Plan struct {
+	Owner string
+	Prune bool
+	// Now is the database time the plan was computed for.
+	Now time.Time
+	// Changes has one entry per key the spec declares or the plan revokes,
+	// sorted by address; unchanged keys are included as NoOp.
+	Changes []Change
+	// Warnings do not stop an apply.
+	Warnings []Warning
+	// Refusals stop the whole apply (exit 4): nothing is written.
+	Refusals []Refusal
+}
+
+// Change is the planned change of one key.
+type Change struct {
+	Address   spec.Address
+	Action    Action
+	Universal bool
+	// MovedFrom is the key's old address when a moved block renames it.
+	MovedFrom *spec.Address
+	// AdoptedFrom is the previous owner of a key taken over with --adopt.
+	AdoptedFrom string
+	// Fields are the changed attributes, in a fixed order.
+	Fields []FieldChange
+	// Token describes a token change (rotation, previous token, retirement).
+	Token *TokenChange
+	// Reason explains a revocation or a blocked key.
+	Reason string
+
+	// Execution data for Apply (not shown by renderers): the existing
+	// key's id (0 on create), its content after the change (nil when the
+	// content does not change), and the token rows to write.
+	KeyID        int64
+	Row          *store.KeyRow
+	NewTokens    []store.NewToken
+	TokenUpdates []store.TokenUpdate
+}
+
+// Changed reports whether the change writes anything.
+func (c *Change) Changed() bool { return c.Action != NoOp && c.Action != Blocked }
+
+// Rotated reports whether the active token changes on an existing key.
+func (c *Change) Rotated() bool {
+	return c.Token != nil && c.Action != Create && c.Token.Before != c.Token.After && c.Token.After != ""
+}
+
+// FieldChange is one changed attribute. Before and After are display
+// values: string, bool, time.Time, json.RawMessage or nil (absent).
+type FieldChange struct {
+	Field  string
+	Before any
+	After  any
+	// Added and Removed list permission objects (canonical JSON) for the
+	// permissions field.
+	Added, Removed []json.RawMessage
+}
+
+// TokenChange describes what happens to a key's tokens. Tokens are shown
+// by their hints (prefix and last four characters).
+type TokenChange struct {
+	// Before and After are the hints of the active token ("" for none).
+	Before, After string
+	// Previous is the hint of the old token kept valid until PreviousUntil.
+	Previous      string
+	PreviousUntil *time.Time
+	// Retired lists the hints of tokens that stop working.
+	Retired []string
+}
+
+// Warning is a finding that does not stop an apply.
+type Warning struct {
+	Address string
+	Kind    string
+	Message string
+}
+
+// Warning kinds.
+const (
+	WarnUnmanaged       = "not-in-spec"
+	WarnExpiring        = "expiring"
+	WarnExpired         = "expired"
+	WarnPreviousExpired = "previous-token-expired"
+	WarnMoveNoSource    = "moved-no-source"
+	WarnPreviousRetired = "previous-token-retired"
+)
+
+// Refusal is a reason to refuse the whole apply.
+type Refusal struct {
+	Address string
+	Message string
+}
+
+// Summary counts a plan's changes.
+type Summary struct {
+	Created, Updated, Rotated, Revoked, Moved, Adopted, Blocked, Unchanged int
+}
+
+// Summary counts the plan's changes. A key that is updated and rotated
+// counts in both.
+func (p *Plan) Summary() Summary {
+	var s Summary
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		switch c.Action {
+		case Create:
+			s.Created++
+		case Revoke:
+			s.Revoked++
+		case Blocked:
+			s.Blocked++
+		case NoOp:
+			s.Unchanged++
+		case Update:
+			if len(c.Fields) > 0 {
+				s.Updated++
+			}
+		}
+		if c.Rotated() {
+			s.Rotated++
+		}
+		if c.MovedFrom != nil {
+			s.Moved++
+		}
+		if c.AdoptedFrom != "" {
+			s.Adopted++
+		}
+	}
+	return s
+}
+
+// HasChanges reports whether applying the plan writes anything.
+func (p *Plan) HasChanges() bool {
+	for i := range p.Changes {
+		if p.Changes[i].Changed() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,104 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/token"
+)
+
+// RunOptions configure Run.
+type RunOptions struct {
+	Options
+	// DryRun computes the plan and writes nothing (keyprov plan). It takes
+	// no lock and does not migrate; a store without keyprov's schema plans
+	// as empty.
+	DryRun bool
+	Meta   Meta
+}
+
+// Timings are the durations of a run's phases.
+type Timings struct {
+	Migrate, Lock, Load, Diff, Write time.Duration
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	Plan     *Plan
+	Applied  bool
+	Stats    store.WriteStats
+	Migrated int
+	Timings  Timings
+}
+
+// Run reconciles the store with the spec: it migrates the schema, then in
+// one transaction holding the advisory lock loads the state, computes the
+// plan and writes it. With refusals it writes nothing and returns an error
+// wrapping ErrRefused (the plan is still in the result).
+func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Result, error) {
+	res := &Result{}
+	if opts.DryRun {
+		err := db.CheckVersion(ctx)
+		empty := errors.Is(err, store.ErrSchemaMissing)
+		if err != nil && !empty {
+			return nil, err
+		}
+		err = db.View(ctx, func(tx *store.Tx) error {
+			st, known, err := load(ctx, tx, s, empty, &res.Timings)
+			if err != nil {
+				return err
+			}
+			t := time.Now()
+			res.Plan = Diff(s, st, known, opts.Options)
+			res.Timings.Diff = time.Since(t)
+			return nil
+		})
+		return res, err
+	}
+
+	t := time.Now()
+	n, err := db.Migrate(ctx)
+	res.Migrated, res.Timings.Migrate = n, time.Since(t)
+	if err != nil {
+		return nil, fmt.Errorf("migrating the schema: %w", err)
+	}
+	t = time.Now()
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		res.Timings.Lock = time.Since(t)
+		st, known, err := load(ctx, tx, s, false, &res.Timings)
+		if err != nil {
+			return err
+		}
+		t := time.Now()
+		res.Plan = Diff(s, st, known, opts.Options)
+		res.Timings.Diff = time.Since(t)
+		t = time.Now()
+		res.Stats, err = Apply(ctx, tx, res.Plan, opts.Meta)
+		res.Timings.Write = time.Since(t)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Applied = true
+	return res, nil
+}
+
+func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, tm *Timings) (*store.State, map[token.Digest]store.TokenRef, error) {
+	t := time.Now()
+	defer func() { tm.Load = time.Since(t) }()
+	if empty {
+		now, err := tx.Now(ctx)
+		return &store.State{Now: now}, nil, err
+	}
+	st, err := tx.Load(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	known, err := tx.LookupDigests(ctx, CandidateDigests(s, st))
+	return st, known, err
+}

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+// Token states.
+const (
+	StateActive   = "active"
+	StatePrevious = "previous"
+	StateRetired  = "retired"
+)
+
+// Key is a stored key with its live (active and previous) tokens.
+type Key struct {
+	ID          int64
+	Tenant      string
+	Slug        string
+	Universal   bool
+	Name        string
+	Description string
+	// Permissions and Metadata are PostgreSQL's text of the jsonb values.
+	Permissions   []byte
+	Metadata      []byte
+	ExpiresAt     *time.Time
+	Owner         string
+	RevokedAt     *time.Time
+	RevokedReason string
+	UpdatedAt     time.Time
+	// Tokens are the live tokens: at most one active and one previous.
+	Tokens []Token
+}
+
+// Active returns the active token, or nil.
+func (k *Key) Active() *Token {
+	for i := range k.Tokens {
+		if k.Tokens[i].State == StateActive {
+			return &k.Tokens[i]
+		}
+	}
+	return nil
+}
+
+// Previous returns the previous token, or nil.
+func (k *Key) Previous() *Token {
+	for i := range k.Tokens {
+		if k.Tokens[i].State == StatePrevious {
+			return &k.Tokens[i]
+		}
+	}
+	return nil
+}
+
+// Token is a stored token: its digest, never the token.
+type Token struct {
+	ID         int64
+	Digest     token.Digest
+	Hint       string
+	State      string
+	ValidUntil *time.Time
+}
+
+// State is what the store holds, read in one query.
+type State struct {
+	// Now is the database's transaction time: every time-based decision
+	// (expiry, rotation cutoffs) is made against the database clock.
+	Now  time.Time
+	Keys []*Key
+}
+
+// TokenRef describes a stored token found by digest, with its key.
+type TokenRef struct {
+	KeyID         int64
+	Tenant, Slug  string
+	State         string
+	RetiredAt     *time.Time
+	RetiredReason string
+	KeyRevokedAt  *time.Time
+}
+
+// Load reads every key with its live tokens in one query. Rows are decoded
+// by hand from PostgreSQL's binary format: this is the hot path of every
+// boot, and generic scanning costs more than the query.
+func (t *Tx) Load(ctx context.Context) (*State, error) {
+	now, err := t.Now(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Now: now}
+	db := t.db
+	// DescribeExec returns binary rows without a named prepared statement,
+	// so it is safe through PgBouncer (the whole exchange is inside the transaction).
+	rows, err := t.tx.Query(ctx, `SELECT k.id, k.tenant, k.slug, k.universal, k.name, k.description,
+	k.permissions::text, k.metadata::text, k.expires_at, k.owner, k.revoked_at, coalesce(k.revoked_reason, ''), k.updated_at,
+	t.id, t.digest, t.hint, t.state, t.valid_until
+FROM `+db.table("keys")+` k
+LEFT JOIN `+db.table("tokens")+` t ON t.key_id = k.id AND t.state <> 'retired'`, pgx.QueryExecModeDescribeExec)
+	if err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
+	defer rows.Close()
+	byID := map[int64]*Key{}
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 18 {
+			return nil, fmt.Errorf("loading keys: %d columns, want 18", len(v))
+		}
+		id := decodeInt8(v[0])
+		k := byID[id]
+		if k == nil {
+			k = &Key{
+				ID: id, Tenant: string(v[1]), Slug: string(v[2]), Universal: decodeBool(v[3]),
+				Name: string(v[4]), Description: string(v[5]),
+				Permissions: append([]byte(nil), v[6]...), Metadata: append([]byte(nil), v[7]...),
+				ExpiresAt: decodeTimePtr(v[8]), Owner: string(v[9]), RevokedAt: decodeTimePtr(v[10]),
+				RevokedReason: string(v[11]), UpdatedAt: decodeTime(v[12]),
+			}
+			byID[id] = k
+			st.Keys = append(st.Keys, k)
+		}
+		if v[13] != nil {
+			tok := Token{ID: decodeInt8(v[13]), Hint: string(v[15]), State: string(v[16]), ValidUntil: decodeTimePtr(v[17])}
+			copy(tok.Digest[:], v[14])
+			k.Tokens = append(k.Tokens, tok)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
+	return st, nil
+}
+
+// Now returns the transaction's time on the database clock, at microsecond precision.
+func (t *Tx) Now(ctx context.Context) (time.Time, error) {
+	var now time.Time
+	if err := t.tx.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("reading the database time: %w", err)
+	}
+	return now.UTC(), nil
+}
+
+// LookupDigests finds stored tokens (any state, any key) by digest, in one query.
+func (t *Tx) LookupDigests(ctx context.Context, digests []token.Digest) (map[token.Digest]TokenRef, error) {
+	out := map[token.Digest]TokenRef{}
+	if len(digests) == 0 {
+		return out, nil
+	}
+	arg := make([][]byte, len(digests))
+	for i := range digests {
+		arg[i] = digests[i][:]
+	}
+	rows, err := t.tx.Query(ctx, `SELECT t.digest, t.key_id, k.tenant, k.slug, t.state, t.retired_at, coalesce(t.retired_reason, ''), k.revoked_at
+FROM `+t.db.table("tokens")+` t JOIN `+t.db.table("keys")+` k ON k.id = t.key_id
+WHERE t.digest = ANY($1::bytea[])`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("looking up tokens: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			d   []byte
+			ref TokenRef
+		)
+		if err := rows.Scan(&d, &ref.KeyID, &ref.Tenant, &ref.Slug, &ref.State, &ref.RetiredAt, &ref.RetiredReason, &ref.KeyRevokedAt); err != nil {
+			return nil, fmt.Errorf("looking up tokens: %w", err)
+		}
+		var dg token.Digest
+		copy(dg[:], d)
+		out[dg] = ref
+	}
+	return out, rows.Err()
+}
+
+// Binary format decoders for the columns Load reads.
+
+func decodeInt8(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
+
+func decodeBool(b []byte) bool { return len(b) == 1 && b[0] != 0 }
+
+// pgEpochUnix is PostgreSQL's timestamp epoch (2000-01-01 UTC) in Unix
+// seconds: binary timestamptz is microseconds since it.
+const pgEpochUnix = 946684800
+
+func decodeTime(b []byte) time.Time {
+	if len(b) != 8 {
+		return time.Time{}
+	}
+	us := int64(binary.BigEndian.Uint64(b))
+	switch us {
+	case math.MaxInt64:
+		return time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) // 'infinity'
+	case math.MinInt64:
+		return time.Time{} // '-infinity'
+	}
+	return time.Unix(pgEpochUnix+us/1e6, (us%1e6)*1e3).UTC()
+}
+
+func decodeTimePtr(b []byte) *time.Time {
+	if b == nil {
+		return nil
+	}
+	t := decodeTime(b)
+	return &t
+}

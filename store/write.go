@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+// KeyRow is the managed content of a key row.
+type KeyRow struct {
+	// ID is 0 for a key to create.
+	ID            int64
+	Tenant, Slug  string
+	Universal     bool
+	Name          string
+	Description   string
+	Permissions   []byte
+	Metadata      []byte
+	ExpiresAt     *time.Time
+	Owner         string
+	RevokedAt     *time.Time
+	RevokedReason string
+}
+
+// NewToken is a token row to insert.
+type NewToken struct {
+	Digest        token.Digest
+	Hint          string
+	State         string
+	ValidUntil    *time.Time
+	RetiredReason string // only for State == StateRetired
+}
+
+// TokenUpdate changes the state of a stored token.
+type TokenUpdate struct {
+	ID            int64
+	State         string
+	ValidUntil    *time.Time
+	RetiredReason string // only for State == StateRetired
+}
+
+// Event is an audit row. Changes is a JSON object of field → {old, new}.
+type Event struct {
+	Action  string
+	Changes []byte
+	Reason  string
+}
+
+// KeyWrite is everything written for one key.
+type KeyWrite struct {
+	// Create inserts Key; otherwise Key, when set, replaces the content of
+	// the existing key KeyID.
+	Create bool
+	// Key is the key's new content; nil when only tokens or events change.
+	Key *KeyRow
+	// KeyID is the existing key's id, or the new key's id once written.
+	KeyID        int64
+	Tenant, Slug string
+	NewTokens    []NewToken
+	TokenUpdates []TokenUpdate
+	Events       []Event
+}
+
+// Batch is one apply's writes.
+type Batch struct {
+	RunID string
+	Owner string
+	Actor string
+	// Now stamps created_at, updated_at, retired_at and revoked_at values
+	// that the batch sets; it is the transaction's time from State.Now.
+	Now  time.Time
+	Keys []KeyWrite
+}
+
+// WriteStats counts the rows written.
+type WriteStats struct {
+	KeysInserted, KeysUpdated     int64
+	TokensInserted, TokensUpdated int64
+	Events                        int64
+}
+
+// Rows is the total number of rows written.
+func (s WriteStats) Rows() int64 {
+	return s.KeysInserted + s.KeysUpdated + s.TokensInserted + s.TokensUpdated + s.Events
+}
+
+// Write executes a batch with a bounded number of statements, whatever its
+// size: ids for new keys in one query, new rows with COPY, updates as one
+// UPDATE … FROM unnest(…) per table.
+func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
+	var st WriteStats
+	if len(b.Keys) == 0 {
+		return st, nil
+	}
+	db := t.db
+	var creates []int
+	for i := range b.Keys {
+		if b.Keys[i].Create {
+			creates = append(creates, i)
+		}
+	}
+	if len(creates) > 0 {
+		rows, err := t.tx.Query(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)", db.table("keys"), len(creates))
+		if err != nil {
+			return st, fmt.Errorf("allocating key ids: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return st, fmt.Errorf("allocating key ids: %w", err)
+		}
+		for j, i := range creates {
+			b.Keys[i].KeyID = ids[j]
+			b.Keys[i].Key.ID = ids[j]
+		}
+		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "keys"},
+			[]string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at"},
+			pgx.CopyFromSlice(len(creates), func(j int) ([]any, error) {
+				k := b.Keys[creates[j]].Key
+				return []any{k.ID, k.Tenant, k.Slug, k.Universal, k.Name, k.Description, k.Permissions, k.Metadata,
+					k.ExpiresAt, k.Owner, k.RevokedAt, nullString(k.RevokedReason), b.Now, b.Now}, nil
+			}))
+		if err != nil {
+			return st, fmt.Errorf("inserting keys: %w", err)
+		}
+		st.KeysInserted = n
+	}
+
+	if err := t.updateKeys(ctx, b, &st); err != nil {
+		return st, err
+	}
+	if err := t.updateTokens(ctx, b, &st); err != nil {
+		return st, err
+	}
+
+	type tokRef struct {
+		key int
+		tok int
+	}
+	var toks []tokRef
+	for i := range b.Keys {
+		for j := range b.Keys[i].NewTokens {
+			toks = append(toks, tokRef{i, j})
+		}
+	}
+	if len(toks) > 0 {
+		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "tokens"},
+			[]string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
+			pgx.CopyFromSlice(len(toks), func(i int) ([]any, error) {
+				kw := &b.Keys[toks[i].key]
+				nt := kw.NewTokens[toks[i].tok]
+				var retiredAt *time.Time
+				if nt.State == StateRetired {
+					retiredAt = &b.Now
+				}
+				return []any{kw.KeyID, nt.Digest[:], token.Scheme, nt.Hint, nt.State, nt.ValidUntil, b.Now, retiredAt, nullString(nt.RetiredReason)}, nil
+			}))
+		if err != nil {
+			return st, fmt.Errorf("inserting tokens: %w", err)
+		}
+		st.TokensInserted = n
+	}
+
+	var evs []tokRef
+	for i := range b.Keys {
+		for j := range b.Keys[i].Events {
+			evs = append(evs, tokRef{i, j})
+		}
+	}
+	if len(evs) > 0 {
+		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "events"},
+			[]string{"at", "run_id", "key_id", "tenant", "slug", "action", "changes", "owner", "actor", "reason"},
+			pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
+				kw := &b.Keys[evs[i].key]
+				e := kw.Events[evs[i].tok]
+				changes := e.Changes
+				if changes == nil {
+					changes = []byte("{}")
+				}
+				return []any{b.Now, b.RunID, kw.KeyID, kw.Tenant, kw.Slug, e.Action, changes, b.Owner, b.Actor, nullString(e.Reason)}, nil
+			}))
+		if err != nil {
+			return st, fmt.Errorf("writing events: %w", err)
+		}
+		st.Events = n
+	}
+	return st, nil
+}
+
+// updateKeys writes the content of changed existing keys in one statement.
+func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
+	var (
+		ids                                        []int64
+		tenants, slugs, names, descs, perms, metas []string
+		owners                                     []string
+		reasons                                    []*string
+		universals                                 []bool
+		expires, revoked                           []*time.Time
+	)
+	for i := range b.Keys {
+		kw := &b.Keys[i]
+		if kw.Create || kw.Key == nil {
+			continue
+		}
+		k := kw.Key
+		k.ID = kw.KeyID
+		ids = append(ids, k.ID)
+		tenants = append(tenants, k.Tenant)
+		slugs = append(slugs, k.Slug)
+		universals = append(universals, k.Universal)
+		names = append(names, k.Name)
+		descs = append(descs, k.Description)
+		perms = append(perms, string(k.Permissions))
+		metas = append(metas, string(k.Metadata))
+		expires = append(expires, k.ExpiresAt)
+		owners = append(owners, k.Owner)
+		revoked = append(revoked, k.RevokedAt)
+		reasons = append(reasons, nullString(k.RevokedReason))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("keys")+` AS k SET
+	tenant = u.tenant, slug = u.slug, universal = u.universal, name = u.name, description = u.description,
+	permissions = u.permissions::jsonb, metadata = u.metadata::jsonb, expires_at = u.expires_at,
+	owner = u.owner, revoked_at = u.revoked_at, revoked_reason = u.revoked_reason, updated_at = $13
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
+	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[])
+	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason)
+WHERE k.id = u.id`,
+		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now)
+	if err != nil {
+		return fmt.Errorf("updating keys: %w", err)
+	}
+	st.KeysUpdated = tag.RowsAffected()
+	return nil
+}
+
+// updateTokens changes token states in two statements: first the tokens that
+// stop being active, then those that become active, so that the
+// one-active-token-per-key index holds after every row.
+func (t *Tx) updateTokens(ctx context.Context, b *Batch, st *WriteStats) error {
+	for _, toActive := range []bool{false, true} {
+		var (
+			ids     []int64
+			states  []string
+			until   []*time.Time
+			reasons []*string
+		)
+		for i := range b.Keys {
+			for _, u := range b.Keys[i].TokenUpdates {
+				if (u.State == StateActive) != toActive {
+					continue
+				}
+				ids = append(ids, u.ID)
+				states = append(states, u.State)
+				until = append(until, u.ValidUntil)
+				reasons = append(reasons, nullString(u.RetiredReason))
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("tokens")+` AS t SET
+	state = u.state, valid_until = u.valid_until,
+	retired_at = CASE WHEN u.state = 'retired' THEN $5::timestamptz END,
+	retired_reason = u.retired_reason
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, state, valid_until, retired_reason)
+WHERE t.id = u.id`, ids, states, until, reasons, b.Now)
+		if err != nil {
+			return fmt.Errorf("updating tokens: %w", err)
+		}
+		st.TokensUpdated += tag.RowsAffected()
+	}
+	return nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

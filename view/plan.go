@@ -1,0 +1,380 @@
+package view
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/store"
+)
+
+// PlanJSONVersion is the format_version of the JSON plan document. It
+// changes only when a field changes meaning or disappears.
+const PlanJSONVersion = "1"
+
+// Report is what plan and apply print.
+type Report struct {
+	Plan *reconcile.Plan
+	// Command is "plan" or "apply".
+	Command string
+	// Applied is true when an apply committed.
+	Applied bool
+	RunID   string
+	// Stats are the rows written (apply).
+	Stats *store.WriteStats
+}
+
+// PlanView renders a report.
+type PlanView interface {
+	Render(w io.Writer, r *Report) error
+}
+
+var (
+	_ PlanView = (*TextView)(nil)
+	_ PlanView = (*JSONView)(nil)
+	_ PlanView = (*MarkdownView)(nil)
+)
+
+// NewPlanView returns the view for an -o value: text, json or markdown.
+func NewPlanView(format string, color bool, maxLines int) (PlanView, error) {
+	switch format {
+	case "", "text":
+		return &TextView{Color: color, MaxLines: maxLines}, nil
+	case "json":
+		return &JSONView{}, nil
+	case "markdown", "md":
+		return &MarkdownView{MaxRows: maxLines}, nil
+	}
+	return nil, fmt.Errorf("unknown output format %q: use text, json or markdown", format)
+}
+
+// marker is the one-character sign of an action.
+func marker(c *reconcile.Change) string {
+	switch c.Action {
+	case reconcile.Create:
+		return "+"
+	case reconcile.Revoke:
+		return "-"
+	case reconcile.Blocked:
+		return "!"
+	case reconcile.Update:
+		return "~"
+	}
+	return " "
+}
+
+// label names what happens to a key: "create", "update, rotate", "revoke: removed from spec"…
+func label(c *reconcile.Change) string {
+	var parts []string
+	switch c.Action {
+	case reconcile.Create:
+		parts = append(parts, "create")
+	case reconcile.Revoke:
+		return "revoke: " + c.Reason
+	case reconcile.Blocked:
+		return "blocked: " + c.Reason
+	case reconcile.NoOp:
+		return "no change"
+	}
+	if c.MovedFrom != nil {
+		parts = append(parts, "moved from "+c.MovedFrom.String())
+	}
+	if c.AdoptedFrom != "" {
+		parts = append(parts, fmt.Sprintf("adopt from owner %q", c.AdoptedFrom))
+	}
+	fields := 0
+	for _, f := range c.Fields {
+		if f.Field != "owner" {
+			fields++
+		}
+	}
+	if c.Action == reconcile.Update && fields > 0 {
+		parts = append(parts, "update")
+	}
+	if c.Rotated() {
+		parts = append(parts, "rotate")
+	} else if c.Action == reconcile.Update && c.Token != nil && !hasRevokedField(c) {
+		parts = append(parts, "tokens")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func hasRevokedField(c *reconcile.Change) bool {
+	for _, f := range c.Fields {
+		if f.Field == "revoked" {
+			return true
+		}
+	}
+	return false
+}
+
+// display formats a field value for people.
+func display(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		return fmt.Sprintf("%q", x)
+	case bool:
+		return fmt.Sprint(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case json.RawMessage:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// SummaryLine returns e.g. "2 created, 1 updated, 1 rotated, 37 unchanged"
+// (past tense) or "2 to create, 1 to update, …" (future).
+func SummaryLine(s reconcile.Summary, past bool) string {
+	type item struct {
+		n          int
+		past, plan string
+	}
+	items := []item{
+		{s.Created, "created", "to create"},
+		{s.Updated, "updated", "to update"},
+		{s.Rotated, "rotated", "to rotate"},
+		{s.Revoked, "revoked", "to revoke"},
+		{s.Moved, "moved", "to move"},
+		{s.Adopted, "adopted", "to adopt"},
+		{s.Blocked, "blocked", "blocked"},
+	}
+	var parts []string
+	for _, it := range items {
+		if it.n == 0 && it.past != "created" && it.past != "updated" && it.past != "rotated" {
+			continue
+		}
+		if past {
+			parts = append(parts, fmt.Sprintf("%d %s", it.n, it.past))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %s", it.n, it.plan))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d unchanged", s.Unchanged))
+	return strings.Join(parts, ", ")
+}
+
+// TextView renders plans for a terminal or a log.
+type TextView struct {
+	Color bool
+	// MaxLines bounds the per-key lines; beyond it the plan is summarised
+	// per tenant and action. 0 means no bound.
+	MaxLines int
+}
+
+// Render implements PlanView.
+func (v *TextView) Render(w io.Writer, r *Report) error {
+	st := styles(v.Color)
+	p := r.Plan
+	var b strings.Builder
+	changed := 0
+	for i := range p.Changes {
+		if p.Changes[i].Action != reconcile.NoOp {
+			changed++
+		}
+	}
+	if changed == 0 {
+		b.WriteString("No changes: the store matches the spec.\n")
+	} else {
+		lines := 0
+		for i := range p.Changes {
+			c := &p.Changes[i]
+			if c.Action == reconcile.NoOp {
+				continue
+			}
+			block := v.change(c, st)
+			n := strings.Count(block, "\n")
+			if v.MaxLines > 0 && lines+n > v.MaxLines {
+				b.WriteString(st.dim(fmt.Sprintf("… %d changed keys in all; the rest is summarised (raise --max-lines, or use -o json for every change):\n", changed)))
+				b.WriteString(tenantSummary(p.Changes[i:], max(v.MaxLines/2, 10)))
+				break
+			}
+			lines += n
+			b.WriteString(block)
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n" + st.yellow("Warnings:") + "\n")
+		for i, wn := range p.Warnings {
+			if v.MaxLines > 0 && i >= v.MaxLines {
+				fmt.Fprintf(&b, "  … and %d more warnings\n", len(p.Warnings)-i)
+				break
+			}
+			fmt.Fprintf(&b, "  %s %s: %s\n", st.yellow("!"), wn.Address, wn.Message)
+		}
+	}
+	if len(p.Refusals) > 0 {
+		b.WriteString("\n" + st.red("Refused:") + "\n")
+		for _, rf := range p.Refusals {
+			if rf.Address != "" {
+				fmt.Fprintf(&b, "  %s %s: %s\n", st.red("✗"), rf.Address, rf.Message)
+			} else {
+				fmt.Fprintf(&b, "  %s %s\n", st.red("✗"), rf.Message)
+			}
+		}
+	}
+	b.WriteString("\n")
+	sum := p.Summary()
+	switch {
+	case len(p.Refusals) > 0:
+		b.WriteString(st.red("Nothing was changed: the apply was refused.") + " " + SummaryLine(sum, false) + ".\n")
+	case r.Applied:
+		fmt.Fprintf(&b, "%s %s.", st.bold("Apply complete:"), SummaryLine(sum, true))
+		if r.Stats != nil {
+			fmt.Fprintf(&b, " %d rows written.", r.Stats.Rows())
+		}
+		b.WriteString("\n")
+	default:
+		fmt.Fprintf(&b, "%s %s.\n", st.bold("Plan:"), SummaryLine(sum, false))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (v *TextView) change(c *reconcile.Change, st style) string {
+	var b strings.Builder
+	paint := st.yellow
+	switch c.Action {
+	case reconcile.Create:
+		paint = st.green
+	case reconcile.Revoke, reconcile.Blocked:
+		paint = st.red
+	}
+	kind := "tenant key"
+	if c.Universal {
+		kind = "universal key"
+	}
+	fmt.Fprintf(&b, "%s %s %s\n", paint(marker(c)), st.bold(c.Address.String()), st.dim("("+label(c)+", "+kind+")"))
+	field := func(name, text string) {
+		fmt.Fprintf(&b, "    %-12s %s\n", name, text)
+	}
+	if c.Action == reconcile.Create && c.Row != nil {
+		field("name", display(c.Row.Name))
+		if c.Row.Description != "" {
+			field("description", display(c.Row.Description))
+		}
+		field("permissions", string(c.Row.Permissions))
+		if string(c.Row.Metadata) != "{}" {
+			field("metadata", string(c.Row.Metadata))
+		}
+		if c.Row.ExpiresAt != nil {
+			field("expires", display(*c.Row.ExpiresAt))
+		}
+	}
+	for _, f := range c.Fields {
+		switch {
+		case f.Field == "permissions" && (len(f.Added) > 0 || len(f.Removed) > 0):
+			first := true
+			for _, a := range f.Added {
+				name := ""
+				if first {
+					name = "permissions"
+				}
+				field(name, st.green("+ "+string(a)))
+				first = false
+			}
+			for _, rm := range f.Removed {
+				name := ""
+				if first {
+					name = "permissions"
+				}
+				field(name, st.red("- "+string(rm)))
+				first = false
+			}
+		default:
+			field(f.Field, display(f.Before)+" → "+display(f.After))
+		}
+	}
+	if t := c.Token; t != nil {
+		switch {
+		case c.Action == reconcile.Create:
+			if t.After != "" {
+				field("token", t.After)
+			}
+		case t.Before != t.After && t.After != "":
+			before := t.Before
+			if before == "" {
+				before = "(none)"
+			}
+			field("token", before+" → "+t.After)
+		}
+		if t.Previous != "" {
+			until := ""
+			if t.PreviousUntil != nil {
+				until = " until " + t.PreviousUntil.UTC().Format(time.RFC3339)
+			}
+			field("previous", t.Previous+" stays valid"+until)
+		}
+		if len(t.Retired) > 0 {
+			field("retired", strings.Join(t.Retired, ", "))
+		}
+	}
+	return b.String()
+}
+
+// tenantSummary summarises changes per action, then per tenant (the
+// tenants with the most changes first, at most maxTenants of them).
+func tenantSummary(changes []reconcile.Change, maxTenants int) string {
+	perAction := map[string]int{}
+	perTenant := map[string]map[string]int{}
+	for i := range changes {
+		c := &changes[i]
+		if c.Action == reconcile.NoOp {
+			continue
+		}
+		a := string(c.Action)
+		if c.Action == reconcile.Update && len(c.Fields) == 0 && c.Rotated() {
+			a = "rotate"
+		}
+		perAction[a]++
+		if perTenant[c.Address.Tenant] == nil {
+			perTenant[c.Address.Tenant] = map[string]int{}
+		}
+		perTenant[c.Address.Tenant][a]++
+	}
+	order := []string{"create", "update", "rotate", "revoke", "blocked"}
+	line := func(m map[string]int) (string, int) {
+		var parts []string
+		total := 0
+		for _, a := range order {
+			if n := m[a]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, a))
+				total += n
+			}
+		}
+		return strings.Join(parts, ", "), total
+	}
+	var b strings.Builder
+	all, _ := line(perAction)
+	fmt.Fprintf(&b, "  not shown: %s\n", all)
+	type row struct {
+		tenant string
+		text   string
+		total  int
+	}
+	var rows []row
+	for t, m := range perTenant {
+		text, total := line(m)
+		rows = append(rows, row{t, text, total})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].total != rows[j].total {
+			return rows[i].total > rows[j].total
+		}
+		return rows[i].tenant < rows[j].tenant
+	})
+	for i, r := range rows {
+		if maxTenants > 0 && i >= maxTenants {
+			fmt.Fprintf(&b, "  … and %d more tenants\n", len(rows)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", r.tenant, r.text)
+	}
+	return b.String()
+}

@@ -1,0 +1,295 @@
+package view
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keyprov/keyprov/reconcile"
+)
+
+// JSONView renders the documented, versioned JSON plan (see README).
+type JSONView struct{}
+
+// PlanDocument is the JSON form of a plan or apply. Unchanged keys are
+// counted, not listed; every change is listed, however many there are.
+type PlanDocument struct {
+	FormatVersion string        `json:"format_version"`
+	Command       string        `json:"command"`
+	Owner         string        `json:"owner"`
+	Prune         bool          `json:"prune"`
+	ComputedAt    string        `json:"computed_at"`
+	Applied       bool          `json:"applied"`
+	Refused       bool          `json:"refused"`
+	RunID         string        `json:"run_id,omitempty"`
+	RowsWritten   *int64        `json:"rows_written,omitempty"`
+	Summary       JSONSummary   `json:"summary"`
+	Changes       []JSONChange  `json:"changes"`
+	Warnings      []JSONWarning `json:"warnings"`
+	Refusals      []JSONRefusal `json:"refusals"`
+}
+
+// JSONSummary counts changes by kind.
+type JSONSummary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Rotate    int `json:"rotate"`
+	Revoke    int `json:"revoke"`
+	Move      int `json:"move"`
+	Adopt     int `json:"adopt"`
+	Blocked   int `json:"blocked"`
+	Unchanged int `json:"unchanged"`
+}
+
+// JSONChange is one changed key.
+type JSONChange struct {
+	Address     string       `json:"address"`
+	Tenant      string       `json:"tenant"`
+	Slug        string       `json:"slug"`
+	Action      string       `json:"action"`
+	Universal   bool         `json:"universal"`
+	MovedFrom   string       `json:"moved_from,omitempty"`
+	AdoptedFrom string       `json:"adopted_from,omitempty"`
+	Reason      string       `json:"reason,omitempty"`
+	Fields      []JSONField  `json:"fields"`
+	Token       *JSONToken   `json:"token,omitempty"`
+	Create      *JSONCreated `json:"create,omitempty"`
+}
+
+// JSONCreated is the content of a key to create.
+type JSONCreated struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Permissions json.RawMessage `json:"permissions"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Expires     *string         `json:"expires"`
+	Revoked     bool            `json:"revoked"`
+}
+
+// JSONField is one changed attribute; before and after are JSON values
+// (null when absent).
+type JSONField struct {
+	Field   string            `json:"field"`
+	Before  any               `json:"before"`
+	After   any               `json:"after"`
+	Added   []json.RawMessage `json:"added,omitempty"`
+	Removed []json.RawMessage `json:"removed,omitempty"`
+}
+
+// JSONToken describes a token change by hints.
+type JSONToken struct {
+	Before        string   `json:"before"`
+	After         string   `json:"after"`
+	Rotated       bool     `json:"rotated"`
+	Previous      string   `json:"previous,omitempty"`
+	PreviousUntil *string  `json:"previous_until,omitempty"`
+	Retired       []string `json:"retired,omitempty"`
+}
+
+// JSONWarning is a warning.
+type JSONWarning struct {
+	Address string `json:"address,omitempty"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// JSONRefusal is a reason the apply was refused.
+type JSONRefusal struct {
+	Address string `json:"address,omitempty"`
+	Message string `json:"message"`
+}
+
+func jsonAny(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+func timeString(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// Document builds the JSON document of a report.
+func Document(r *Report) PlanDocument {
+	p := r.Plan
+	s := p.Summary()
+	doc := PlanDocument{
+		FormatVersion: PlanJSONVersion, Command: r.Command, Owner: p.Owner, Prune: p.Prune,
+		ComputedAt: p.Now.UTC().Format(time.RFC3339Nano), Applied: r.Applied, Refused: len(p.Refusals) > 0, RunID: r.RunID,
+		Summary: JSONSummary{Create: s.Created, Update: s.Updated, Rotate: s.Rotated, Revoke: s.Revoked,
+			Move: s.Moved, Adopt: s.Adopted, Blocked: s.Blocked, Unchanged: s.Unchanged},
+		Changes: []JSONChange{}, Warnings: []JSONWarning{}, Refusals: []JSONRefusal{},
+	}
+	if r.Stats != nil {
+		n := r.Stats.Rows()
+		doc.RowsWritten = &n
+	}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == reconcile.NoOp {
+			continue
+		}
+		jc := JSONChange{Address: c.Address.String(), Tenant: c.Address.Tenant, Slug: c.Address.Slug,
+			Action: string(c.Action), Universal: c.Universal, AdoptedFrom: c.AdoptedFrom, Reason: c.Reason, Fields: []JSONField{}}
+		if c.MovedFrom != nil {
+			jc.MovedFrom = c.MovedFrom.String()
+		}
+		for _, f := range c.Fields {
+			jc.Fields = append(jc.Fields, JSONField{Field: f.Field, Before: jsonAny(f.Before), After: jsonAny(f.After), Added: f.Added, Removed: f.Removed})
+		}
+		if t := c.Token; t != nil {
+			jc.Token = &JSONToken{Before: t.Before, After: t.After, Rotated: c.Rotated(), Previous: t.Previous,
+				PreviousUntil: timeString(t.PreviousUntil), Retired: t.Retired}
+		}
+		if c.Action == reconcile.Create && c.Row != nil {
+			jc.Create = &JSONCreated{Name: c.Row.Name, Description: c.Row.Description,
+				Permissions: c.Row.Permissions, Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil}
+		}
+		doc.Changes = append(doc.Changes, jc)
+	}
+	for _, w := range p.Warnings {
+		doc.Warnings = append(doc.Warnings, JSONWarning(w))
+	}
+	for _, rf := range p.Refusals {
+		doc.Refusals = append(doc.Refusals, JSONRefusal(rf))
+	}
+	return doc
+}
+
+// Render implements PlanView.
+func (JSONView) Render(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(Document(r))
+}
+
+// MarkdownView renders a plan as a pull-request comment: a summary line and
+// a table of changes.
+type MarkdownView struct {
+	// MaxRows bounds the table; 0 means no bound.
+	MaxRows int
+}
+
+// Render implements PlanView.
+func (v MarkdownView) Render(w io.Writer, r *Report) error {
+	p := r.Plan
+	var b strings.Builder
+	title := "keyprov plan"
+	if r.Applied {
+		title = "keyprov apply"
+	}
+	sum := SummaryLine(p.Summary(), r.Applied)
+	fmt.Fprintf(&b, "### %s for owner `%s`\n\n**%s**\n\n", title, mdCode(p.Owner), sum)
+	if len(p.Refusals) > 0 {
+		b.WriteString("> [!CAUTION]\n> The apply is refused; nothing is written:\n")
+		for _, rf := range p.Refusals {
+			if rf.Address != "" {
+				fmt.Fprintf(&b, "> - `%s`: %s\n", mdCode(rf.Address), mdText(rf.Message))
+			} else {
+				fmt.Fprintf(&b, "> - %s\n", mdText(rf.Message))
+			}
+		}
+		b.WriteString("\n")
+	}
+	rows := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == reconcile.NoOp {
+			continue
+		}
+		if rows == 0 {
+			b.WriteString("| | Key | Change | Details |\n|---|---|---|---|\n")
+		}
+		if v.MaxRows > 0 && rows >= v.MaxRows {
+			fmt.Fprintf(&b, "| | … | | %d more changes (see `keyprov plan -o json`) |\n", countChanged(p)-rows)
+			break
+		}
+		rows++
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdMarker(c), mdCode(c.Address.String()), mdText(label(c)), mdDetails(c))
+	}
+	if rows == 0 {
+		b.WriteString("No changes: the store matches the spec.\n")
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n**Warnings**\n\n")
+		for _, wn := range p.Warnings {
+			fmt.Fprintf(&b, "- ⚠️ `%s`: %s\n", mdCode(wn.Address), mdText(wn.Message))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func countChanged(p *reconcile.Plan) int {
+	n := 0
+	for i := range p.Changes {
+		if p.Changes[i].Action != reconcile.NoOp {
+			n++
+		}
+	}
+	return n
+}
+
+func mdMarker(c *reconcile.Change) string {
+	switch c.Action {
+	case reconcile.Create:
+		return "➕"
+	case reconcile.Revoke:
+		return "➖"
+	case reconcile.Blocked:
+		return "⛔"
+	}
+	return "✏️"
+}
+
+func mdDetails(c *reconcile.Change) string {
+	var parts []string
+	if c.Action == reconcile.Create && c.Row != nil {
+		parts = append(parts, "name "+mdText(display(c.Row.Name)), "permissions `"+mdCode(string(c.Row.Permissions))+"`")
+		if c.Row.ExpiresAt != nil {
+			parts = append(parts, "expires "+c.Row.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, f := range c.Fields {
+		switch {
+		case f.Field == "permissions" && (len(f.Added) > 0 || len(f.Removed) > 0):
+			for _, a := range f.Added {
+				parts = append(parts, "permission added `"+mdCode(string(a))+"`")
+			}
+			for _, rm := range f.Removed {
+				parts = append(parts, "permission removed `"+mdCode(string(rm))+"`")
+			}
+		default:
+			parts = append(parts, f.Field+" "+mdText(display(f.Before))+" → "+mdText(display(f.After)))
+		}
+	}
+	if t := c.Token; t != nil && t.After != "" && t.Before != t.After {
+		before := t.Before
+		if before == "" {
+			before = "(none)"
+		}
+		parts = append(parts, "token `"+mdCode(before)+"` → `"+mdCode(t.After)+"`")
+	}
+	if t := c.Token; t != nil && t.Previous != "" && t.PreviousUntil != nil {
+		parts = append(parts, "previous `"+mdCode(t.Previous)+"` valid until "+t.PreviousUntil.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, "<br>")
+}
+
+// mdText escapes text for a Markdown table cell.
+func mdText(s string) string {
+	r := strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
+	return r.Replace(s)
+}
+
+// mdCode makes s safe inside a code span in a table cell.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
+}
