@@ -246,11 +246,11 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 	case reconcile.Revoke, reconcile.Blocked:
 		paint = st.red
 	}
-	kind := "tenant key"
-	if c.Universal {
-		kind = "universal key"
+	l := label(c)
+	if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
+		l += ", universal"
 	}
-	fmt.Fprintf(&b, "%s %s %s\n", paint(marker(c)), st.bold(c.Address.String()), st.dim("("+label(c)+", "+kind+")"))
+	fmt.Fprintf(&b, "%s %s %s\n", paint(marker(c)), st.bold(c.Address.String()), st.dim("("+l+")"))
 	field := func(name, text string) {
 		fmt.Fprintf(&b, "    %-12s %s\n", name, text)
 	}
