@@ -66,7 +66,7 @@ const (
 	ReasonRotated        = "rotated"
 	ReasonCutoff         = "previous_until passed"
 	ReasonPreviousDroped = "previous_token removed from spec"
-	ReasonRevoked        = "key revoked"
+	ReasonRevoked        = store.RetiredRevoked
 )
 
 // CandidateDigests returns the digests of the spec's tokens that are not

@@ -123,8 +123,8 @@ type Summary struct {
 	Created, Updated, Rotated, Revoked, Moved, Adopted, Blocked, Unchanged int
 }
 
-// Summary counts the plan's changes. A key that is updated and rotated
-// counts in both.
+// Summary counts the plan's changes. Every key counts at least once; a key
+// that is, say, updated and rotated counts in both.
 func (p *Plan) Summary() Summary {
 	var s Summary
 	for i := range p.Changes {
@@ -139,18 +139,29 @@ func (p *Plan) Summary() Summary {
 		case NoOp:
 			s.Unchanged++
 		case Update:
-			if len(c.Fields) > 0 {
+			counted := false
+			for _, f := range c.Fields {
+				if f.Field != "owner" {
+					s.Updated++
+					counted = true
+					break
+				}
+			}
+			if c.Rotated() {
+				s.Rotated++
+				counted = true
+			}
+			if c.MovedFrom != nil {
+				s.Moved++
+				counted = true
+			}
+			if c.AdoptedFrom != "" {
+				s.Adopted++
+				counted = true
+			}
+			if !counted { // token changes other than a rotation
 				s.Updated++
 			}
-		}
-		if c.Rotated() {
-			s.Rotated++
-		}
-		if c.MovedFrom != nil {
-			s.Moved++
-		}
-		if c.AdoptedFrom != "" {
-			s.Adopted++
 		}
 	}
 	return s

@@ -265,7 +265,8 @@ func (t *Tx) updateTokens(ctx context.Context, b *Batch, st *WriteStats) error {
 			continue
 		}
 		tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("tokens")+` AS t SET
-	state = u.state, valid_until = u.valid_until,
+	state = u.state,
+	valid_until = CASE WHEN u.state = 'retired' THEN t.valid_until ELSE u.valid_until END,
 	retired_at = CASE WHEN u.state = 'retired' THEN $5::timestamptz END,
 	retired_reason = u.retired_reason
 FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, state, valid_until, retired_reason)

@@ -50,6 +50,8 @@ func commands() []*command {
 		fmtCmd,
 		planCmd,
 		applyCmd,
+		revokeCmd,
+		historyCmd,
 		versionCmd,
 	}
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+)
+
+var revokeCmd = &command{
+	name:    "revoke",
+	args:    "TENANT/SLUG",
+	summary: "revoke a key and its tokens at once (emergency)",
+	help: `Revokes a key at once, without editing the spec: the key is marked revoked,
+its tokens are retired, and a "revoked" event records the reason. The row
+stays for audit. A revoked token can never become active again: until the
+spec sets a new token for this key, apply leaves it revoked and reports it
+as blocked (exit 0; exit 4 with --strict).
+
+Example:
+  keyprov revoke acme/website --reason "leaked in build log"
+
+Exit status: 0 revoked (or already revoked); 1 no such key or bad
+arguments; 3 store unavailable.`,
+	run: runRevoke,
+}
+
+func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	dbf := addDBFlags(fs, a.cfg)
+	reason := fs.String("reason", "", "why the key is revoked, recorded in the event (required)")
+	lf := addLogFlags(fs, a.cfg)
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	lf.setup(a)
+	if len(pos) != 1 {
+		fmt.Fprintf(a.err, "keyprov revoke: want one key address (tenant/slug), got %d arguments\n", len(pos))
+		return exitInvalid
+	}
+	addr, err := spec.ParseAddress(pos[0])
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov revoke: %v\n", err)
+		return exitInvalid
+	}
+	if strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(a.err, `keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
+		return exitInvalid
+	}
+	runID := newRunID()
+	a.log = a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
+	db, err := dbf.open(ctx, a, nil)
+	if err != nil {
+		return a.storeExit(err, "revoke")
+	}
+	defer db.Close(context.Background())
+	if err := db.CheckVersion(ctx); err != nil {
+		if errors.Is(err, store.ErrSchemaMissing) {
+			fmt.Fprintf(a.err, "keyprov revoke: no key %s in the store (no apply has run yet)\n", addr)
+			return exitInvalid
+		}
+		return a.storeExit(err, "revoke")
+	}
+	var r *store.Revocation
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		r, err = tx.RevokeKey(ctx, addr.Tenant, addr.Slug, *reason, store.EventMeta{RunID: runID, Actor: actor(a)})
+		return err
+	})
+	if errors.Is(err, store.ErrKeyNotFound) {
+		fmt.Fprintf(a.err, "keyprov revoke: no key %s in the store\n", addr)
+		return exitInvalid
+	}
+	if err != nil {
+		return a.storeExit(err, "revoke")
+	}
+	when := r.RevokedAt.Format("2006-01-02T15:04:05Z07:00")
+	if r.AlreadyRevoked {
+		fmt.Fprintf(a.out, "%s was already revoked at %s.", addr, when)
+	} else {
+		fmt.Fprintf(a.out, "Revoked %s at %s.", addr, when)
+	}
+	if len(r.Retired) > 0 {
+		fmt.Fprintf(a.out, " Retired %s: %s.", plural(len(r.Retired), "token"), strings.Join(r.Retired, ", "))
+	}
+	fmt.Fprintln(a.out, "\nThe token can never be used again: set a new token in the spec's secret before the key can be restored.")
+	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("already_revoked", r.AlreadyRevoked).
+		Int("tokens_retired", len(r.Retired)).Msg("revoke finished")
+	return exitOK
+}
