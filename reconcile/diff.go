@@ -207,7 +207,7 @@ func (d *differ) moves() {
 		case src == nil:
 			note := fmt.Sprintf("moved from %s: no such key in the store, nothing to move", m.From)
 			if dst != nil {
-				note = fmt.Sprintf("moved from %s: already done (the moved block can be removed)", m.From)
+				note += " (if this move was applied before, the moved block can be removed)"
 			}
 			d.plan.Warnings = append(d.plan.Warnings, Warning{Address: m.To.String(), Kind: WarnMoveNoSource, Message: note})
 		case dst != nil:

@@ -68,7 +68,8 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sql": cmdSQL,
+			"sql":     cmdSQL,
+			"settime": cmdSetTime,
 		},
 	}
 }
@@ -121,4 +122,20 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("sql: %v", err)
 	}
 	_, _ = ts.Stdout().Write([]byte(out.String()))
+}
+
+// cmdSetTime sets an environment variable to the current time plus a
+// duration, in RFC 3339, so that scripts can declare times relative to now:
+//
+//	settime SOON 72h
+//	settime PAST -1h
+func cmdSetTime(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: settime NAME DURATION")
+	}
+	d, err := time.ParseDuration(args[1])
+	if err != nil {
+		ts.Fatalf("settime: %v", err)
+	}
+	ts.Setenv(args[0], time.Now().Add(d).UTC().Format(time.RFC3339))
 }
