@@ -105,6 +105,14 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// hintValue is the event form of an active token's hint: null for none.
+func hintValue(h string) any {
+	if h == "" {
+		return nil
+	}
+	return h
+}
+
 // tokenDetails is the event form of a token change: hints only.
 func tokenDetails(t *TokenChange) map[string]any {
 	m := map[string]any{}
@@ -112,7 +120,7 @@ func tokenDetails(t *TokenChange) map[string]any {
 		return m
 	}
 	if t.Before != t.After {
-		m["token"] = oldNew(t.Before, t.After)
+		m["token"] = oldNew(hintValue(t.Before), hintValue(t.After))
 	}
 	if t.Previous != "" {
 		p := map[string]any{"hint": t.Previous}
@@ -147,6 +155,10 @@ func events(c *Change) []store.Event {
 		}
 		for k, v := range tokenDetails(c.Token) {
 			m[k] = v
+		}
+		if c.Token != nil && c.Token.After != "" {
+			// Like every other value of a new key: no "old".
+			m["token"] = newOnly(c.Token.After)
 		}
 		return []store.Event{{Action: EventCreated, Changes: mustJSON(m), Reason: c.Reason}}
 	case Revoke:
