@@ -388,7 +388,9 @@ func TestDiffDrift(t *testing.T) {
 			action: reconcile.Update, fields: []string{"name"},
 		},
 		"permission deleted": {
-			drift:  func(k *store.Key, _ map[token.Digest]store.TokenRef) { k.Permissions = []byte(`[{"name": "cms.read"}]`) },
+			drift: func(k *store.Key, _ map[token.Digest]store.TokenRef) {
+				k.Permissions = []byte(`[{"name": "cms.read"}]`)
+			},
 			action: reconcile.Update, fields: []string{"permissions"},
 		},
 		"permission granted": {
