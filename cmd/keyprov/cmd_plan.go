@@ -120,7 +120,8 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return exitInvalid
 	}
 	s := ls.spec
-	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("elapsed", time.Since(start)).Msg("spec evaluated")
+	evalTime := time.Since(start)
+	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("elapsed", evalTime).Msg("spec evaluated")
 
 	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
 	if err != nil {
@@ -160,7 +161,8 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		Int("revoked", sum.Revoked).Int("moved", sum.Moved).Int("adopted", sum.Adopted).
 		Int("blocked", sum.Blocked).Int("unchanged", sum.Unchanged).Int("warnings", len(res.Plan.Warnings)).
 		Int64("rows_written", res.Stats.Rows()).Int("migrations", res.Migrated).
-		Dur("load", res.Timings.Load).Dur("write", res.Timings.Write).
+		Dur("eval", evalTime).Dur("migrate", res.Timings.Migrate).Dur("lock", res.Timings.Lock).
+		Dur("load", res.Timings.Load).Dur("diff", res.Timings.Diff).Dur("write", res.Timings.Write).
 		Dur("duration", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).
 		Msg(c.name + " finished")
 	switch {
