@@ -57,6 +57,10 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 			res.Timings.Diff = time.Since(t)
 			return nil
 		})
+		if err == nil && len(res.Plan.Refusals) > 0 {
+			// The apply would be refused: say so as an apply does.
+			err = &RefusedError{Refusals: res.Plan.Refusals}
+		}
 		return res, err
 	}
 
