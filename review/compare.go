@@ -1,0 +1,250 @@
+package review
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/keyprov/keyprov/spec"
+)
+
+// Compare compares BASE and HEAD, two evaluated specs. Moved blocks of HEAD
+// are honoured: a key moved from an address that BASE declares is compared
+// with BASE's key at that address and reported as Moved.
+//
+// Key fields are compared in this order: universal, name, description,
+// permissions, metadata, expires, revoked, token, previous_token,
+// previous_until. Settings in this order: token_prefix, owner, root_tenant,
+// allowed_permissions, prune.
+func Compare(base, head *spec.Spec) *Review {
+	r := &Review{Settings: compareSettings(base.Settings, head.Settings)}
+
+	// BASE addresses consumed by a move in HEAD.
+	movedFrom := map[spec.Address]spec.Address{} // to -> from
+	consumed := map[spec.Address]bool{}
+	for _, m := range head.Moved {
+		if base.Key(m.From) != nil && base.Key(m.To) == nil && head.Key(m.To) != nil {
+			movedFrom[m.To] = m.From
+			consumed[m.From] = true
+		}
+	}
+
+	for _, h := range head.Keys {
+		from, moved := movedFrom[h.Address]
+		b := base.Key(h.Address)
+		if moved {
+			b = base.Key(from)
+		}
+		switch {
+		case b == nil:
+			r.Changes = append(r.Changes, Change{Address: h.Address, Kind: Added, Universal: h.Universal, Fields: keyFields(h)})
+			r.Risks = append(r.Risks, addedRisks(h)...)
+		default:
+			fields := compareKeys(b, h)
+			c := Change{Address: h.Address, Kind: Changed, Universal: h.Universal, Fields: fields}
+			if moved {
+				f := from
+				c.Kind, c.MovedFrom = Moved, &f
+			}
+			if len(fields) == 0 && !moved {
+				r.Unchanged++
+				continue
+			}
+			r.Changes = append(r.Changes, c)
+			r.Risks = append(r.Risks, changedRisks(b, h, moved)...)
+		}
+	}
+	for _, b := range base.Keys {
+		if head.Key(b.Address) != nil || consumed[b.Address] {
+			continue
+		}
+		r.Changes = append(r.Changes, Change{Address: b.Address, Kind: Removed, Universal: b.Universal})
+		if rk, ok := removedRisk(b, head.Settings); ok {
+			r.Risks = append(r.Risks, rk)
+		}
+	}
+	r.Risks = append(r.Risks, settingsRisks(base, head)...)
+
+	sort.SliceStable(r.Changes, func(i, j int) bool { return r.Changes[i].Address.Compare(r.Changes[j].Address) < 0 })
+	sort.SliceStable(r.Risks, func(i, j int) bool {
+		a, b := r.Risks[i], r.Risks[j]
+		switch {
+		case a.Severity != b.Severity:
+			return a.Severity > b.Severity
+		case a.Kind != b.Kind:
+			return kindRank[a.Kind] < kindRank[b.Kind]
+		case a.Address != b.Address:
+			return a.Address < b.Address
+		}
+		return a.Field < b.Field
+	})
+	return r
+}
+
+// keyFields lists the attributes an added key sets.
+func keyFields(k *spec.Key) []FieldChange {
+	fs := []FieldChange{{Field: "name", After: k.Name}}
+	if k.Description != "" {
+		fs = append(fs, FieldChange{Field: "description", After: k.Description})
+	}
+	fs = append(fs, FieldChange{Field: "permissions", After: json.RawMessage(k.PermissionsJSON)})
+	if string(k.MetadataJSON) != "{}" {
+		fs = append(fs, FieldChange{Field: "metadata", After: json.RawMessage(k.MetadataJSON)})
+	}
+	if k.Expires != nil {
+		fs = append(fs, FieldChange{Field: "expires", After: *k.Expires})
+	}
+	if k.Revoked {
+		fs = append(fs, FieldChange{Field: "revoked", After: true})
+	}
+	if k.Token.Set {
+		fs = append(fs, FieldChange{Field: "token", After: Sources(k.Token.Sources)})
+	}
+	if k.Previous != nil {
+		fs = append(fs, FieldChange{Field: "previous_token", After: Sources(k.Previous.Token.Sources)},
+			FieldChange{Field: "previous_until", After: k.Previous.Until})
+	}
+	return fs
+}
+
+// compareKeys lists the attributes that differ between b and h.
+func compareKeys(b, h *spec.Key) []FieldChange {
+	var fs []FieldChange
+	if b.Universal != h.Universal {
+		fs = append(fs, FieldChange{Field: "universal", Before: b.Universal, After: h.Universal})
+	}
+	if b.Name != h.Name {
+		fs = append(fs, FieldChange{Field: "name", Before: b.Name, After: h.Name})
+	}
+	if b.Description != h.Description {
+		fs = append(fs, FieldChange{Field: "description", Before: optString(b.Description), After: optString(h.Description)})
+	}
+	if !bytes.Equal(b.PermissionsJSON, h.PermissionsJSON) {
+		fs = append(fs, FieldChange{Field: "permissions",
+			Before: json.RawMessage(b.PermissionsJSON), After: json.RawMessage(h.PermissionsJSON),
+			Added: permDiff(h.Permissions, b.Permissions), Removed: permDiff(b.Permissions, h.Permissions)})
+	}
+	if !bytes.Equal(b.MetadataJSON, h.MetadataJSON) {
+		fs = append(fs, FieldChange{Field: "metadata", Before: json.RawMessage(b.MetadataJSON), After: json.RawMessage(h.MetadataJSON)})
+	}
+	if !sameTime(b.Expires, h.Expires) {
+		fs = append(fs, FieldChange{Field: "expires", Before: optTime(b.Expires), After: optTime(h.Expires)})
+	}
+	if b.Revoked != h.Revoked {
+		fs = append(fs, FieldChange{Field: "revoked", Before: b.Revoked, After: h.Revoked})
+	}
+	if bs, hs := tokenSources(b.Token), tokenSources(h.Token); !slices.Equal(bs, hs) {
+		fs = append(fs, FieldChange{Field: "token", Before: optSources(bs), After: optSources(hs)})
+	}
+	var bp, hp Sources
+	var bu, hu *time.Time
+	if b.Previous != nil {
+		bp, bu = tokenSources(b.Previous.Token), &b.Previous.Until
+	}
+	if h.Previous != nil {
+		hp, hu = tokenSources(h.Previous.Token), &h.Previous.Until
+	}
+	if !slices.Equal(bp, hp) {
+		fs = append(fs, FieldChange{Field: "previous_token", Before: optSources(bp), After: optSources(hp)})
+	}
+	if !sameTime(bu, hu) {
+		fs = append(fs, FieldChange{Field: "previous_until", Before: optTime(bu), After: optTime(hu)})
+	}
+	return fs
+}
+
+// tokenSources returns where t is read from; nil when t is not set.
+func tokenSources(t spec.Token) Sources {
+	if !t.Set {
+		return nil
+	}
+	if len(t.Sources) == 0 {
+		return Sources{}
+	}
+	return Sources(t.Sources)
+}
+
+func optSources(s Sources) any {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+func optString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func optTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+// permDiff returns the permissions of a that are not in b, as canonical JSON.
+func permDiff(a, b []spec.Permission) []json.RawMessage {
+	in := make(map[string]bool, len(b))
+	for _, p := range b {
+		in[string(p.JSON)] = true
+	}
+	var out []json.RawMessage
+	for _, p := range a {
+		if !in[string(p.JSON)] {
+			out = append(out, json.RawMessage(p.JSON))
+		}
+	}
+	return out
+}
+
+func compareSettings(b, h spec.Settings) []FieldChange {
+	var fs []FieldChange
+	str := func(name, bv, hv string) {
+		if bv != hv {
+			fs = append(fs, FieldChange{Field: name, Before: bv, After: hv})
+		}
+	}
+	str("token_prefix", b.TokenPrefix, h.TokenPrefix)
+	str("owner", b.Owner, h.Owner)
+	str("root_tenant", b.RootTenant, h.RootTenant)
+	if !slices.Equal(b.AllowedPermissions, h.AllowedPermissions) {
+		fs = append(fs, FieldChange{Field: "allowed_permissions", Before: optList(b.AllowedPermissions), After: optList(h.AllowedPermissions)})
+	}
+	if !samePrune(b.Prune, h.Prune) {
+		fs = append(fs, FieldChange{Field: "prune", Before: optBool(b.Prune), After: optBool(h.Prune)})
+	}
+	return fs
+}
+
+func optList(l []string) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+func optBool(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
+}
+
+func samePrune(a, b *bool) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}

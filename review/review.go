@@ -1,0 +1,195 @@
+// Package review compares two evaluated versions of a key spec the way a
+// reviewer reads a pull request: which keys are added, removed, moved or
+// changed (field by field), and which of those changes widen access (risk
+// flags, most severe first).
+//
+// Compare is a pure function of two *spec.Spec values: no I/O, no secrets,
+// no database. Tokens are never compared by value, only by where they are
+// read from (spec.Token.Sources), so both specs are normally evaluated with
+// spec.Options.Secrets false.
+package review
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/keyprov/keyprov/spec"
+)
+
+// Kind is what happened to one key between the two specs.
+type Kind string
+
+// Kinds of key changes.
+const (
+	Added   Kind = "added"
+	Removed Kind = "removed"
+	// Moved is a rename declared by a moved block in HEAD; the key may
+	// also have changed fields.
+	Moved   Kind = "moved"
+	Changed Kind = "changed"
+)
+
+// Review is the result of Compare.
+type Review struct {
+	// Settings lists the changed settings, in a fixed order.
+	Settings []FieldChange
+	// Changes has one entry per added, removed, moved or changed key,
+	// sorted by address (HEAD's address; BASE's for a removed key).
+	Changes []Change
+	// Risks are the changes that widen access or affect many keys, most
+	// severe first.
+	Risks []Risk
+	// Unchanged counts the keys that are the same in both specs.
+	Unchanged int
+}
+
+// Change is one key that differs between BASE and HEAD.
+type Change struct {
+	Address spec.Address
+	Kind    Kind
+	// Universal is true for a universal key (in HEAD; in BASE for a removed key).
+	Universal bool
+	// MovedFrom is the key's address in BASE when Kind is Moved.
+	MovedFrom *spec.Address
+	// Fields are the changed attributes in a fixed order (see Compare). For
+	// an added key they are the attributes it sets, with Before nil; a
+	// removed key has none.
+	Fields []FieldChange
+}
+
+// FieldChange is one changed attribute. Before and After are display
+// values, nil when absent: string (name, description, settings),
+// bool (universal, revoked, prune), time.Time (expires, previous_until),
+// json.RawMessage (permissions, metadata: canonical JSON), Sources
+// (token, previous_token) or []string (allowed_permissions).
+type FieldChange struct {
+	Field  string
+	Before any
+	After  any
+	// Added and Removed list permission objects (canonical JSON) for the
+	// permissions field.
+	Added, Removed []json.RawMessage
+}
+
+// Sources is where a token is read from, e.g. [`env("FRONTEND_KEY")`]:
+// names of variables and files, never values.
+type Sources []string
+
+// Summary counts a review's changes.
+type Summary struct {
+	Added, Removed, Moved, Changed, Unchanged int
+	// Settings is the number of changed settings.
+	Settings int
+	// Risks counts the risk flags per severity.
+	Risks map[Severity]int
+}
+
+// Summary counts the changes and risks.
+func (r *Review) Summary() Summary {
+	s := Summary{Unchanged: r.Unchanged, Settings: len(r.Settings), Risks: map[Severity]int{}}
+	for _, c := range r.Changes {
+		switch c.Kind {
+		case Added:
+			s.Added++
+		case Removed:
+			s.Removed++
+		case Moved:
+			s.Moved++
+		case Changed:
+			s.Changed++
+		}
+	}
+	for _, rk := range r.Risks {
+		s.Risks[rk.Severity]++
+	}
+	return s
+}
+
+// HasChanges reports whether the two specs differ in any key or setting.
+func (r *Review) HasChanges() bool { return len(r.Changes) > 0 || len(r.Settings) > 0 }
+
+// MaxSeverity returns the severity of the most severe risk, or 0 when
+// there is none.
+func (r *Review) MaxSeverity() Severity {
+	var m Severity
+	for _, rk := range r.Risks {
+		m = max(m, rk.Severity)
+	}
+	return m
+}
+
+// Severity ranks risks. The zero value means no risk.
+type Severity int
+
+// Severities, from the least to the most severe.
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+	Critical
+)
+
+var severityNames = map[Severity]string{Low: "low", Medium: "medium", High: "high", Critical: "critical"}
+
+// String returns "low", "medium", "high" or "critical".
+func (s Severity) String() string {
+	if n, ok := severityNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ParseSeverity parses "low", "medium", "high" or "critical".
+func ParseSeverity(name string) (Severity, error) {
+	for s, n := range severityNames {
+		if n == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("review: unknown severity %q: want low, medium, high or critical", name)
+}
+
+// RiskKind names a kind of risky change. The kinds are listed in the order
+// in which risks of the same severity are shown.
+type RiskKind string
+
+// Risk kinds.
+const (
+	// RiskCrossTenant: a new universal key, a tenant key turned universal,
+	// or a key moved to another tenant.
+	RiskCrossTenant RiskKind = "cross-tenant"
+	// RiskPermissions: a wildcard or permission name gained, an access
+	// level widened, a constraint (own = true, a scope) dropped.
+	RiskPermissions RiskKind = "permissions-widened"
+	// RiskUnrevoked: revoked = true removed.
+	RiskUnrevoked RiskKind = "unrevoked"
+	// RiskExpiry: expires removed or pushed later, previous_until pushed later.
+	RiskExpiry RiskKind = "expiry-extended"
+	// RiskTokenSource: the token is read from another variable or file.
+	RiskTokenSource RiskKind = "token-source-changed"
+	// RiskRemoved: a live key removed from the spec.
+	RiskRemoved RiskKind = "key-removed"
+	// RiskSettings: a settings change that affects many keys.
+	RiskSettings RiskKind = "settings"
+)
+
+var kindRank = map[RiskKind]int{
+	RiskCrossTenant: 0, RiskPermissions: 1, RiskUnrevoked: 2, RiskExpiry: 3,
+	RiskTokenSource: 4, RiskRemoved: 5, RiskSettings: 6,
+}
+
+// Risk is one flagged change.
+type Risk struct {
+	Severity Severity
+	Kind     RiskKind
+	// Address is the key's address ("tenant/slug"); empty for a setting.
+	Address string
+	// Field is the attribute or setting concerned, e.g. "permissions" or
+	// "owner"; empty for a key added or removed as a whole.
+	Field string
+	// Reason says in a few words what changed and why it matters.
+	Reason string
+}
