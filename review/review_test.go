@@ -221,7 +221,7 @@ moved {
   name = "web"
   token = file("/run/secrets/web")
 }`,
-			want: []risk{{review.Medium, review.RiskTokenSource, "acme/web"}},
+			want:   []risk{{review.Medium, review.RiskTokenSource, "acme/web"}},
 			reason: `token source changed: env("KEY_web") → file("/run/secrets/web"): the key will be rotated at the next apply`,
 		},
 		"key removed": {
