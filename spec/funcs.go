@@ -306,11 +306,35 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 	})
 }
 
+// mapMinAttrs is the size from which a JSON object whose values all have the
+// same type decodes as a cty map rather than an object.
+const mapMinAttrs = 32
+
 func decodeJSON(s string) (cty.Value, error) {
 	b := []byte(s)
 	ty, err := ctyjson.ImpliedType(b)
 	if err != nil {
 		return cty.NilVal, err
+	}
+	// A large object of like values (a secrets file mapping tenants to
+	// tokens) becomes a map: indexing is the same, but a map's type is
+	// compared in constant time, where an object type with N attributes costs
+	// N on every function call that returns or checks it — quadratic over
+	// N for_each instances.
+	if ty.IsObjectType() && len(ty.AttributeTypes()) >= mapMinAttrs {
+		var elem cty.Type
+		same := true
+		for _, at := range ty.AttributeTypes() {
+			if elem == cty.NilType {
+				elem = at
+			} else if !elem.Equals(at) {
+				same = false
+				break
+			}
+		}
+		if same && elem.IsPrimitiveType() {
+			ty = cty.Map(elem)
+		}
 	}
 	return ctyjson.Unmarshal(b, ty)
 }
