@@ -1,0 +1,478 @@
+// Command benchmark measures keyprov at tenant scale against a real
+// PostgreSQL, next to the lower bounds (COPY) and the hand-written
+// alternative (a psql script of upserts), in the same run on the same data.
+// `make bench` runs it; see BENCHMARKS.md. It reports, it never fails on a time.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyprov/keyprov/internal/pgtest"
+)
+
+func main() {
+	sizes := flag.String("n", "1000,10000,100000", "comma-separated numbers of keys")
+	million := flag.Bool("million", false, "also run N = 1,000,000")
+	keep := flag.String("dir", "", "keep generated inputs in this directory")
+	flag.Parse()
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fatalf("bad -n %q", s)
+		}
+		ns = append(ns, n)
+	}
+	if *million {
+		ns = append(ns, 1_000_000)
+	}
+	if err := run(ns, *keep); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchmark: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+type env struct {
+	dir     string
+	bin     string
+	cluster *pgtest.Cluster
+	admin   string
+}
+
+func run(ns []int, keep string) error {
+	dir := keep
+	if dir == "" {
+		d, err := os.MkdirTemp("", "keyprov-bench-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	e := &env{dir: dir, bin: filepath.Join(dir, "keyprov")}
+	if out, err := exec.Command("go", "build", "-o", e.bin, "./cmd/keyprov").CombinedOutput(); err != nil {
+		return fmt.Errorf("building keyprov: %v\n%s", err, out)
+	}
+	if u := os.Getenv(pgtest.EnvURL); u != "" {
+		e.admin = u
+	} else {
+		c, err := pgtest.Start(pgtest.Options{Durable: true, Settings: []string{"shared_buffers=256MB", "max_wal_size=4GB"}})
+		if err != nil {
+			return err
+		}
+		defer c.Stop(true)
+		e.cluster, e.admin = c, c.URL("postgres")
+	}
+	printMachine()
+	for _, n := range ns {
+		if err := e.size(n); err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func printMachine() {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(f) >= 2 {
+			kb, _ := strconv.Atoi(f[1])
+			mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/1024/1024)
+		}
+	}
+	pg := "PostgreSQL"
+	if out, err := exec.Command("psql", "--version").Output(); err == nil {
+		pg = strings.TrimSpace(string(out))
+	}
+	fmt.Printf("Machine: %s, %d cores%s; %s; %s %s/%s\n\n", cpu, runtime.NumCPU(), mem, pg, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// scenario is one measured keyprov run.
+type scenario struct {
+	name    string
+	eval    time.Duration
+	db      time.Duration
+	wall    time.Duration
+	rssKB   int64
+	rows    int64
+	summary map[string]any
+}
+
+func (e *env) size(n int) error {
+	d := filepath.Join(e.dir, fmt.Sprintf("n%d", n))
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	fmt.Printf("## N = %d\n\ngenerating inputs…\n", n)
+	in, err := generate(d, n)
+	if err != nil {
+		return err
+	}
+	dbURL, drop, err := pgtest.CreateDatabase(e.admin, fmt.Sprintf("bench%d", n))
+	if err != nil {
+		return err
+	}
+	defer drop()
+
+	var res []scenario
+	runKP := func(name string, args ...string) error {
+		s, err := e.keyprov(d, dbURL, in, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		s.name = name
+		res = append(res, s)
+		return nil
+	}
+	if err := runKP("initial apply", "apply", "-var-file", "tenants.json"); err != nil {
+		return err
+	}
+	if err := runKP("no-op apply", "apply", "-var-file", "tenants.json"); err != nil {
+		return err
+	}
+	if err := runKP("1% changed", "apply", "-var-file", "tenants.json", "-var-file", "changed.json"); err != nil {
+		return err
+	}
+	if err := runKP("plan only", "plan", "-var-file", "tenants.json"); err != nil {
+		return err
+	}
+	flat, err := e.flatEval(d, in, min(n, 100_000))
+	if err != nil {
+		return err
+	}
+
+	ref, err := e.references(dbURL, d, n)
+	if err != nil {
+		return err
+	}
+	report(n, res, flat, ref)
+	return nil
+}
+
+// inputs are the generated files of one size.
+type inputs struct {
+	n       int
+	tenants []string
+	tokens  []string
+}
+
+func generate(dir string, n int) (*inputs, error) {
+	in := &inputs{n: n}
+	secrets := make(map[string]string, n)
+	for i := 0; i < n; i++ {
+		t := fmt.Sprintf("t%07d", i)
+		in.tenants = append(in.tenants, t)
+		tok := "wat_" + randomBase62(32)
+		in.tokens = append(in.tokens, tok)
+		secrets[t] = tok
+	}
+	if err := writeJSON(filepath.Join(dir, "tenants.json"), map[string]any{"tenants": in.tenants}); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, "secrets.json"), secrets); err != nil {
+		return nil, err
+	}
+	changed := map[string]string{}
+	for i := 0; i < n; i += 100 {
+		changed[in.tenants[i]] = "Website " + in.tenants[i] + " (renamed)"
+	}
+	if err := writeJSON(filepath.Join(dir, "changed.json"), map[string]any{"names": changed}); err != nil {
+		return nil, err
+	}
+	spec := `# Generated by the benchmark: one website key per tenant.
+variable "tenants" {
+  type = list(string)
+}
+
+variable "names" {
+  type    = map(string)
+  default = {}
+}
+
+tenant_key "website" {
+  for_each    = toset(var.tenants)
+  tenant      = each.key
+  name        = try(var.names[each.key], "Website ${each.key}")
+  token       = jsondecode(file("secrets.json"))[each.key]
+  permissions = [{ name = "wb.page", rwd = "r" }, "cms.read"]
+  metadata    = { team = "web" }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "keys.hcl"), []byte(spec), 0o644); err != nil {
+		return nil, err
+	}
+	// The flat spec: N literal blocks, for the parser.
+	var b bytes.Buffer
+	b.WriteString("locals {\n  secrets = jsondecode(file(\"secrets.json\"))\n}\n")
+	for _, t := range in.tenants[:min(n, 100_000)] {
+		fmt.Fprintf(&b, "\ntenant_key \"website\" {\n  tenant      = %q\n  name        = \"Website %s\"\n  token       = local.secrets[%q]\n  permissions = [{ name = \"wb.page\", rwd = \"r\" }, \"cms.read\"]\n}\n", t, t, t)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flat.hcl"), b.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func writeJSON(p string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o600)
+}
+
+func randomBase62(n int) string {
+	const alpha = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	out := make([]byte, n)
+	for i := range out {
+		x, _ := rand.Int(rand.Reader, big.NewInt(62))
+		out[i] = alpha[x.Int64()]
+	}
+	return string(out)
+}
+
+// keyprov runs the binary and reads its summary log line.
+func (e *env) keyprov(dir, dbURL string, in *inputs, args ...string) (scenario, error) {
+	var s scenario
+	cmd := exec.Command(e.bin, append(args, "-f", "keys.hcl", "-o", "json", "--log-format", "json")...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KEYPROV_DATABASE_URL="+dbURL, "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	s.wall = time.Since(start)
+	if err != nil {
+		return s, fmt.Errorf("%v\n%s", err, tail(stderr.String(), 3000))
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rssKB = ru.Maxrss
+	}
+	sc := bufio.NewScanner(&stderr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil && strings.HasSuffix(fmt.Sprint(m["message"]), " finished") {
+			s.summary = m
+		}
+	}
+	if s.summary == nil {
+		return s, fmt.Errorf("no summary line in the log:\n%s", tail(stderr.String(), 2000))
+	}
+	ms := func(k string) time.Duration {
+		f, _ := s.summary[k].(float64)
+		return time.Duration(f * float64(time.Millisecond))
+	}
+	s.eval = ms("eval")
+	s.db = ms("duration") - s.eval
+	if f, ok := s.summary["rows_written"].(float64); ok {
+		s.rows = int64(f)
+	}
+	return s, nil
+}
+
+// flatEval measures the evaluation of the flat spec with `validate --secrets`.
+func (e *env) flatEval(dir string, in *inputs, n int) (scenario, error) {
+	s := scenario{name: fmt.Sprintf("validate flat spec (%d blocks)", n)}
+	cmd := exec.Command(e.bin, "validate", "--secrets", "-f", "flat.hcl")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	s.wall = time.Since(start)
+	if err != nil {
+		return s, fmt.Errorf("validating the flat spec: %v\n%s", err, tail(out.String(), 2000))
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rssKB = ru.Maxrss
+	}
+	s.eval = s.wall
+	return s, nil
+}
+
+// refs are the reference figures measured on the same data.
+type refs struct {
+	copyRead, copyFrom, psqlInitial, psqlNoop time.Duration
+}
+
+func (e *env) references(dbURL, dir string, n int) (refs, error) {
+	var r refs
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close(ctx)
+
+	// Lower bound of a read: COPY the keys table out.
+	best := time.Duration(1<<63 - 1)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY keyprov.keys TO STDOUT"); err != nil {
+			return r, err
+		}
+		best = min(best, time.Since(start))
+	}
+	r.copyRead = best
+
+	// Lower bound of a write: CopyFrom of the same N rows into an empty
+	// table with the same indexes.
+	if _, err := conn.Exec(ctx, "CREATE TABLE public.copy_bound (LIKE keyprov.keys INCLUDING ALL)"); err != nil {
+		return r, err
+	}
+	rows, err := conn.Query(ctx, "SELECT tenant, slug, universal, name, description, permissions, metadata, owner FROM keyprov.keys")
+	if err != nil {
+		return r, err
+	}
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]any, error) { return row.Values() })
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"public", "copy_bound"},
+		[]string{"tenant", "slug", "universal", "name", "description", "permissions", "metadata", "owner"}, pgx.CopyFromRows(all)); err != nil {
+		return r, err
+	}
+	r.copyFrom = time.Since(start)
+
+	// The hand-written alternative: N upserts in one transaction, run by psql.
+	if _, err := conn.Exec(ctx, "CREATE TABLE public.psql_keys (LIKE keyprov.keys INCLUDING ALL)"); err != nil {
+		return r, err
+	}
+	script := filepath.Join(dir, "upserts.sql")
+	if err := writeUpserts(script, all); err != nil {
+		return r, err
+	}
+	psql := "psql"
+	if e.cluster != nil {
+		psql = filepath.Join(e.cluster.Bin, "psql")
+	}
+	for i, dst := range []*time.Duration{&r.psqlInitial, &r.psqlNoop} {
+		cmd := exec.Command(psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", script, dbURL)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return r, fmt.Errorf("psql run %d: %v\n%s", i+1, err, tail(out.String(), 2000))
+		}
+		*dst = time.Since(start)
+	}
+	_ = n
+	return r, nil
+}
+
+func writeUpserts(path string, rows [][]any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	lit := func(v any) string {
+		switch x := v.(type) {
+		case string:
+			return "'" + strings.ReplaceAll(x, "'", "''") + "'"
+		case bool:
+			return strconv.FormatBool(x)
+		default:
+			b, _ := json.Marshal(x)
+			return "'" + strings.ReplaceAll(string(b), "'", "''") + "'::jsonb"
+		}
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "INSERT INTO public.psql_keys (tenant, slug, universal, name, description, permissions, metadata, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"+
+			" ON CONFLICT (tenant, slug) DO UPDATE SET universal = EXCLUDED.universal, name = EXCLUDED.name, description = EXCLUDED.description,"+
+			" permissions = EXCLUDED.permissions, metadata = EXCLUDED.metadata, owner = EXCLUDED.owner, updated_at = now()"+
+			" WHERE (psql_keys.universal, psql_keys.name, psql_keys.description, psql_keys.permissions, psql_keys.metadata, psql_keys.owner)"+
+			" IS DISTINCT FROM (EXCLUDED.universal, EXCLUDED.name, EXCLUDED.description, EXCLUDED.permissions, EXCLUDED.metadata, EXCLUDED.owner);\n",
+			lit(r[0]), lit(r[1]), lit(r[2]), lit(r[3]), lit(r[4]), lit(r[5]), lit(r[6]), lit(r[7]))
+	}
+	return w.Flush()
+}
+
+func report(n int, res []scenario, flat scenario, r refs) {
+	fmt.Printf("\n| scenario | spec eval | database | total wall | peak RSS | rows written |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, s := range res {
+		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
+	}
+	fmt.Printf("| %s | %s | – | %s | %s | – |\n", flat.name, sec(flat.eval), sec(flat.wall), mb(flat.rssKB))
+	fmt.Printf("\n| reference (same data) | time |\n|---|---:|\n")
+	fmt.Printf("| COPY keys TO STDOUT (read lower bound) | %s |\n", sec(r.copyRead))
+	fmt.Printf("| CopyFrom of %d rows into an empty table with the same indexes (write lower bound) | %s |\n", n, sec(r.copyFrom))
+	fmt.Printf("| psql script of %d upserts, one transaction, empty table | %s |\n", n, sec(r.psqlInitial))
+	fmt.Printf("| the same psql script again (no-op) | %s |\n", sec(r.psqlNoop))
+	initial, noop, changed := res[0], res[1], res[2]
+	fmt.Printf("\n| ratio | value | target at N = 100,000 |\n|---|---:|---|\n")
+	fmt.Printf("| no-op total wall | %s | ≤ 1.5 s |\n", sec(noop.wall))
+	fmt.Printf("| no-op database phase / COPY read | %.2f× | ≤ 2× |\n", ratio(noop.db, r.copyRead))
+	fmt.Printf("| psql no-op / keyprov no-op (wall) | %.1f× faster | ≥ 25× |\n", ratio(r.psqlNoop, noop.wall))
+	fmt.Printf("| no-op rows written | %d | 0 |\n", noop.rows)
+	fmt.Printf("| initial apply database phase / CopyFrom | %.2f× | ≤ 3× |\n", ratio(initial.db, r.copyFrom))
+	fmt.Printf("| psql initial / keyprov initial (wall) | %.1f× faster | ≥ 10× |\n", ratio(r.psqlInitial, initial.wall))
+	fmt.Printf("| 1%% changed / no-op (wall) | %.2f× | ≤ 1.5× |\n", ratio(changed.wall, noop.wall))
+	fmt.Printf("| 1%% changed rows written | %d (%d keys changed: key row + event each) | = changed keys + events |\n", changed.rows, (n+99)/100)
+	fmt.Printf("| spec evaluation (for_each) | %s | ≤ 0.7 s |\n", sec(noop.eval))
+	fmt.Printf("| peak RSS (max of runs) | %s | ≤ 400 MB |\n\n", mb(maxRSS(res)))
+}
+
+func maxRSS(res []scenario) int64 {
+	var m int64
+	for _, s := range res {
+		m = max(m, s.rssKB)
+	}
+	return m
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func sec(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
