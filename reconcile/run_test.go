@@ -482,3 +482,29 @@ WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`)
 		}
 	}
 }
+
+// Every query mode runs a whole lifecycle: "exec" and "simple" are the
+// modes that work through PgBouncer in transaction pooling mode.
+func TestRunQueryModes(t *testing.T) {
+	t.Parallel()
+	for mode := range store.QueryModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestStore(t)
+			db, err := store.Open(context.Background(), store.Config{URL: ts.url, QueryMode: mode, Wait: 10 * time.Second})
+			require.NoError(t, err)
+			defer db.Close(context.Background())
+			ts.db = db
+
+			first := withOwner("platform", twoKeys)
+			res, _ := ts.apply(t, evalSpec(t, first), reconcile.Options{})
+			assert.Equal(t, reconcile.Summary{Created: 2}, res.Plan.Summary())
+			second := strings.Replace(strings.Replace(first, "TOKEN_A", "TOKEN_C", 1), `name        = "Website"`, `name        = "Site"`, 1)
+			res, _ = ts.apply(t, evalSpec(t, second), reconcile.Options{})
+			assert.Equal(t, reconcile.Summary{Updated: 1, Rotated: 1}, res.Plan.Summary())
+			res, _ = ts.apply(t, evalSpec(t, second), reconcile.Options{})
+			assert.False(t, res.Plan.HasChanges())
+			assert.Equal(t, []string{"root/frontend", "acme/website"}, ts.verify(t, "TOKEN_C", "TOKEN_B"))
+		})
+	}
+}

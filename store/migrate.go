@@ -45,8 +45,13 @@ type querier interface {
 }
 
 func version(ctx context.Context, q querier, schema string) (int32, error) {
+	// Read the catalog rather than use to_regclass: to_regclass answers from
+	// the session's catalog cache, which may still say "no such schema" after
+	// another session created it while this one waited for the lock.
 	var exists bool
-	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, "schema_version"}.Sanitize()).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = $1 AND c.relname = 'schema_version')`, schema).Scan(&exists); err != nil {
 		return 0, fmt.Errorf("reading the schema version: %w", err)
 	}
 	if !exists {
