@@ -191,14 +191,30 @@ func (fs *funcs) forFile(dir string) map[string]function.Function {
 	return map[string]function.Function{"env": fs.envFunc(), "file": fs.fileFunc(dir)}
 }
 
+// secretArg unmarks the argument of env() or file(). A name or path that is
+// itself read by env() or file() is allowed (file(env("KEY_FILE"))), but
+// it is never quoted in an error: hidden reports that case.
+func secretArg(arg cty.Value) (s string, hidden bool) {
+	v, marks := arg.Unmark()
+	_, hidden = marks[markSecret]
+	return v.AsString(), hidden
+}
+
 func (fs *funcs) envFunc() function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads an environment variable. The value is secret: it is never printed.",
-		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Params:      []function.Parameter{{Name: "name", Type: cty.String, AllowMarked: true}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			name := args[0].AsString()
+			name, hidden := secretArg(args[0])
+			shown := name
+			if hidden {
+				shown = "(its name read by env() or file())"
+			}
 			if name == "" || strings.ContainsAny(name, "=\x00") {
+				if hidden {
+					return cty.NilVal, function.NewArgErrorf(0, "the name read by env() or file() is not a valid environment variable name")
+				}
 				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid environment variable name", name)
 			}
 			if !fs.opts.Secrets {
@@ -207,11 +223,11 @@ func (fs *funcs) envFunc() function.Function {
 			v, ok := fs.opts.lookupEnv(name)
 			switch {
 			case !ok:
-				return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+				return cty.NilVal, fmt.Errorf("environment variable %s is not set", shown)
 			case v == "":
-				return cty.NilVal, fmt.Errorf("environment variable %s is empty", name)
+				return cty.NilVal, fmt.Errorf("environment variable %s is empty", shown)
 			case !utf8.ValidString(v):
-				return cty.NilVal, fmt.Errorf("environment variable %s is not valid UTF-8", name)
+				return cty.NilVal, fmt.Errorf("environment variable %s is not valid UTF-8", shown)
 			}
 			return cty.StringVal(v).Mark(markSecret), nil
 		},
@@ -221,11 +237,14 @@ func (fs *funcs) envFunc() function.Function {
 func (fs *funcs) fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads a file, one trailing newline removed. Relative paths resolve against the spec file's folder. The value is secret: it is never printed.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Params:      []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
+			p, hidden := secretArg(args[0])
 			if p == "" || strings.ContainsRune(p, 0) {
+				if hidden {
+					return cty.NilVal, function.NewArgErrorf(0, "the path read by env() or file() is not a valid file path")
+				}
 				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid file path", p)
 			}
 			if !filepath.IsAbs(p) {
@@ -236,6 +255,9 @@ func (fs *funcs) fileFunc(dir string) function.Function {
 			}
 			r := fs.readFile(p)
 			if r.err != nil {
+				if hidden {
+					return cty.NilVal, errors.New("the file whose path is read by env() or file() cannot be read")
+				}
 				return cty.NilVal, r.err
 			}
 			return r.val, nil

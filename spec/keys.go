@@ -87,9 +87,18 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		return nil
 	}
 
-	keys, diags := evalInstances(e, settings, insts)
+	all, valid, diags := evalInstances(e, settings, insts)
 	e.add(diags...)
-	e.checkDuplicates(keys)
+	// Duplicates are checked among every key whose address could be
+	// evaluated, valid or not, so that one run reports them together with
+	// the keys' other mistakes.
+	e.checkDuplicates(all)
+	keys := make([]*Key, 0, len(all))
+	for i, k := range all {
+		if valid[i] {
+			keys = append(keys, k)
+		}
+	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Address.Compare(keys[j].Address) < 0 })
 	return keys
 }
@@ -145,9 +154,11 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	return out, true
 }
 
-// evalInstance evaluates one key. It only reads shared state, so instances
-// may be evaluated concurrently.
-func (e *evaluator) evalInstance(settings Settings, in instance) (*Key, hcl.Diagnostics) {
+// evalInstance evaluates one key. It returns the key whenever its address
+// could be evaluated (nil otherwise), and valid reports whether the key has
+// no error at all. It only reads shared state, so instances may be
+// evaluated concurrently.
+func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid bool, _ hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	b, content := in.block, in.content
 	attrs := content.Attributes
@@ -157,7 +168,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (*Key, hcl.Diag
 		ctx.Variables = map[string]cty.Value{"each": in.each}
 	}
 	addr := in.ref.String()
-	k := &Key{Universal: b.Type == "universal_key", Block: in.ref}
+	k = &Key{Universal: b.Type == "universal_key", Block: in.ref}
 	ok := true
 
 	// str evaluates a reviewed string attribute; it reports false when the
@@ -222,7 +233,8 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (*Key, hcl.Diag
 	} else {
 		ok = false
 	}
-	if ok {
+	identified := ok
+	if identified {
 		addr = k.Address.String()
 	}
 
@@ -312,10 +324,10 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (*Key, hcl.Diag
 		k.Previous = &PreviousToken{Token: t, Until: parseTime(s)}
 	}
 	diags = withAddress(diags, addr)
-	if !ok || diags.HasErrors() {
-		return nil, diags
+	if !identified {
+		return nil, false, diags
 	}
-	return k, diags
+	return k, ok && !diags.HasErrors(), diags
 }
 
 // tokenAttr evaluates a token or previous_token attribute.
@@ -328,13 +340,23 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, setting
 	t.Sources = e.tokenSources(attr.Expr, ctx)
 	rng := attr.Expr.Range().Ptr()
 	switch {
+	case !v.IsKnown():
+		// Unknown: env() or file() offline (marked), or a value that lost
+		// its marks by being unknown (try() returns an unmarked unknown
+		// while one of its arguments is unknown), or a reference to
+		// something that failed and was reported there (a variable without
+		// a value, a local in a cycle). None of them is a written token.
+		return t, diags
 	case v.IsNull():
 		return t, append(diags, errorf(rng, "Missing token", "%s is null.", attr.Name))
-	case !isSecret(v):
+	case !isSecret(v) || !e.opts.Secrets:
+		// Without the mark, nothing read by env() or file() reached the
+		// value. Offline, env() and file() yield unknowns, so a known value
+		// cannot come from them even when it carries the mark: HCL's
+		// conditional marks its result with both branches' marks, and
+		// `cond ? "wat_…" : env("X")` would otherwise pass.
 		return t, append(diags, hideSource(errorf(rng, "Literal token",
 			"The value of %s is written in the spec. Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
-	case !v.IsKnown():
-		return t, diags
 	}
 	raw, _ := v.Unmark()
 	s := raw.AsString()

@@ -29,6 +29,9 @@ type varDecl struct {
 	val      cty.Value
 	valRange hcl.Range
 	set      bool
+	// failed is set when a value was given but could not be used; the
+	// error is reported where the value is, not again as a missing value.
+	failed   bool
 	defRange hcl.Range
 }
 
@@ -76,7 +79,9 @@ func (e *evaluator) evalVariables() cty.Value {
 		if attr := content.Attributes["default"]; attr != nil {
 			v, diags := attr.Expr.Value(nil)
 			e.add(diags...)
-			if !diags.HasErrors() {
+			if diags.HasErrors() {
+				d.failed = true
+			} else {
 				d.setValue(e, v, attr.Expr.Range())
 			}
 		}
@@ -87,7 +92,9 @@ func (e *evaluator) evalVariables() cty.Value {
 			d := decls[name]
 			v, diags := parseRawVar(raw, d.ty, EnvVarPrefix+name)
 			e.add(diags...)
-			if !diags.HasErrors() {
+			if diags.HasErrors() {
+				d.failed = true
+			} else {
 				d.setValue(e, v, hcl.Range{Filename: EnvVarPrefix + name})
 			}
 		}
@@ -104,7 +111,9 @@ func (e *evaluator) evalVariables() cty.Value {
 		}
 		v, diags := parseRawVar(kv.Value, d.ty, rng.Filename)
 		e.add(diags...)
-		if !diags.HasErrors() {
+		if diags.HasErrors() {
+			d.failed = true
+		} else {
 			d.setValue(e, v, rng)
 		}
 	}
@@ -112,6 +121,10 @@ func (e *evaluator) evalVariables() cty.Value {
 	vals := make(map[string]cty.Value, len(decls))
 	for _, name := range order {
 		d := decls[name]
+		if !d.set && d.failed {
+			vals[name] = cty.DynamicVal
+			continue
+		}
 		if !d.set {
 			e.add(errorf(d.defRange.Ptr(), "No value for required variable",
 				"The variable %q has no default. Set it with -var %s=VALUE, in a -var-file, or with the environment variable %s%s.", name, name, EnvVarPrefix, name))
@@ -136,6 +149,7 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 			where = " (from " + rng.Filename + ")"
 		}
 		e.add(errorf(subject, "Invalid value for variable", "The value for variable %q%s is not a valid %s: %s.", d.name, where, typeexpr.TypeString(d.ty), err))
+		d.failed = true
 		return
 	}
 	d.val, d.valRange, d.set = cv, rng, true
@@ -193,7 +207,9 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		}
 		v, diags := attr.Expr.Value(nil)
 		e.add(diags...)
-		if !diags.HasErrors() {
+		if diags.HasErrors() {
+			d.failed = true
+		} else {
 			d.setValue(e, v, attr.Expr.Range())
 		}
 	}

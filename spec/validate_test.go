@@ -1,0 +1,436 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ruleCase is one spec and what evaluating it must report. A case with no
+// wanted diagnostics must evaluate to a spec with exactly the keys listed.
+type ruleCase struct {
+	spec    string
+	files   map[string]string // extra files next to keys.hcl
+	env     fakeEnv
+	secrets bool
+	vars    []Var
+	want    []diag
+	keys    []string
+}
+
+func runRuleCases(t *testing.T, tests map[string]ruleCase) {
+	t.Helper()
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"keys.hcl": tc.spec}
+			for n, c := range tc.files {
+				files[n] = c
+			}
+			env := tc.env
+			if env == nil {
+				env = fakeEnv{"A": tokA, "B": tokB, "C": tokC, "D": tokD}
+			}
+			s, ds := loadFiles(t, files, Options{Paths: []string{"keys.hcl"}, Secrets: tc.secrets, LookupEnv: env.lookup, Vars: tc.vars})
+			requireDiags(t, ds, tc.want...)
+			for _, v := range env {
+				assertNoValue(t, ds, v)
+			}
+			if len(tc.want) > 0 {
+				assert.Nil(t, s, "a spec with errors must not be returned")
+				return
+			}
+			require.NotNil(t, s)
+			var got []string
+			for _, k := range s.Keys {
+				got = append(got, k.Address.String())
+			}
+			assert.Equal(t, tc.keys, got)
+		})
+	}
+}
+
+// Syntax errors, unknown blocks and attributes, missing required
+// attributes and wrong types.
+func TestSchemaRules(t *testing.T) {
+	runRuleCases(t, map[string]ruleCase{
+		"syntax error: unclosed block": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:19", Summary: "Unclosed configuration block", Detail: "There is no closing brace for this block before the end of the file."},
+			},
+		},
+		"syntax error: missing value": {
+			spec: "universal_key \"a\" {\n  name  =\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:10", Summary: "Invalid expression", Detail: "Expected the start of an expression, but found an invalid expression token."},
+			},
+		},
+		"syntax error: missing equals": {
+			spec: "universal_key \"a\" {\n  name \"a\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid block definition", Detail: "A block definition must have block content delimited by \"{\" and \"}\", starting on the same line as the block header."},
+			},
+		},
+		"valid syntax": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			keys: []string{"root/a"},
+		},
+		"unknown block": {
+			spec: "universal_keys \"a\" {\n  name = \"a\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:1", Summary: "Unsupported block type", Detail: `Blocks of type "universal_keys" are not expected here. Did you mean "universal_key"?`},
+			},
+		},
+		"unknown block inside a key": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n  permission {}\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:3", Summary: "Unsupported block type", Detail: `Blocks of type "permission" are not expected here.`, Address: "universal_key.a"},
+			},
+		},
+		"unknown attribute": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n  tokne = env(\"B\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:3", Summary: "Unsupported argument", Detail: `An argument named "tokne" is not expected here.`, Address: "universal_key.a"},
+			},
+		},
+		"unknown settings attribute": {
+			spec: "settings {\n  prefix = \"wat_\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:3", Summary: "Unsupported argument", Detail: `An argument named "prefix" is not expected here.`},
+			},
+		},
+		"missing name": {
+			spec: "universal_key \"a\" {\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:19", Summary: "Missing required argument", Detail: `The argument "name" is required, but no definition was found.`, Address: "universal_key.a"},
+			},
+		},
+		"missing token": {
+			spec: "tenant_key \"a\" {\n  tenant = \"acme\"\n  name   = \"a\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:1", Summary: "Missing token", Detail: `A key needs a token argument read with env() or file()`, Address: "acme/a"},
+			},
+		},
+		"missing label": {
+			spec: "universal_key {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:15", Summary: "Missing slug for universal_key", Detail: `All universal_key blocks must have 1 labels (slug).`},
+			},
+		},
+		"name is not a string": {
+			spec: "universal_key \"a\" {\n  name  = [\"a\"]\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "name": string required, but have tuple.`, Address: "root/a"},
+			},
+		},
+		"name is empty": {
+			spec: "universal_key \"a\" {\n  name  = \"\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid name", Detail: `Name must not be empty.`, Address: "root/a"},
+			},
+		},
+		"name is null": {
+			spec: "universal_key \"a\" {\n  name  = null\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid value", Detail: `name must not be null.`, Address: "root/a"},
+			},
+		},
+		"name with a control character": {
+			spec: "universal_key \"a\" {\n  name  = \"a\\u0007b\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid name", Detail: `Name contains the control character U+0007.`, Address: "root/a"},
+			},
+		},
+		"name with a bidirectional override": {
+			spec: "universal_key \"a\" {\n  name  = \"admin\\u202eb\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid name", Detail: `Name contains the invisible bidirectional control character U+202E.`, Address: "root/a"},
+			},
+		},
+		"permissions is a string": {
+			spec: "universal_key \"a\" {\n  name        = \"a\"\n  token       = env(\"A\")\n  permissions = \"cms.read\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:17", Summary: "Invalid permissions", Detail: `permissions must be a list of permission names or objects with a name, and this is a string.`, Address: "root/a"},
+			},
+		},
+		"permission is a number": {
+			spec: "universal_key \"a\" {\n  name        = \"a\"\n  token       = env(\"A\")\n  permissions = [1]\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:17", Summary: "Invalid permissions", Detail: `Permission 1 is a number; each permission is a name ("posts:read") or an object with a name.`, Address: "root/a"},
+			},
+		},
+		"metadata values must be strings": {
+			spec: "universal_key \"a\" {\n  name     = \"a\"\n  token    = env(\"A\")\n  metadata = { team = [\"web\"] }\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:14", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "metadata": element "team": string required, but have tuple.`, Address: "root/a"},
+			},
+		},
+		"metadata converts numbers and bools": {
+			spec: "universal_key \"a\" {\n  name     = \"a\"\n  token    = env(\"A\")\n  metadata = { tier = 1, public = true }\n}\n",
+			keys: []string{"root/a"},
+		},
+		"description is an object": {
+			spec: "universal_key \"a\" {\n  name        = \"a\"\n  token       = env(\"A\")\n  description = { a = 1 }\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:17", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "description": string required, but have object.`, Address: "root/a"},
+			},
+		},
+		"token is a list": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = [env(\"A\")]\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "token": string required, but have tuple.`, Address: "root/a"},
+			},
+		},
+		"settings prune is not a bool": {
+			spec: "settings {\n  prune = \"maybe\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "prune": a bool is required.`},
+			},
+		},
+		"duplicate settings": {
+			spec: "settings {\n}\nsettings {\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:1", Summary: "Duplicate settings block", Detail: `Only one settings block is allowed; the first is at keys.hcl:1:1.`},
+			},
+		},
+		"invalid token_prefix": {
+			spec: "settings {\n  token_prefix = \"wat \"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:18", Summary: "Invalid setting", Detail: `token_prefix may contain only letters, digits, '_' and '-'.`},
+			},
+		},
+		"invalid root_tenant": {
+			spec: "settings {\n  root_tenant = \"Root\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:17", Summary: "Invalid setting", Detail: `root_tenant must be a valid tenant: lowercase letters`},
+			},
+		},
+		"invalid owner": {
+			spec: "settings {\n  owner = \"\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Invalid setting", Detail: `owner must be lowercase letters`},
+			},
+		},
+		"settings from env are refused": {
+			spec: "settings {\n  owner = env(\"OWNER\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Secret value in a reviewed attribute", Detail: `The value of "owner" is derived from env() or file().`},
+			},
+		},
+		"name from env is refused": {
+			spec: "universal_key \"a\" {\n  name  = env(\"A\")\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:11", Summary: "Secret value in a reviewed attribute", Detail: `The value of "name" is derived from env() or file().`, Address: "root/a"},
+			},
+		},
+		"valid settings": {
+			spec: "settings {\n  token_prefix = \"acme_\"\n  owner = \"platform\"\n  root_tenant = \"system\"\n  prune = false\n}\nuniversal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			keys: []string{"system/a"},
+		},
+	})
+}
+
+// Slugs, tenants, universal and tenant keys.
+func TestIdentityRules(t *testing.T) {
+	const rule = "use lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters."
+	long := strings.Repeat("a", 64)
+	runRuleCases(t, map[string]ruleCase{
+		"invalid slug label": {
+			spec: "universal_key \"Front end\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:15", Summary: "Invalid slug", Detail: `The slug "Front end" is not valid: ` + rule, Address: "universal_key.Front end"},
+			},
+		},
+		"slug starting with a dash": {
+			spec: "universal_key \"-a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:15", Summary: "Invalid slug", Detail: `The slug "-a" is not valid`, Address: "universal_key.-a"},
+			},
+		},
+		"slug of 64 characters": {
+			spec: "universal_key \"" + long + "\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:15", Summary: "Invalid slug", Detail: `The slug "` + long + `" is not valid`, Address: "universal_key." + long},
+			},
+		},
+		"valid slugs": {
+			spec: "universal_key \"" + long[1:] + "\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n" +
+				"universal_key \"0-a_b\" {\n  name  = \"a\"\n  token = env(\"B\")\n}\n",
+			keys: []string{"root/0-a_b", "root/" + long[1:]},
+		},
+		"invalid tenant": {
+			spec: "tenant_key \"a\" {\n  tenant = \"ACME\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:12", Summary: "Invalid tenant", Detail: `Tenant "ACME" is not valid: ` + rule, Address: "tenant_key.a"},
+			},
+		},
+		"tenant is a number": {
+			spec: "tenant_key \"a\" {\n  tenant = 42\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			keys: []string{"42/a"},
+		},
+		"tenant is a list": {
+			spec: "tenant_key \"a\" {\n  tenant = [\"acme\"]\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:12", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "tenant": string required, but have tuple.`, Address: "tenant_key.a"},
+			},
+		},
+		"tenant from env is refused": {
+			spec: "tenant_key \"a\" {\n  tenant = env(\"TENANT\")\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:12", Summary: "Secret value in a reviewed attribute", Detail: `The value of "tenant" is derived from env() or file().`, Address: "tenant_key.a"},
+			},
+		},
+		"invalid tenant from for_each": {
+			spec: "tenant_key \"a\" {\n  for_each = toset([\"acme\", \"Globex Inc\"])\n  tenant   = each.key\n  name     = \"a\"\n  token    = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:14", Summary: "Invalid tenant", Detail: `Tenant "Globex Inc" is not valid: ` + rule, Address: `tenant_key.a["Globex Inc"]`},
+			},
+		},
+		"invalid slug from for_each": {
+			spec: "tenant_key \"a\" {\n  for_each = { web = \"Web site\", app = \"app\" }\n  tenant   = \"acme\"\n  slug     = each.value\n  name     = \"a\"\n  token    = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:4:14", Summary: "Invalid slug", Detail: `Slug "Web site" is not valid: ` + rule, Address: `tenant_key.a["web"]`},
+			},
+		},
+		"valid slug and tenant from for_each": {
+			spec: "tenant_key \"a\" {\n  for_each = { acme = \"site\", globex = \"app\" }\n  tenant   = each.key\n  slug     = \"${each.value}-key\"\n  name     = \"a\"\n  token    = env(\"A\")\n}\n",
+			keys: []string{"acme/site-key", "globex/app-key"},
+		},
+		"tenant on a universal key": {
+			spec: "universal_key \"a\" {\n  tenant = \"acme\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:3", Summary: "Unexpected tenant", Detail: `A universal key lives in the root tenant ("root") and reaches every tenant; it has no tenant argument. Use tenant_key for a key scoped to one tenant.`, Address: "universal_key.a"},
+			},
+		},
+		"tenant key without tenant": {
+			spec: "tenant_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:1", Summary: "Missing tenant", Detail: `A tenant_key needs a tenant argument naming the tenant it is scoped to.`, Address: "tenant_key.a"},
+			},
+		},
+		"universal key in a custom root tenant": {
+			spec: "settings {\n  root_tenant = \"system\"\n}\nuniversal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\ntenant_key \"a\" {\n  tenant = \"root\"\n  name   = \"a\"\n  token  = env(\"B\")\n}\n",
+			keys: []string{"root/a", "system/a"},
+		},
+		"slug without for_each": {
+			spec: "tenant_key \"a\" {\n  tenant = \"acme\"\n  slug   = \"b\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:3", Summary: "Unexpected slug", Detail: `slug is only used with for_each, to derive a slug per instance; without for_each the block label "a" is the slug.`, Address: "tenant_key.a"},
+			},
+		},
+	})
+}
+
+// Duplicate identities say where the first one was declared.
+func TestDuplicateRules(t *testing.T) {
+	runRuleCases(t, map[string]ruleCase{
+		"two blocks in one file": {
+			spec: "tenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\n\ntenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:7:1", Summary: "Duplicate key", Detail: `The key acme/site is declared twice: by tenant_key.site here, and first at keys.hcl:1:1. A key's identity is its tenant and slug.`, Address: "acme/site"},
+			},
+		},
+		"universal key and tenant key in the root tenant": {
+			spec: "universal_key \"site\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\ntenant_key \"site\" {\n  tenant = \"root\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:5:1", Summary: "Duplicate key", Detail: `The key root/site is declared twice: by tenant_key.site here, and first at keys.hcl:1:1.`, Address: "root/site"},
+			},
+		},
+		"for_each instances with the same slug": {
+			spec: "tenant_key \"site\" {\n  for_each = { a = \"web\", b = \"web\", c = \"app\" }\n  tenant   = \"acme\"\n  slug     = each.value\n  name     = each.key\n  token    = env(upper(each.key))\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:1", Summary: "Duplicate key", Detail: `The key acme/web is declared twice: by tenant_key.site["b"] here, and first at keys.hcl:1:1 (instance "a").`, Address: "acme/web"},
+			},
+		},
+		"for_each instance and a plain block": {
+			spec: "tenant_key \"site\" {\n  for_each = toset([\"acme\", \"globex\"])\n  tenant   = each.key\n  name     = each.key\n  token    = env(\"A\")\n}\ntenant_key \"site\" {\n  tenant = \"globex\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:7:1", Summary: "Duplicate key", Detail: `The key globex/site is declared twice: by tenant_key.site here, and first at keys.hcl:1:1 (instance "globex").`, Address: "globex/site"},
+			},
+		},
+		"same slug in different tenants": {
+			spec: "tenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\ntenant_key \"site\" {\n  tenant = \"globex\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\nuniversal_key \"site\" {\n  name  = \"c\"\n  token = env(\"C\")\n}\n",
+			keys: []string{"acme/site", "globex/site", "root/site"},
+		},
+	})
+}
+
+func TestDuplicateAcrossFiles(t *testing.T) {
+	files := map[string]string{
+		"a.hcl": "tenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
+		"b.hcl": "\n\ntenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\n",
+	}
+	_, ds := loadFiles(t, files, Options{})
+	requireDiags(t, ds, diag{Pos: "b.hcl:3:1", Summary: "Duplicate key",
+		Detail: "The key acme/site is declared twice: by tenant_key.site here, and first at a.hcl:1:1.", Address: "acme/site"})
+
+	files["b.hcl"] = strings.Replace(files["b.hcl"], `"acme"`, `"globex"`, 1)
+	s, ds := loadFiles(t, files, Options{})
+	requireDiags(t, ds)
+	require.NotNil(t, s)
+	assert.Equal(t, []string{"a.hcl", "b.hcl"}, s.Files)
+	assert.Len(t, s.Keys, 2)
+}
+
+// One run reports every mistake, in every file.
+func TestAllErrorsInOneRun(t *testing.T) {
+	files := map[string]string{
+		"a.hcl": `settings {
+  allowed_permissions = ["cms.*"]
+}
+
+universal_key "Front" {
+  name  = "front"
+  token = env("A")
+}
+
+tenant_key "site" {
+  name  = "site"
+  token = "wat_Q3xT9mLpV2rZ8kW4nB7yH1cJ5fD6gS0a"
+}
+
+tenant_key "app" {
+  tenant      = "acme"
+  name        = "app"
+  token       = env("B")
+  expires     = "tomorrow"
+  permissions = ["wb.page", { rwd = "r" }]
+}
+`,
+		"b.hcl": `tenant_key "app" {
+  tenant      = "acme"
+  name        = "app again"
+  token       = env("C")
+  permissions = ["billing.read"]
+  colour      = "blue"
+}
+
+tenant_key "db" {
+  tenant = "acme"
+  name   = "db"
+  token  = env("D")
+}
+
+tenant_key "db" {
+  tenant = "acme"
+  name   = "db"
+  token  = env("D2")
+}
+`,
+	}
+	_, ds := loadFiles(t, files, Options{})
+	requireDiags(t, ds,
+		diag{Pos: "a.hcl:5:15", Summary: "Invalid slug", Detail: `The slug "Front" is not valid`, Address: "universal_key.Front"},
+		diag{Pos: "a.hcl:10:1", Summary: "Missing tenant", Detail: "A tenant_key needs a tenant argument", Address: "tenant_key.site"},
+		diag{Pos: "a.hcl:12:11", Summary: "Literal token", Detail: "Never commit a token", Address: "tenant_key.site"},
+		diag{Pos: "a.hcl:19:17", Summary: "Invalid expires", Detail: `Expires "tomorrow" is not an RFC 3339 time`, Address: "acme/app"},
+		diag{Pos: "a.hcl:20:17", Summary: "Invalid permissions", Detail: "Permission 2 has no name", Address: "acme/app"},
+		diag{Pos: "a.hcl:20:17", Summary: "Permission not allowed", Detail: `The permission "wb.page" matches no entry of settings.allowed_permissions ("cms.*").`, Address: "acme/app"},
+		diag{Pos: "b.hcl:1:1", Summary: "Duplicate key", Detail: "The key acme/app is declared twice: by tenant_key.app here, and first at a.hcl:15:1.", Address: "acme/app"},
+		diag{Pos: "b.hcl:5:17", Summary: "Permission not allowed", Detail: `The permission "billing.read" matches no entry of settings.allowed_permissions ("cms.*").`, Address: "acme/app"},
+		diag{Pos: "b.hcl:6:3", Summary: "Unsupported argument", Detail: `An argument named "colour" is not expected here.`, Address: "tenant_key.app"},
+		diag{Pos: "b.hcl:15:1", Summary: "Duplicate key", Detail: "first at b.hcl:9:1", Address: "acme/db"},
+	)
+}
