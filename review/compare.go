@@ -60,7 +60,8 @@ func Compare(base, head *spec.Spec) *Review {
 		if head.Key(b.Address) != nil || consumed[b.Address] {
 			continue
 		}
-		r.Changes = append(r.Changes, Change{Address: b.Address, Kind: Removed, Universal: b.Universal})
+		r.Changes = append(r.Changes, Change{Address: b.Address, Kind: Removed, Universal: b.Universal,
+			Fields: []FieldChange{{Field: "name", Before: b.Name}}})
 		if rk, ok := removedRisk(b, head.Settings); ok {
 			r.Risks = append(r.Risks, rk)
 		}

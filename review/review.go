@@ -53,7 +53,7 @@ type Change struct {
 	MovedFrom *spec.Address
 	// Fields are the changed attributes in a fixed order (see Compare). For
 	// an added key they are the attributes it sets, with Before nil; a
-	// removed key has none.
+	// removed key lists only its name, with After nil.
 	Fields []FieldChange
 }
 

@@ -241,7 +241,7 @@ moved {
 		},
 		"token prefix changed": {
 			base: key("web", ""), head: "settings {\n  token_prefix = \"key_\"\n}\n" + key("web", ""),
-			want: []risk{{review.High, review.RiskSettings, ""}}, reason: `token_prefix "wat_" → "key_": the tokens of all 1 key`,
+			want: []risk{{review.High, review.RiskSettings, ""}}, reason: `token_prefix "wat_" → "key_": every token must now start with "key_" (1 key)`,
 		},
 		"owner changed": {
 			base: key("web", ""), head: "settings {\n  owner = \"platform\"\n}\n" + key("web", ""),
@@ -308,7 +308,7 @@ func TestReviewChanges(t *testing.T) {
 	assert.Equal(t, []string{"name", "permissions", "metadata", "token"}, fields)
 	assert.Equal(t, review.Sources{`env("KEY_new")`}, added.Fields[3].After)
 
-	assert.Empty(t, r.Changes[2].Fields, "a removed key lists no fields")
+	assert.Equal(t, []review.FieldChange{{Field: "name", Before: "old"}}, r.Changes[2].Fields, "a removed key lists its name")
 
 	web := r.Changes[3]
 	require.Len(t, web.Fields, 3)

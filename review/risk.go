@@ -71,7 +71,7 @@ func changedRisks(b, h *spec.Key, moved bool) []Risk {
 	}
 	switch {
 	case b.Expires != nil && h.Expires == nil:
-		add(High, RiskExpiry, "expires", "expiry removed: the key no longer expires (it expired at %s)", stamp(*b.Expires))
+		add(High, RiskExpiry, "expires", "expiry removed: the key no longer expires (it was to expire at %s)", stamp(*b.Expires))
 	case b.Expires != nil && h.Expires.After(*b.Expires):
 		add(Medium, RiskExpiry, "expires", "expiry pushed later: %s → %s", stamp(*b.Expires), stamp(*h.Expires))
 	}
@@ -115,8 +115,8 @@ func settingsRisks(base, head *spec.Spec) []Risk {
 	}
 	keys := len(head.Keys)
 	if b.TokenPrefix != h.TokenPrefix {
-		add(High, "token_prefix", "token_prefix %q → %q: the tokens of all %s must start with %q",
-			b.TokenPrefix, h.TokenPrefix, count(keys, "key"), h.TokenPrefix)
+		add(High, "token_prefix", "token_prefix %q → %q: every token must now start with %q (%s)",
+			b.TokenPrefix, h.TokenPrefix, h.TokenPrefix, count(keys, "key"))
 	}
 	if b.Owner != h.Owner {
 		add(High, "owner", "owner %q → %q: keys created under %q are no longer owned by this spec (apply refuses them without --adopt, prune ignores them)",
@@ -129,7 +129,7 @@ func settingsRisks(base, head *spec.Spec) []Risk {
 				universal++
 			}
 		}
-		add(High, "root_tenant", "root_tenant %q → %q: %s change address", b.RootTenant, h.RootTenant, count(universal, "universal key"))
+		add(High, "root_tenant", "root_tenant %q → %q: universal keys now live in tenant %q (%s)", b.RootTenant, h.RootTenant, h.RootTenant, count(universal, "key"))
 	}
 	switch gained := patternsGained(b.AllowedPermissions, h.AllowedPermissions); {
 	case len(b.AllowedPermissions) > 0 && len(h.AllowedPermissions) == 0:

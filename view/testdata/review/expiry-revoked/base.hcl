@@ -1,0 +1,27 @@
+tenant_key "partner" {
+  tenant  = "acme"
+  name    = "Partner import"
+  token   = env("PARTNER_KEY")
+  expires = "2026-12-31T00:00:00Z"
+}
+
+tenant_key "contractor" {
+  tenant  = "acme"
+  name    = "Contractor"
+  token   = env("CONTRACTOR_KEY")
+  expires = "2027-01-31T00:00:00Z"
+}
+
+tenant_key "mobile" {
+  tenant         = "acme"
+  name           = "Mobile app"
+  token          = env("MOBILE_KEY_V2")
+  previous_token = env("MOBILE_KEY_V1")
+  previous_until = "2026-12-01T00:00:00Z"
+}
+
+tenant_key "legacy" {
+  tenant  = "acme"
+  name    = "Legacy integration"
+  revoked = true
+}
