@@ -167,6 +167,9 @@ func Document(r *Report) PlanDocument {
 func (JSONView) Render(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// The document is read by tools and people, never embedded in HTML:
+	// keep "<" and ">" in descriptions as they are.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(Document(r))
 }
 
@@ -182,7 +185,7 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 	p := r.Plan
 	var b strings.Builder
 	title := "keyprov plan"
-	if r.Applied {
+	if r.Command == "apply" {
 		title = "keyprov apply"
 	}
 	sum := SummaryLine(p.Summary(), r.Applied)
@@ -212,7 +215,11 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 			break
 		}
 		rows++
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdMarker(c), mdCode(c.Address.String()), mdText(label(c)), mdDetails(c))
+		l := label(c)
+		if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
+			l += ", universal" // as the text view: the kind matters when a key reaches every tenant
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdMarker(c), mdCode(c.Address.String()), mdText(l), mdDetails(c))
 	}
 	if rows == 0 {
 		b.WriteString("No changes: the store matches the spec.\n")
@@ -270,7 +277,9 @@ func mdDetails(c *reconcile.Change) string {
 			parts = append(parts, f.Field+" "+mdText(display(f.Before))+" → "+mdText(display(f.After)))
 		}
 	}
-	if t := c.Token; t != nil && t.After != "" && t.Before != t.After {
+	if t := c.Token; t != nil && t.After != "" && c.Action == reconcile.Create {
+		parts = append(parts, "token `"+mdCode(t.After)+"`")
+	} else if t != nil && t.After != "" && t.Before != t.After {
 		before := t.Before
 		if before == "" {
 			before = "(none)"

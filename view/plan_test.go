@@ -1,0 +1,284 @@
+package view_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/view"
+)
+
+// -update rewrites the golden files: go test ./view -run TestPlanGolden -update.
+// Other test files of this package may register the flag too: whichever
+// init runs first does.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata")
+	}
+}
+
+func planUpdating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+var (
+	planNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
+	runID   = "0b7c3a52-6a2c-4f43-9d7e-2f1c1b0a9e11"
+)
+
+func addr(s string) spec.Address {
+	a, err := spec.ParseAddress(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func at(s string) *time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+func raw(s string) json.RawMessage { return json.RawMessage(s) }
+
+// everyChange is a plan with one change of every kind, shaped as Diff
+// shapes them (sorted by address, no-ops included).
+func everyChange() *reconcile.Plan {
+	moved := addr("acme/store")
+	return &reconcile.Plan{
+		Owner: "platform", Now: planNow,
+		Changes: []reconcile.Change{
+			{Address: addr("acme/blog"), Action: reconcile.Update, KeyID: 4,
+				Token: &reconcile.TokenChange{Before: "wat_…b1Qx", After: "wat_…Zr4T", Previous: "wat_…b1Qx", PreviousUntil: at("2026-06-01T00:00:00Z")}},
+			{Address: addr("acme/legacy"), Action: reconcile.Revoke, KeyID: 5, Reason: reconcile.ReasonSpecRevoked,
+				Fields: []reconcile.FieldChange{{Field: "revoked", Before: false, After: true}},
+				Token:  &reconcile.TokenChange{Before: "wat_…Lk2P", Retired: []string{"wat_…Lk2P"}}},
+			{Address: addr("acme/old-site"), Action: reconcile.Blocked, KeyID: 6,
+				Reason: "token was revoked at 2026-04-01T00:00:00Z — set a new token"},
+			{Address: addr("acme/restored"), Action: reconcile.Update, KeyID: 7,
+				Fields: []reconcile.FieldChange{{Field: "revoked", Before: true, After: false}},
+				Token:  &reconcile.TokenChange{After: "wat_…Hq7M"}},
+			{Address: addr("acme/shop"), Action: reconcile.Update, KeyID: 8, MovedFrom: &moved},
+			{Address: addr("acme/website"), Action: reconcile.Update, KeyID: 9,
+				Fields: []reconcile.FieldChange{
+					{Field: "name", Before: "Website", After: "Public website"},
+					{Field: "description", Before: "", After: "Reads | renders <pages>"},
+					{Field: "permissions", Before: raw(`[{"name": "cms.read"}, {"name": "cms.write"}]`), After: raw(`[{"name": "cms.read"}, {"name": "cms.write", "locales": ["en"]}]`),
+						Added: []json.RawMessage{raw(`{"name": "cms.write", "locales": ["en"]}`)}, Removed: []json.RawMessage{raw(`{"name": "cms.write"}`)}},
+					{Field: "metadata", Before: raw(`{}`), After: raw(`{"team": "web"}`)},
+					{Field: "expires", Before: nil, After: *at("2027-06-30T00:00:00Z")},
+				}},
+			{Address: addr("globex/api"), Action: reconcile.Update, KeyID: 10, AdoptedFrom: "billing",
+				Fields: []reconcile.FieldChange{{Field: "owner", Before: "billing", After: "platform"}}},
+			{Address: addr("globex/reports"), Action: reconcile.Create,
+				Row: &store.KeyRow{Tenant: "globex", Slug: "reports", Name: "Reports", Description: "Nightly export",
+					Permissions: []byte(`[{"name": "reports.read"}]`), Metadata: []byte(`{"team": "data"}`),
+					ExpiresAt: at("2027-01-01T00:00:00Z"), Owner: "platform"},
+				Token: &reconcile.TokenChange{After: "wat_…4sWd"}},
+			{Address: addr("initech/gone"), Action: reconcile.Revoke, KeyID: 11, Reason: reconcile.ReasonRemoved,
+				Fields: []reconcile.FieldChange{{Field: "revoked", Before: false, After: true}},
+				Token:  &reconcile.TokenChange{Before: "wat_…Gg9e", Retired: []string{"wat_…Gg9e", "wat_…Pp0a"}}},
+			{Address: addr("root/cdn"), Action: reconcile.NoOp, Universal: true, KeyID: 1},
+			{Address: addr("root/frontend"), Action: reconcile.Create, Universal: true,
+				Row: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
+					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Token: &reconcile.TokenChange{After: "wat_…NYQV"}},
+			{Address: addr("root/search"), Action: reconcile.Update, Universal: true, KeyID: 3,
+				Token: &reconcile.TokenChange{Before: "wat_…HBc7", After: "wat_…IwG1", Retired: []string{"wat_…HBc7"}}},
+		},
+		Warnings: []reconcile.Warning{
+			{Address: "acme/website", Kind: reconcile.WarnExpiring, Message: "expires at 2026-05-10T00:00:00Z, in 5 days"},
+			{Address: "initech/intranet", Kind: reconcile.WarnUnmanaged, Message: "owned by this spec but no longer declared in it; apply --prune revokes it"},
+		},
+	}
+}
+
+func refusedPlan() *reconcile.Plan {
+	return &reconcile.Plan{
+		Owner: "platform", Now: planNow,
+		Changes: []reconcile.Change{
+			{Address: addr("acme/blog"), Action: reconcile.Create,
+				Row:   &store.KeyRow{Tenant: "acme", Slug: "blog", Name: "Blog", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Token: &reconcile.TokenChange{After: "wat_…Zr4T"}},
+		},
+		Refusals: []reconcile.Refusal{
+			{Address: "acme/website", Message: `acme/website exists and is owned by "billing", not by this spec's owner "platform": it was created by hand or by another spec; use --adopt to take it over`},
+			{Message: "the prune would revoke 12 keys, more than --max-prune allows (10, from max(10, 25%) of 14 owned keys): raise --max-prune if this is intended"},
+		},
+	}
+}
+
+func noChanges() *reconcile.Plan {
+	return &reconcile.Plan{Owner: "platform", Now: planNow, Changes: []reconcile.Change{
+		{Address: addr("acme/website"), Action: reconcile.NoOp, KeyID: 2},
+		{Address: addr("root/frontend"), Action: reconcile.NoOp, Universal: true, KeyID: 1},
+	}}
+}
+
+// manyChanges has more changes than a small --max-lines shows.
+func manyChanges() *reconcile.Plan {
+	p := &reconcile.Plan{Owner: "platform", Now: planNow}
+	for i, tenant := range []string{"acme", "acme", "acme", "globex", "globex", "initech"} {
+		p.Changes = append(p.Changes, reconcile.Change{Address: addr(fmt.Sprintf("%s/key-%d", tenant, i)), Action: reconcile.Create,
+			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+			Token: &reconcile.TokenChange{After: "wat_…Zr4T"}})
+	}
+	p.Changes = append(p.Changes, reconcile.Change{Address: addr("initech/rotated"), Action: reconcile.Update, KeyID: 3,
+		Token: &reconcile.TokenChange{Before: "wat_…HBc7", After: "wat_…IwG1", Retired: []string{"wat_…HBc7"}}})
+	return p
+}
+
+func TestPlanGolden(t *testing.T) {
+	stats := &store.WriteStats{KeysInserted: 2, KeysUpdated: 4, TokensInserted: 4, TokensUpdated: 6, Events: 12}
+	reports := map[string]*view.Report{
+		"plan-every-change":  {Plan: everyChange(), Command: "plan"},
+		"apply-every-change": {Plan: everyChange(), Command: "apply", Applied: true, RunID: runID, Stats: stats},
+		"plan-refused":       {Plan: refusedPlan(), Command: "plan"},
+		"apply-refused":      {Plan: refusedPlan(), Command: "apply", RunID: runID},
+		"plan-no-changes":    {Plan: noChanges(), Command: "plan"},
+		"apply-no-changes":   {Plan: noChanges(), Command: "apply", Applied: true, RunID: runID, Stats: &store.WriteStats{}},
+	}
+	formats := map[string]view.PlanView{
+		"text":     &view.TextView{MaxLines: 200},
+		"json":     &view.JSONView{},
+		"markdown": &view.MarkdownView{MaxRows: 200},
+	}
+	for name, r := range reports {
+		for format, v := range formats {
+			t.Run(name+"."+format, func(t *testing.T) {
+				var buf bytes.Buffer
+				require.NoError(t, v.Render(&buf, r))
+				planGolden(t, name+"."+format, buf.Bytes())
+				if format == "json" {
+					checkJSONDocument(t, r, buf.Bytes())
+				}
+			})
+		}
+	}
+
+	t.Run("text in colour", func(t *testing.T) {
+		var buf bytes.Buffer
+		require.NoError(t, (&view.TextView{Color: true}).Render(&buf, reports["plan-every-change"]))
+		planGolden(t, "plan-every-change.color-text", buf.Bytes())
+		var plain bytes.Buffer
+		require.NoError(t, (&view.TextView{}).Render(&plain, reports["plan-every-change"]))
+		assert.Equal(t, plain.String(), stripANSI(buf.String()), "colour changes nothing but the colour")
+	})
+
+	t.Run("bounded", func(t *testing.T) {
+		r := &view.Report{Plan: manyChanges(), Command: "plan"}
+		var text, md bytes.Buffer
+		require.NoError(t, (&view.TextView{MaxLines: 6}).Render(&text, r))
+		planGolden(t, "plan-bounded.text", text.Bytes())
+		require.NoError(t, (&view.MarkdownView{MaxRows: 3}).Render(&md, r))
+		planGolden(t, "plan-bounded.markdown", md.Bytes())
+	})
+}
+
+// planGolden compares got with testdata/plan/NAME.golden, or rewrites it with -update.
+func planGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "plan", name+".golden")
+	if planUpdating() {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./view -run TestPlanGolden -update to create it")
+	assert.Equal(t, string(want), string(got), "output differs from %s (go test ./view -update rewrites it)", path)
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// checkJSONDocument decodes a rendered JSON plan as a consumer would and
+// checks the documented fields.
+func checkJSONDocument(t *testing.T, r *view.Report, out []byte) {
+	t.Helper()
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(out, &doc))
+	assert.Equal(t, view.PlanJSONVersion, doc["format_version"])
+	assert.Equal(t, r.Command, doc["command"])
+	assert.Equal(t, r.Plan.Owner, doc["owner"])
+	assert.Equal(t, planNow.Format(time.RFC3339Nano), doc["computed_at"])
+	assert.Equal(t, r.Applied, doc["applied"])
+	assert.Equal(t, len(r.Plan.Refusals) > 0, doc["refused"])
+	for _, field := range []string{"summary", "changes", "warnings", "refusals", "prune"} {
+		assert.Contains(t, doc, field)
+	}
+	changes, _ := doc["changes"].([]any)
+	changed := 0
+	for _, c := range r.Plan.Changes {
+		if c.Action != reconcile.NoOp {
+			changed++
+		}
+	}
+	assert.Len(t, changes, changed, "every change is listed, no-ops are only counted")
+	if r.Stats != nil {
+		assert.EqualValues(t, r.Stats.Rows(), doc["rows_written"])
+	} else {
+		assert.NotContains(t, doc, "rows_written")
+	}
+}
+
+func TestNewPlanView(t *testing.T) {
+	for format, want := range map[string]view.PlanView{
+		"": &view.TextView{MaxLines: 9}, "text": &view.TextView{MaxLines: 9},
+		"json": &view.JSONView{}, "markdown": &view.MarkdownView{MaxRows: 9}, "md": &view.MarkdownView{MaxRows: 9},
+	} {
+		v, err := view.NewPlanView(format, false, 9)
+		require.NoError(t, err, format)
+		assert.Equal(t, want, v, format)
+	}
+	_, err := view.NewPlanView("yaml", false, 0)
+	assert.ErrorContains(t, err, `unknown output format "yaml"`)
+}
+
+func TestSummaryLine(t *testing.T) {
+	tests := map[string]struct {
+		s          reconcile.Summary
+		past, plan string
+	}{
+		"nothing": {reconcile.Summary{Unchanged: 37},
+			"0 created, 0 updated, 0 rotated, 37 unchanged", "0 to create, 0 to update, 0 to rotate, 37 unchanged"},
+		"issue example": {reconcile.Summary{Created: 2, Updated: 1, Rotated: 1, Unchanged: 37},
+			"2 created, 1 updated, 1 rotated, 37 unchanged", "2 to create, 1 to update, 1 to rotate, 37 unchanged"},
+		"every kind": {reconcile.Summary{Created: 1, Updated: 2, Rotated: 3, Revoked: 4, Moved: 5, Adopted: 6, Blocked: 7, Unchanged: 8},
+			"1 created, 2 updated, 3 rotated, 4 revoked, 5 moved, 6 adopted, 7 blocked, 8 unchanged",
+			"1 to create, 2 to update, 3 to rotate, 4 to revoke, 5 to move, 6 to adopt, 7 blocked, 8 unchanged"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.past, view.SummaryLine(tc.s, true))
+			assert.Equal(t, tc.plan, view.SummaryLine(tc.s, false))
+		})
+	}
+}
