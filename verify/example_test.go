@@ -1,0 +1,75 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyprov/keyprov/verify"
+)
+
+// An HTTP middleware that authenticates requests with keyprov's keys.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	v, err := verify.New(pool,
+		verify.WithCache(5*time.Second, 10_000), // a revocation takes effect within 5s
+		verify.WithLastUsed(time.Minute))        // one UPDATE a minute at most
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close(context.Background()) // before pool.Close: flushes last_used_at
+
+	authenticate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				http.Error(w, "missing API key", http.StatusUnauthorized)
+				return
+			}
+			key, err := v.Verify(r.Context(), tok)
+			var verr *verify.Error
+			switch {
+			case errors.As(err, &verr):
+				log.Printf("rejected API key: %v", err) // names the key, never the token
+				http.Error(w, "invalid API key: "+verify.Code(err), http.StatusUnauthorized)
+				return
+			case err != nil:
+				http.Error(w, "cannot check the API key now", http.StatusServiceUnavailable)
+				return
+			}
+			if err := key.Allows(r.Header.Get("X-Tenant")); err != nil {
+				http.Error(w, "SCOPE_DENIED", http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	_ = http.ListenAndServe(":8080", authenticate(http.NotFoundHandler()))
+}
+
+func ExampleKey_Allows() {
+	universal := &verify.Key{Address: "root/frontend", Tenant: "root", Slug: "frontend", Universal: true}
+	website := &verify.Key{Address: "acme/website", Tenant: "acme", Slug: "website"}
+	fmt.Println(universal.Allows("globex"))
+	fmt.Println(website.Allows("acme"))
+	err := website.Allows("globex")
+	fmt.Println(verify.Code(err))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// <nil>
+	// scope_denied
+	// verify: scope denied: acme/website (a key of tenant "acme" cannot act in tenant "globex")
+}
