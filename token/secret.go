@@ -8,16 +8,18 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/rs/zerolog"
 )
 
 // Redacted is what every formatting of a Secret prints.
 const Redacted = "(sensitive)"
 
 // Secret is a token value. Printing it in any way (fmt verbs, %#v, JSON,
-// text marshalling, zerolog) yields Redacted; the value is reached only
-// through Reveal. The value sits behind a pointer so that even reflection-based
-// printing of a struct that embeds a Secret in an unexported field shows an
-// address, never the token.
+// text marshalling, zerolog's Interface, Any, Stringer and Object) yields
+// Redacted; the value is reached only through Reveal. The value sits behind
+// a pointer so that even reflection-based printing of a struct that embeds
+// a Secret in an unexported field shows an address, never the token.
 type Secret struct {
 	p *string
 }
@@ -56,6 +58,10 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
+
+// MarshalZerologObject implements zerolog.LogObjectMarshaler, so that
+// log.Object("token", s) writes {"token":{"value":"(sensitive)"}}.
+func (s Secret) MarshalZerologObject(e *zerolog.Event) { e.Str("value", Redacted) }
 
 // Digest is the SHA-256 digest of a token, the only form in which keyprov
 // stores or compares tokens.
