@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -132,7 +133,12 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 }
 
 // canonicalNumber prints f as numeric_out prints it: a plain decimal with
-// no exponent and no trailing zeros.
+// no exponent and no trailing zeros. A fraction with more than
+// maxNumberDigits significant digits is the result of arithmetic on binary
+// numbers (1.1 * 1.1 is not exactly 1.21 in cty's 512-bit floats) or of a
+// division (1 / 3); it is rounded to maxNumberDigits significant digits.
+// An integer that long is an error: rounding it would change the value
+// that was written.
 func canonicalNumber(f *big.Float) (string, error) {
 	if f.IsInf() {
 		return "", errNumberRange
@@ -144,12 +150,47 @@ func canonicalNumber(f *big.Float) (string, error) {
 	if exp := f.MantExp(nil); exp > 4*maxNumberDigits || exp < -4*maxNumberDigits {
 		return "", errNumberRange
 	}
-	s := f.Text('f', -1)
+	s := trimFraction(f.Text('f', -1))
+	if significantDigits(s) <= maxNumberDigits {
+		return s, nil
+	}
+	if f.IsInt() {
+		return "", errNumberRange
+	}
+	return trimFraction(plainDecimal(f.Text('e', maxNumberDigits-1))), nil
+}
+
+// trimFraction removes trailing zeros after a decimal point, and the point.
+func trimFraction(s string) string {
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
-	if len(strings.TrimLeft(s, "-.0")) > maxNumberDigits {
-		return "", errNumberRange
+	return s
+}
+
+// significantDigits counts the digits of a plain decimal, leading zeros excluded.
+func significantDigits(s string) int {
+	s = strings.TrimLeft(strings.Replace(strings.TrimPrefix(s, "-"), ".", "", 1), "0")
+	return len(s)
+}
+
+// plainDecimal rewrites big.Float's 'e' format ("-1.2345e-05") as a plain
+// decimal ("-0.000012345").
+func plainDecimal(e string) string {
+	sign := ""
+	if strings.HasPrefix(e, "-") {
+		sign, e = "-", e[1:]
 	}
-	return s, nil
+	mant, expText, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expText)
+	digits := strings.Replace(mant, ".", "", 1)
+	// The point goes after exp+1 digits.
+	switch point := exp + 1; {
+	case point <= 0:
+		return sign + "0." + strings.Repeat("0", -point) + digits
+	case point >= len(digits):
+		return sign + digits + strings.Repeat("0", point-len(digits))
+	default:
+		return sign + digits[:point] + "." + digits[point:]
+	}
 }

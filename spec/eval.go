@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -419,7 +420,14 @@ func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []st
 				out = append(out, s)
 			}
 		}
-		if node, ok := expr.(hclsyntax.Node); ok {
+		node, ok := expr.(hclsyntax.Node)
+		nodeSrc := src
+		if !ok {
+			// JSON syntax: a string holds a template in native syntax,
+			// with its own source text.
+			node, nodeSrc = jsonTemplate(expr.Range().SliceBytes(src))
+		}
+		if node != nil {
 			hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 				call, ok := n.(*hclsyntax.FunctionCallExpr)
 				if !ok || (call.Name != "env" && call.Name != "file") || len(call.Args) != 1 {
@@ -428,7 +436,7 @@ func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []st
 				if v, diags := call.Args[0].Value(ctx); !diags.HasErrors() && v.Type() == cty.String && known(v) {
 					add(fmt.Sprintf("%s(%q)", call.Name, v.AsString()))
 				} else {
-					add(string(call.Range().SliceBytes(src)))
+					add(string(call.Range().SliceBytes(nodeSrc)))
 				}
 				return nil
 			})
@@ -458,4 +466,20 @@ func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []st
 	walk(expr, ctx, src)
 	sort.Strings(out)
 	return out
+}
+
+// jsonTemplate parses a JSON string holding a template ("${env(\"X\")}")
+// as the native syntax template that HCL evaluates, and returns it with
+// its text. It returns nil when raw is not a JSON string or the template
+// does not parse.
+func jsonTemplate(raw []byte) (hclsyntax.Node, []byte) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, nil
+	}
+	expr, diags := hclsyntax.ParseTemplate([]byte(s), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, nil
+	}
+	return expr, []byte(s)
 }
