@@ -91,6 +91,7 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	settings := e.evalSettings()
 	keys := e.evalKeys(settings)
 	moved := e.evalMoved(keys)
+	withholdSecretDetails(e.diags)
 	if e.diags.HasErrors() {
 		return nil, e.diags
 	}
@@ -157,6 +158,32 @@ func (e *evaluator) parse(srcs []Source) bool {
 		}
 	}
 	return true
+}
+
+// withheldDetail replaces the detail of a diagnostic about a value read by
+// env() or file().
+const withheldDetail = "The detail is withheld because the expression's value is read by env() or file() and the message could contain it."
+
+// withholdSecretDetails replaces the detail of every diagnostic whose
+// expression evaluates to a value derived from env() or file(). HCL's own
+// messages may quote the value they are about: a 'for' expression that
+// produces the same key twice names the key, and the key may be a token.
+// Error results of env() and file() themselves are unmarked, so their
+// messages ("environment variable X is not set") stay.
+func withholdSecretDetails(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		// Messages of env(), file() and the guarded functions already
+		// say that they hide a value read by env() or file().
+		if d.Expression == nil || d.EvalContext == nil || d.Detail == "" || strings.Contains(d.Detail, "read by env() or file()") {
+			continue
+		}
+		v, _ := d.Expression.Value(d.EvalContext)
+		if v.ContainsMarked() {
+			if _, marks := v.UnmarkDeep(); marks.Has(markSecret) {
+				d.Detail = withheldDetail
+			}
+		}
+	}
 }
 
 // evalAttr evaluates attr in ctx and converts it to ty (cty.DynamicPseudoType: no conversion).

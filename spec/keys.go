@@ -335,6 +335,12 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, setting
 	t := Token{Set: true, Range: attr.Expr.Range()}
 	v, diags := evalAttr(attr, ctx, cty.String)
 	if diags.HasErrors() {
+		// The expression failed before it could be told apart from a
+		// literal (token = ["wat_…"] is a type error): its source line
+		// may hold a token, so renderers do not print it.
+		for _, d := range diags {
+			hideSource(d)
+		}
 		return t, diags
 	}
 	t.Sources = e.tokenSources(attr.Expr, ctx)

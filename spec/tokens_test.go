@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -420,4 +421,61 @@ func TestTokenUsedTwice(t *testing.T) {
 			keys: []string{"acme/b", "root/a"},
 		},
 	})
+}
+
+// HCL's own messages may quote the value they are about; a message about a
+// value read by env() or file() is withheld instead.
+func TestSecretsNeverInDiagnostics(t *testing.T) {
+	exprs := []string{
+		`{ for t in [env("A"), env("A")] : t => 1 }`,
+		`[for t in [env("A")] : t if t]`,
+		`env("A")[0]`,
+		`[env("A")][1]`,
+		`{ a = 1 }[env("A")]`,
+		`[1][env("A")]`,
+		`element([], env("A"))`,
+		`[for x in env("A") : x]`,
+		`!env("A")`,
+		`-env("A")`,
+		`env("A") * 2`,
+		`tonumber(env("A"))`,
+		`jsondecode(env("A"))`,
+		`regex("(", env("A"))`,
+		`format("%d", env("A"))`,
+		`file(env("A"))`,
+		`env(env("A"))`,
+		`"%{ for x in env("A") }x%{ endfor }"`,
+		`{ a = env("A") }.b`,
+		`parseint(env("A"), 10)`,
+	}
+	var spec strings.Builder
+	spec.WriteString("locals {\n")
+	for i, x := range exprs {
+		fmt.Fprintf(&spec, "  l%d = %s\n", i, x)
+	}
+	spec.WriteString("}\n")
+	_, ds := load(t, spec.String(), Options{Secrets: true, LookupEnv: fakeEnv{"A": tokA}.lookup})
+	require.Len(t, ds, len(exprs), dumpDiags(diagsOf(ds)))
+	for _, d := range ds {
+		assert.NotContains(t, d.Summary+" "+d.Detail, tokA[4:], "line %d", d.Subject.Start.Line)
+	}
+	assert.Equal(t, "Duplicate object key", ds[0].Summary)
+	assert.Equal(t, withheldDetail, ds[0].Detail)
+
+	// Errors of env() and file() themselves stay: they name the variable.
+	_, ds = load(t, "locals {\n  a = env(\"UNSET\")\n}\n", Options{Secrets: true})
+	requireDiags(t, ds, diag{Pos: "keys.hcl:2:7", Summary: "Error in function call", Detail: `Call to function "env" failed: environment variable UNSET is not set.`})
+}
+
+// A diagnostic about a token that could not be evaluated asks renderers to
+// hide its source line, which may hold a token.
+func TestTokenDiagnosticsHideSource(t *testing.T) {
+	_, ds := load(t, "universal_key \"a\" {\n  name  = \"a\"\n  token = [\""+tokA+"\"]\n}\nuniversal_key \"b\" {\n  name = \"b\"\n  token = env(\"A\")\n}\n", Options{Secrets: true})
+	require.Len(t, ds, 2, dumpDiags(diagsOf(ds)))
+	assert.Equal(t, "Incorrect attribute value type", ds[0].Summary)
+	assert.True(t, DiagnosticHidesSource(ds[0]))
+	assert.Equal(t, "root/a", DiagnosticAddress(ds[0]))
+	assert.Equal(t, "Error in function call", ds[1].Summary)
+	assert.True(t, DiagnosticHidesSource(ds[1]))
+	assert.Equal(t, "root/b", DiagnosticAddress(ds[1]))
 }

@@ -85,6 +85,21 @@ func WriteDiagnosticsJSON(w io.Writer, diags hcl.Diagnostics) error {
 // and the source line with the range underlined.
 func WriteDiagnosticsText(w io.Writer, diags hcl.Diagnostics, sources map[string][]byte, color bool) {
 	st := styles(color)
+	// A line that a diagnostic hides (it holds a token written into the
+	// spec) is hidden for every diagnostic: a slug error on a one-line
+	// block would otherwise print the same line.
+	type fileLine struct {
+		file string
+		line int
+	}
+	hidden := map[fileLine]bool{}
+	for _, d := range diags {
+		if d.Subject != nil && spec.DiagnosticHidesSource(d) {
+			for l := d.Subject.Start.Line; l <= max(d.Subject.End.Line, d.Subject.Start.Line); l++ {
+				hidden[fileLine{d.Subject.Filename, l}] = true
+			}
+		}
+	}
 	for _, d := range diags {
 		var b strings.Builder
 		sev, paint := "error", st.red
@@ -104,7 +119,7 @@ func WriteDiagnosticsText(w io.Writer, diags hcl.Diagnostics, sources map[string
 		if d.Detail != "" {
 			b.WriteString("  " + strings.ReplaceAll(d.Detail, "\n", "\n  ") + "\n")
 		}
-		if d.Subject != nil && !spec.DiagnosticHidesSource(d) {
+		if d.Subject != nil && !spec.DiagnosticHidesSource(d) && !hidden[fileLine{d.Subject.Filename, d.Subject.Start.Line}] {
 			if src, ok := sources[d.Subject.Filename]; ok {
 				b.WriteString(snippet(src, *d.Subject, st))
 			}
