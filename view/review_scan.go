@@ -52,7 +52,7 @@ func WriteScanText(w io.Writer, res *scan.Result) error {
 	if len(res.Findings) == 0 {
 		fmt.Fprintf(&b, "No tokens found (%s scanned).\n", countOf(res.Files, "file"))
 	} else {
-		fmt.Fprintf(&b, "\nFound %s in %s (%s scanned). Treat them as leaked: rotate the keys, then remove the tokens from the files and from the history.\n",
+		fmt.Fprintf(&b, "\nFound %s in %s (%s scanned). Treat each as leaked: rotate the key, then remove the token from the files and from the history.\n",
 			countOf(len(res.Findings), "possible token"), countOf(len(files), "file"), countOf(res.Files, "file"))
 	}
 	_, err := io.WriteString(w, b.String())

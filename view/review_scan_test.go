@@ -24,7 +24,7 @@ func TestScanRenderers(t *testing.T) {
 			write: func(b *bytes.Buffer, r *scan.Result) error { return view.WriteScanText(b, r) },
 			want: "config/app.env:2:5: possible token wat_…gS0a (checksum valid)\n" +
 				"a,b:c.txt:1:1: possible token wat_…9yC2 (no checksum)\n" +
-				"\nFound 2 possible tokens in 2 files (3 files scanned). Treat them as leaked: rotate the keys, then remove the tokens from the files and from the history.\n",
+				"\nFound 2 possible tokens in 2 files (3 files scanned). Treat each as leaked: rotate the key, then remove the token from the files and from the history.\n",
 		},
 		"github": {
 			write: func(b *bytes.Buffer, r *scan.Result) error { return view.WriteScanGitHub(b, r) },

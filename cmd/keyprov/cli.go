@@ -48,6 +48,8 @@ func commands() []*command {
 	return []*command{
 		validateCmd,
 		fmtCmd,
+		diffCmd,
+		scanCmd,
 		planCmd,
 		applyCmd,
 		revokeCmd,

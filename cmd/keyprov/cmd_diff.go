@@ -1,0 +1,407 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/keyprov/keyprov/review"
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/view"
+)
+
+var diffCmd = &command{
+	name:    "diff",
+	args:    "BASE [HEAD]",
+	summary: "compare two versions of a spec offline and flag risky changes",
+	help: `Compares two versions of a spec the way a reviewer reads a pull request:
+keys added, removed, moved (moved blocks of HEAD) and changed, field by
+field, then risk flags, most severe first: a new universal key or a key
+that now reaches other tenants; widened permissions; expiry or revocation
+undone; a token read from elsewhere (the key is rotated at the next apply);
+keys removed (revoked by apply --prune); settings that affect every key.
+
+No secret and no database are needed: env() and file() are not read, and
+tokens are compared by where they are read from, never by value.
+
+BASE and HEAD are each a spec file, a directory of spec files, or git:REF
+(e.g. git:origin/main), which reads the spec from that git revision without
+a checkout. A git:REF side reads the -f paths (or KEYPROV_FILE); without
+them, the path of the other side when it is a file or directory; else
+keys.hcl. Paths are relative to the current directory, as for the working
+tree. Without HEAD, the -f paths of the working tree are compared:
+
+  keyprov diff git:origin/main            # the pull request's change
+  keyprov diff git:HEAD~1 git:HEAD -f specs/
+  keyprov diff old/keys.hcl new/keys.hcl
+
+-var, -var-file and KEYPROV_VAR_* apply to both sides; variable files are
+read from the working tree, also for a git:REF side.
+
+Exit status: 0 success (with --detailed-exitcode: no changes); 1 invalid
+spec, flags or git revision (diagnostics on stderr); 2 changes, with
+--detailed-exitcode; 4 a risk flag at or above --fail-on.`,
+	run: runDiff,
+}
+
+func runDiff(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	sf := addSpecFlags(fs, a.cfg)
+	out := &oneOf{"text", []string{"text", "json", "markdown"}}
+	fs.Var(out, "output", "output `format`: text, json or markdown (a pull-request comment)")
+	fs.alias("o", "output")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
+	failOn := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
+	fs.Var(failOn, "fail-on", "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
+	maxLines := fs.Int("max-lines", 200, "text: bound the lines of changes; markdown: bound the risks and table rows (0: no limit); JSON lists everything")
+	lf := addLogFlags(fs, a.cfg)
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintf(a.err, "keyprov diff: want BASE and HEAD (or BASE alone, compared with the -f paths)\nRun \"keyprov diff --help\" for usage.\n")
+		return exitInvalid
+	}
+	lf.setup(a)
+	rv, err := view.NewReviewView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		return exitInvalid
+	}
+
+	explicit := sf.files.set || len(a.cfg.Files) > 0
+	base := diffSide{arg: pos[0]}
+	head := diffSide{arg: strings.Join(sf.files.vals, ","), paths: sf.files.vals}
+	if len(pos) == 2 {
+		head = diffSide{arg: pos[1]}
+	}
+	base.resolve(head, sf.files.vals, explicit)
+	head.resolve(base, sf.files.vals, explicit)
+
+	invalid := false
+	specs := make([]*spec.Spec, 2)
+	for i, side := range []*diffSide{&base, &head} {
+		ls := a.loadDiffSide(ctx, sf, side)
+		if len(ls.diags) > 0 {
+			a.printDiagnostics(ls)
+		}
+		if ls.diags.HasErrors() {
+			errs, warns := view.Count(ls.diags)
+			fmt.Fprintf(a.err, "The %s spec (%s) has %s, %s: nothing to compare.\n", [2]string{"BASE", "HEAD"}[i], side.arg, plural(errs, "error"), plural(warns, "warning"))
+			invalid = true
+			continue
+		}
+		specs[i] = ls.spec
+	}
+	if invalid {
+		return exitInvalid
+	}
+
+	r := review.Compare(specs[0], specs[1])
+	if err := rv.Render(a.out, &view.ReviewReport{Review: r, Base: base.arg, Head: head.arg}); err != nil {
+		fmt.Fprintf(a.err, "keyprov: writing the review: %v\n", err)
+		return exitInvalid
+	}
+	sum := r.Summary()
+	a.log.Debug().Int("added", sum.Added).Int("removed", sum.Removed).Int("moved", sum.Moved).
+		Int("changed", sum.Changed).Int("unchanged", sum.Unchanged).Int("risks", len(r.Risks)).Msg("diff finished")
+
+	if threshold := failOnSeverity(failOn.val); threshold > 0 && r.MaxSeverity() >= threshold {
+		return exitRefused
+	}
+	if *detailed && r.HasChanges() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// failOnSeverity maps --fail-on to the least severity that fails; 0 for none.
+func failOnSeverity(v string) review.Severity {
+	switch v {
+	case "none":
+		return 0
+	case "risk":
+		return review.Low
+	}
+	s, _ := review.ParseSeverity(v)
+	return s
+}
+
+// diffSide is one side of a diff: local paths, or paths at a git revision.
+type diffSide struct {
+	// arg is the side as given on the command line; it labels the output.
+	arg string
+	// ref is the git revision of a git:REF side, "" for local paths.
+	ref string
+	// paths are the spec files or directories to read.
+	paths []string
+}
+
+const gitSidePrefix = "git:"
+
+// resolve decides which paths the side reads. A local side reads its
+// argument (or, for an omitted HEAD, the -f paths). A git:REF side reads the
+// -f paths when given explicitly, else the other side's local path, else
+// the default (keys.hcl).
+func (s *diffSide) resolve(other diffSide, files []string, explicit bool) {
+	if s.paths != nil {
+		return
+	}
+	ref, isGit := strings.CutPrefix(s.arg, gitSidePrefix)
+	if !isGit {
+		s.paths = []string{s.arg}
+		return
+	}
+	s.ref = ref
+	switch {
+	case explicit:
+		s.paths = files
+	case !strings.HasPrefix(other.arg, gitSidePrefix) && other.paths != nil:
+		s.paths = other.paths
+	case !strings.HasPrefix(other.arg, gitSidePrefix) && other.arg != "":
+		s.paths = []string{other.arg}
+	default:
+		s.paths = files
+	}
+}
+
+// loadDiffSide reads and evaluates one side offline. It never fails:
+// problems are diagnostics.
+func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) loadedSpec {
+	opts, err := sf.options(a, false)
+	if err != nil {
+		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
+	}
+	opts.Paths = side.paths
+	var (
+		srcs  []spec.Source
+		diags hcl.Diagnostics
+	)
+	if side.ref != "" {
+		g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxFileBytes}
+		srcs, diags = g.sources(side.ref, side.paths)
+	} else {
+		srcs, diags = spec.ReadSources(side.paths, opts.Limits.MaxFileBytes)
+	}
+	ls := loadedSpec{diags: diags, sources: map[string][]byte{}}
+	for _, src := range srcs {
+		ls.sources[src.Name] = src.Bytes
+	}
+	if diags.HasErrors() {
+		return ls
+	}
+	ls.spec, diags = spec.Evaluate(srcs, opts)
+	ls.diags = append(ls.diags, diags...)
+	return ls
+}
+
+// environList returns the command's environment as KEY=VALUE pairs.
+func (a *app) environList() []string {
+	env := make([]string, 0, len(a.environ))
+	for k, v := range a.environ {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// gitReader reads spec files from a git revision by running git.
+type gitReader struct {
+	ctx      context.Context
+	env      []string
+	maxBytes int64
+	top      string // the work tree's root
+}
+
+// errGit wraps failures of the git command.
+var errGit = errors.New("git failed")
+
+func (g *gitReader) git(stdout io.Writer, args ...string) error {
+	cmd := exec.CommandContext(g.ctx, "git", args...)
+	cmd.Dir = g.top
+	cmd.Env = g.env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("%w: git %s: %s", errGit, strings.Join(args, " "), msg)
+	}
+	return nil
+}
+
+func (g *gitReader) output(args ...string) (string, error) {
+	var out bytes.Buffer
+	err := g.git(&out, args...)
+	return strings.TrimSpace(out.String()), err
+}
+
+// sources reads the spec files named by paths (relative to the current
+// directory) from revision ref. Source names are REF:PATH with PATH
+// relative to the repository root, as `git show` takes them.
+func (g *gitReader) sources(ref string, paths []string) ([]spec.Source, hcl.Diagnostics) {
+	fail := func(format string, args ...any) ([]spec.Source, hcl.Diagnostics) {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
+	}
+	if ref == "" || strings.HasPrefix(ref, "-") {
+		return fail("%q is not a git revision: write git:REF, e.g. git:origin/main.", gitSidePrefix+ref)
+	}
+	top, err := g.output("rev-parse", "--show-toplevel")
+	if err != nil {
+		return fail("git:%s needs a git work tree: %v.", ref, err)
+	}
+	prefix, err := g.output("rev-parse", "--show-prefix")
+	if err != nil {
+		return fail("%v.", err)
+	}
+	g.top = top
+	commit, err := g.output("rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
+	if err != nil || commit == "" {
+		return fail("%q is not a commit in this repository (fetch it first, e.g. git fetch origin main).", ref)
+	}
+
+	var (
+		srcs  []spec.Source
+		diags hcl.Diagnostics
+		seen  = map[string]bool{}
+	)
+	for _, p := range paths {
+		rel, err := g.repoPath(prefix, p)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: err.Error() + "."})
+			continue
+		}
+		entries, err := g.lsTree(commit, rel, false)
+		if err != nil {
+			return fail("%v.", err)
+		}
+		switch {
+		case len(entries) == 0:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec",
+				Detail: fmt.Sprintf("%s does not exist at %s.", p, ref)})
+			continue
+		case entries[0].typ == "tree":
+			if entries, err = g.lsTree(commit, rel, true); err != nil {
+				return fail("%v.", err)
+			}
+			n := 0
+			for _, e := range entries {
+				if e.typ == "blob" && spec.IsSpecFile(path.Base(e.path)) && !seen[e.path] {
+					seen[e.path] = true
+					src, d := g.read(ref, commit, e, filepath.Join(p, path.Base(e.path)))
+					diags = append(diags, d...)
+					srcs = append(srcs, src...)
+					n++
+				}
+			}
+			if n == 0 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No spec files",
+					Detail: fmt.Sprintf("The directory %s holds no *.hcl or *.hcl.json files at %s.", p, ref)})
+			}
+		case entries[0].typ == "blob":
+			if !seen[entries[0].path] {
+				seen[entries[0].path] = true
+				src, d := g.read(ref, commit, entries[0], p)
+				diags = append(diags, d...)
+				srcs = append(srcs, src...)
+			}
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec",
+				Detail: fmt.Sprintf("%s is a %s at %s, not a file or a directory.", p, entries[0].typ, ref)})
+		}
+	}
+	return srcs, diags
+}
+
+// repoPath turns a path relative to the current directory (or absolute)
+// into a slash-separated path relative to the repository root.
+func (g *gitReader) repoPath(prefix, p string) (string, error) {
+	var rel string
+	if filepath.IsAbs(p) {
+		top, err := filepath.EvalSymlinks(g.top)
+		if err != nil {
+			top = g.top
+		}
+		abs := p
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(p))
+		}
+		r, err := filepath.Rel(top, abs)
+		if err != nil {
+			return "", fmt.Errorf("%s is outside the git work tree %s", p, g.top)
+		}
+		rel = filepath.ToSlash(r)
+	} else {
+		rel = path.Join(prefix, filepath.ToSlash(p))
+	}
+	rel = path.Clean(rel)
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is outside the git work tree %s", p, g.top)
+	}
+	return rel, nil
+}
+
+type treeEntry struct {
+	typ  string // blob, tree or commit
+	size int64  // blobs only
+	path string // relative to the repository root
+}
+
+// lsTree lists the entry at rel (the root when rel is "."), or with dir
+// the entries of the directory rel.
+func (g *gitReader) lsTree(commit, rel string, dir bool) ([]treeEntry, error) {
+	args := []string{"ls-tree", "-z", "-l", "--full-tree", commit}
+	switch {
+	case rel == "." && !dir:
+		return []treeEntry{{typ: "tree", path: "."}}, nil
+	case dir && rel != ".":
+		args = append(args, "--", rel+"/")
+	case !dir:
+		args = append(args, "--", rel)
+	}
+	var out bytes.Buffer
+	if err := g.git(&out, args...); err != nil {
+		return nil, err
+	}
+	var entries []treeEntry
+	for _, rec := range strings.Split(out.String(), "\x00") {
+		meta, name, ok := strings.Cut(rec, "\t")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(meta) // mode type object size
+		if len(f) != 4 {
+			continue
+		}
+		size, _ := strconv.ParseInt(f[3], 10, 64)
+		entries = append(entries, treeEntry{typ: f[1], size: size, path: name})
+	}
+	return entries, nil
+}
+
+// read reads one blob; local is the path shown to people for it.
+func (g *gitReader) read(ref, commit string, e treeEntry, local string) ([]spec.Source, hcl.Diagnostics) {
+	name := ref + ":" + e.path
+	if e.size > g.maxBytes {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec file too large",
+			Detail: fmt.Sprintf("%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", name, e.size, g.maxBytes)}}
+	}
+	var out bytes.Buffer
+	if err := g.git(&out, "cat-file", "blob", commit+":"+e.path); err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: err.Error() + "."}}
+	}
+	return []spec.Source{{Name: name, Dir: filepath.Dir(local), Bytes: out.Bytes()}}, nil
+}
