@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -67,6 +68,12 @@ type Options struct {
 	Git string
 	// Env is the environment of git; nil means the current process's.
 	Env []string
+	// Exclude skips files found in directories: a pattern without "/"
+	// (path.Match syntax) matches any element of the path below the
+	// scanned directory ("testdata", "*_test.go"); a pattern with "/"
+	// matches that whole relative path ("docs/*.md"). Files named
+	// explicitly are always scanned.
+	Exclude []string
 }
 
 // ErrNotFound is returned for a path to scan that does not exist.
@@ -275,10 +282,44 @@ func listFiles(ctx context.Context, paths []string, opts Options) ([]string, err
 			}
 		}
 		for _, f := range files {
-			add(f)
+			if !excluded(p, f, opts.Exclude) {
+				add(f)
+			}
 		}
 	}
 	return out, nil
+}
+
+// excluded reports whether file, found below dir, matches a pattern.
+func excluded(dir, file string, patterns []string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	rel, err := filepath.Rel(dir, file)
+	if err != nil {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	for _, p := range patterns {
+		if strings.Contains(p, "/") {
+			if ok, _ := path.Match(p, rel); ok {
+				return true
+			}
+			continue
+		}
+		for _, el := range strings.Split(rel, "/") {
+			if ok, _ := path.Match(p, el); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ValidPattern reports whether p is a valid Exclude pattern.
+func ValidPattern(p string) bool {
+	_, err := path.Match(p, "")
+	return p != "" && err == nil
 }
 
 // gitFiles lists the regular files git knows under dir: tracked ones, and

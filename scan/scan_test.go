@@ -260,6 +260,46 @@ func TestPathsGit(t *testing.T) {
 	assert.Equal(t, []string{"config/app.env"}, findingPaths(t, res, dir))
 }
 
+func TestPathsExclude(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"app.env":                tok1,
+		"testdata/fixture.txt":   tok1,
+		"pkg/testdata/x/y.txt":   tok1,
+		"pkg/client_test.go":     tok2,
+		"pkg/client.go":          tok2,
+		"docs/guide.md":          tok2,
+		"docs/api/reference.md":  tok2,
+		"examples/tokens.env":    tok1,
+		"examples/sub/keys.json": tok1,
+	})
+	tests := map[string]struct {
+		exclude []string
+		want    []string
+	}{
+		"none": {nil, []string{"app.env", "docs/api/reference.md", "docs/guide.md", "examples/sub/keys.json", "examples/tokens.env",
+			"pkg/client.go", "pkg/client_test.go", "pkg/testdata/x/y.txt", "testdata/fixture.txt"}},
+		"elements": {[]string{"testdata", "*_test.go", "examples"}, []string{"app.env", "docs/api/reference.md", "docs/guide.md", "pkg/client.go"}},
+		"relative path": {[]string{"docs/*.md"}, []string{"app.env", "docs/api/reference.md", "examples/sub/keys.json", "examples/tokens.env",
+			"pkg/client.go", "pkg/client_test.go", "pkg/testdata/x/y.txt", "testdata/fixture.txt"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := scan.Paths(context.Background(), []string{dir}, scan.Options{Git: "/nonexistent/git", Exclude: tt.exclude})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, findingPaths(t, res, dir))
+		})
+	}
+	// A file named explicitly is scanned whatever the patterns.
+	res, err := scan.Paths(context.Background(), []string{filepath.Join(dir, "testdata/fixture.txt")}, scan.Options{Exclude: []string{"testdata"}})
+	require.NoError(t, err)
+	assert.Len(t, res.Findings, 1)
+
+	assert.True(t, scan.ValidPattern("*_test.go"))
+	assert.False(t, scan.ValidPattern("[x"))
+	assert.False(t, scan.ValidPattern(""))
+}
+
 func TestPathsErrors(t *testing.T) {
 	_, err := scan.Paths(context.Background(), []string{filepath.Join(t.TempDir(), "missing")}, scan.Options{})
 	assert.ErrorIs(t, err, scan.ErrNotFound)

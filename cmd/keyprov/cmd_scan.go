@@ -22,7 +22,8 @@ PATH is a file or a directory (default "."). Only text files are read:
 files with a NUL byte in their first 8 KiB are skipped as binary. In a git
 work tree, the files git lists are scanned (tracked, and untracked unless
 .gitignore excludes them); elsewhere every file, .git skipped. A file named
-explicitly is always scanned. Placeholders that keyprov would refuse as
+explicitly is always scanned; --exclude skips test fixtures and the like
+found in directories. Placeholders that keyprov would refuse as
 tokens (wat_xxxx…, wat_0123…) are not reported.
 
 Each finding is printed as file:line:col with the token's hint (prefix and
@@ -42,6 +43,8 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	sf := addSpecFlags(fs, a.cfg)
 	var prefixes stringList
 	fs.Var(&prefixes, "prefix", "token `prefix` to look for; repeatable (default: the spec's token_prefix, else wat_)")
+	var exclude stringList
+	fs.Var(&exclude, "exclude", "skip files below the scanned directories that match `pattern`: a name or glob matched against each path element (testdata, *_test.go), or a path with / (docs/*.md); repeatable")
 	out := &oneOf{"text", []string{"text", "json", "github"}}
 	fs.Var(out, "output", "output `format`: text, json or github (GitHub Actions annotations)")
 	fs.alias("o", "output")
@@ -60,11 +63,17 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 			return exitInvalid
 		}
 	}
+	for _, p := range exclude.vals {
+		if !scan.ValidPattern(p) {
+			fmt.Fprintf(a.err, "keyprov scan: --exclude %q is not a valid pattern\n", p)
+			return exitInvalid
+		}
+	}
 	if len(prefixes.vals) == 0 {
 		prefixes.vals = []string{a.specPrefix(sf)}
 	}
 
-	res, err := scan.Paths(ctx, pos, scan.Options{Prefixes: prefixes.vals, Env: a.environList()})
+	res, err := scan.Paths(ctx, pos, scan.Options{Prefixes: prefixes.vals, Env: a.environList(), Exclude: exclude.vals})
 	if err != nil {
 		fmt.Fprintf(a.err, "keyprov scan: %v\n", err)
 		return exitInvalid
