@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +20,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
 
-// testingM stops the shared PostgreSQL cluster after the tests ran.
+// testingM stops the shared PostgreSQL cluster after the tests ran, and
+// removes the keyprov binary that the process tests built.
 type testingM struct{ m *testing.M }
 
 func (t testingM) Run() int {
 	code := t.m.Run()
 	pgtest.StopShared()
+	removeTestBinary()
 	return code
 }
 
@@ -70,6 +75,7 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sql":     cmdSQL,
 			"settime": cmdSetTime,
+			"exits":   cmdExits,
 		},
 	}
 }
@@ -138,4 +144,29 @@ func cmdSetTime(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("settime: %v", err)
 	}
 	ts.Setenv(args[0], time.Now().Add(d).UTC().Format(time.RFC3339))
+}
+
+// cmdExits runs a program as exec does (its output is checked the same
+// way) and fails unless it exits with the given status:
+//
+//	exits 4 keyprov apply
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits STATUS PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: status %q is not a number", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }
