@@ -21,7 +21,7 @@ func (f *fixture) lastUsed(tenant, slug string) *time.Time {
 }
 
 func TestLastUsed(t *testing.T) {
-	f, _ := standardFixture(t)
+	f, now := standardFixture(t)
 	t0 := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	clk := newClock(t0)
 	// An hour-long interval: the background writer never runs during the
@@ -67,7 +67,7 @@ func TestLastUsed(t *testing.T) {
 	var updated time.Time
 	require.NoError(t, f.db.Conn().QueryRow(ctx, "SELECT updated_at FROM keyprov.keys WHERE slug = 'frontend'").Scan(&updated))
 	assert.True(t, updated.Before(t0), "updated_at stays the apply's time")
-	plan := f.apply(standardSpec(time.Now(), true))
+	plan := f.apply(standardSpec(now, true))
 	assert.False(t, plan.HasChanges(), "an apply after recording uses changes nothing")
 }
 
