@@ -238,3 +238,45 @@ func TestApplyLockTimeout(t *testing.T) {
 	res = runKeyprov(t, dir, env, "apply")
 	assert.Equal(t, 0, res.code, res.stderr)
 }
+
+// The database URL comes from --database-url, KEYPROV_DATABASE_URL, the
+// file named by KEYPROV_DATABASE_URL_FILE, then DATABASE_URL: the first one
+// set wins, so a malformed URL further down the list is never read.
+func TestDatabaseURLSources(t *testing.T) {
+	t.Parallel()
+	good := pgtest.NewDatabase(t)
+	bad := "postgres://keyprov:" + testPassword + "@localhost:99999999/keys"
+	dir := t.TempDir()
+	goodFile, badFile := filepath.Join(dir, "good-url"), filepath.Join(dir, "bad-url")
+	require.NoError(t, os.WriteFile(goodFile, []byte(good+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(badFile, []byte(bad+"\n"), 0o600))
+	emptyFile := filepath.Join(dir, "empty-url")
+	require.NoError(t, os.WriteFile(emptyFile, []byte("\n"), 0o600))
+
+	tests := map[string]struct {
+		env  map[string]string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		"flag over env":          {env: map[string]string{"KEYPROV_DATABASE_URL": bad}, args: []string{"--database-url", good}},
+		"env over file":          {env: map[string]string{"KEYPROV_DATABASE_URL": good, "KEYPROV_DATABASE_URL_FILE": badFile}},
+		"file over DATABASE_URL": {env: map[string]string{"KEYPROV_DATABASE_URL_FILE": goodFile, "DATABASE_URL": bad}},
+		"DATABASE_URL":           {env: map[string]string{"DATABASE_URL": good}},
+		"missing file":           {env: map[string]string{"KEYPROV_DATABASE_URL_FILE": filepath.Join(dir, "nope")}, code: exitInvalid, want: "reading KEYPROV_DATABASE_URL_FILE"},
+		"empty file":             {env: map[string]string{"KEYPROV_DATABASE_URL_FILE": emptyFile}, code: exitInvalid, want: "is empty"},
+		"none":                   {code: exitInvalid, want: "no database URL"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			env := oneKeySpec(t, dir)
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			res := runKeyprov(t, dir, env, append([]string{"plan"}, tc.args...)...)
+			assert.Equal(t, tc.code, res.code, res.stderr)
+			assert.Contains(t, res.stderr, tc.want)
+			assertNoSecret(t, "output", res.stdout+res.stderr, testPassword)
+		})
+	}
+}
