@@ -54,6 +54,9 @@ func commands() []*command {
 		applyCmd,
 		revokeCmd,
 		historyCmd,
+		verifyCmd,
+		listCmd,
+		tokenCmd,
 		versionCmd,
 	}
 }

@@ -58,6 +58,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 			mode := "secrets not read"
 			if *secrets {
 				mode = "secrets read"
+				writeChecksumStates(a.out, ls.spec)
 			}
 			fmt.Fprintf(a.out, "The spec is valid: %s, %s (%s).\n", plural(n, "key"), plural(warns, "warning"), mode)
 		} else {

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/token"
+)
+
+var tokenCmd = &command{
+	name:    "token",
+	summary: "generate a new token (token new)",
+	help: `Subcommands:
+  new    print a new random token
+
+Run "keyprov token new --help" for its flags.`,
+	run: runToken,
+}
+
+var tokenNewCmd = &command{
+	name: "token new",
+	help: fmt.Sprintf(`Prints a new random token on standard output: the prefix, %d characters
+from a cryptographic random source in base62, and a %d-character base62
+CRC-32 checksum, which lets scanners tell real tokens from look-alikes
+(validate --secrets reports "checksum valid"). Tokens without a checksum,
+made by other systems, are accepted too.
+
+Write it straight to where the secret lives; it is shown once:
+  keyprov token new > /run/secrets/website_key
+
+Exit status: 0 success; 1 bad flags.`, token.RandomLen, token.ChecksumLen),
+}
+
+func runToken(ctx context.Context, a *app, c *command, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(a.err, "keyprov token: want a subcommand: new")
+		return exitInvalid
+	}
+	switch args[0] {
+	case "new":
+		return runTokenNew(a, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(a.out, "Usage: keyprov token <subcommand> [flags]\n\n%s\n", c.help)
+		return exitOK
+	}
+	fmt.Fprintf(a.err, "keyprov token: unknown subcommand %q: want new\n", args[0])
+	return exitInvalid
+}
+
+func runTokenNew(a *app, args []string) int {
+	fs := newFlagSet(tokenNewCmd)
+	prefix := fs.String("prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(a.err, "keyprov token new: unexpected argument %q\n", pos[0])
+		return exitInvalid
+	}
+	// The rule of the spec's settings.token_prefix.
+	valid := len(*prefix) >= 1 && len(*prefix) <= 32
+	for i := 0; valid && i < len(*prefix); i++ {
+		valid = token.IsTokenChar((*prefix)[i])
+	}
+	if !valid {
+		fmt.Fprintf(a.err, "keyprov token new: invalid prefix %q: use 1 to 32 letters, digits, '_' and '-'\n", *prefix)
+		return exitInvalid
+	}
+	tok, err := token.Generate(*prefix)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov token new: %v\n", err)
+		return exitInvalid
+	}
+	fmt.Fprintln(a.out, tok.Reveal())
+	return exitOK
+}
+
+// writeChecksumStates prints, for validate --secrets, whether each token of
+// the spec carries a keyprov checksum ("checksum valid") or not ("no
+// checksum": made by another system, still accepted). Tokens appear by
+// their hints only.
+func writeChecksumStates(w io.Writer, s *spec.Spec) {
+	if s == nil {
+		return
+	}
+	p := s.Settings.TokenPrefix
+	for _, k := range s.Keys {
+		if k.Token.Known {
+			fmt.Fprintf(w, "%s: token %s: %s\n", k.Address, k.Token.Secret.Hint(p), token.ChecksumState(k.Token.Secret.Reveal(), p))
+		}
+		if k.Previous != nil && k.Previous.Token.Known {
+			fmt.Fprintf(w, "%s: previous_token %s: %s\n", k.Address, k.Previous.Token.Secret.Hint(p), token.ChecksumState(k.Previous.Token.Secret.Reveal(), p))
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/term"
+
+	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/token"
+	"github.com/keyprov/keyprov/verify"
+)
+
+var verifyCmd = &command{
+	name:    "verify",
+	summary: "check a token read from stdin and show its key",
+	help: `Reads one token from standard input and checks it against the store the way
+applications do (Go package github.com/keyprov/keyprov/verify): the key must
+not be revoked or expired, and the token must be the key's active token or
+its previous token before the cutoff. Prints the key the token belongs to.
+
+The token is read from standard input, never from the command line, which
+other users can see (ps, shell history). On a terminal it is read without
+echo; otherwise one trailing line break is removed and nothing else.
+
+  keyprov verify < token.txt
+  printf '%s' "$WEBSITE_KEY_ACME" | keyprov verify --tenant acme
+
+Exit status: 0 the token verifies (and reaches --tenant); 1 it does not,
+with the reason (malformed, unknown, revoked, expired, previous_expired,
+retired, scope_denied), or bad input; 3 store unavailable.`,
+	run: runVerify,
+}
+
+// maxTokenInput bounds what verify reads from stdin.
+const maxTokenInput = 64 << 10
+
+// verifyResult is the JSON form of verify's answer.
+type verifyResult struct {
+	FormatVersion string      `json:"format_version"`
+	Valid         bool        `json:"valid"`
+	Reason        string      `json:"reason,omitempty"`
+	Address       string      `json:"address,omitempty"`
+	Message       string      `json:"message,omitempty"`
+	Tenant        string      `json:"tenant,omitempty"`
+	Key           *verify.Key `json:"key,omitempty"`
+}
+
+func runVerify(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	dbf := addDBFlags(fs, a.cfg)
+	tenant := fs.String("tenant", "", "check that the key reaches `tenant` too (a universal key reaches every tenant)")
+	prefix := fs.String("prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
+	out := &oneOf{"text", []string{"text", "json"}}
+	fs.Var(out, "output", "output `format`: text or json")
+	fs.alias("o", "output")
+	lf := addLogFlags(fs, a.cfg)
+	pos, code, ok := fs.parse(a, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		// Never echo the argument: it may well be the token.
+		fmt.Fprintln(a.err, "keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
+		return exitInvalid
+	}
+	lf.setup(a)
+
+	tok, err := readToken(a)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		return exitInvalid
+	}
+
+	db, err := dbf.open(ctx, a, nil)
+	if err != nil {
+		return a.storeExit(err, "verify")
+	}
+	defer db.Close(context.Background())
+	// One query on one connection: the store's connection serves.
+	var vdb verify.DB = db.Conn()
+	if err := db.CheckVersion(ctx); err != nil {
+		if !errors.Is(err, store.ErrSchemaMissing) {
+			return a.storeExit(err, "verify")
+		}
+		fmt.Fprintf(a.err, "keyprov verify: schema %q holds no keys: no apply has run against this database\n", db.Schema())
+		vdb = emptyStore{}
+	}
+	v, err := verify.New(vdb, verify.WithSchema(db.Schema()), verify.WithPrefix(*prefix))
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		return exitInvalid
+	}
+	key, err := v.Verify(ctx, tok)
+	var verr *verify.Error
+	if err != nil && !errors.As(err, &verr) {
+		return a.storeExit(err, "verify")
+	}
+	if err == nil && *tenant != "" {
+		err = key.Allows(*tenant)
+		errors.As(err, &verr)
+	}
+
+	res := verifyResult{FormatVersion: "1", Valid: err == nil, Key: key, Tenant: *tenant}
+	if verr != nil {
+		res.Reason, res.Address, res.Message = verify.Code(verr), verr.Address, verr.Error()
+	}
+	if out.val == "json" {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		}
+	} else {
+		writeVerifyText(a.out, res, verr)
+	}
+	ev := a.log.Info().Bool("valid", res.Valid)
+	if res.Reason != "" {
+		ev = ev.Str("reason", res.Reason)
+	}
+	if res.Address != "" {
+		ev = ev.Str("key", res.Address)
+	} else if key != nil {
+		ev = ev.Str("key", key.Address)
+	}
+	ev.Msg("verify finished")
+	if !res.Valid {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+// emptyStore is a store where no apply has run: it knows no token.
+type emptyStore struct{}
+
+func (emptyStore) QueryRow(context.Context, string, ...any) pgx.Row { return noRow{} }
+
+type noRow struct{}
+
+func (noRow) Scan(...any) error { return pgx.ErrNoRows }
+
+// readToken reads the token from stdin: without echo on a terminal,
+// otherwise everything up to EOF less one trailing line break.
+func readToken(a *app) (string, error) {
+	if f, ok := a.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.err, "Token (not echoed): ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.err)
+		if err != nil {
+			return "", fmt.Errorf("reading the token from the terminal: %w", err)
+		}
+		return string(b), nil
+	}
+	if a.in == nil {
+		return "", errors.New("no token on standard input")
+	}
+	b, err := io.ReadAll(io.LimitReader(a.in, maxTokenInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the token from standard input: %w", err)
+	}
+	if len(b) > maxTokenInput {
+		return "", fmt.Errorf("standard input holds more than %d KiB: that is not a token", maxTokenInput>>10)
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) == 0 {
+		return "", errors.New("no token on standard input: keyprov verify < token.txt")
+	}
+	return string(b), nil
+}
+
+func writeVerifyText(w io.Writer, res verifyResult, verr *verify.Error) {
+	if !res.Valid {
+		msg := verr.Detail
+		switch {
+		case verr.Address != "" && msg != "":
+			msg = verr.Address + ": " + msg
+		case verr.Address != "":
+			msg = verr.Address
+		case res.Reason == verify.CodeUnknown:
+			msg = "no key in the store has this token"
+		}
+		fmt.Fprintf(w, "Invalid (%s): %s\n", res.Reason, msg)
+	}
+	k := res.Key
+	if k == nil {
+		return
+	}
+	kind := "tenant key"
+	if k.Universal {
+		kind = "universal key"
+	}
+	if res.Valid {
+		fmt.Fprintf(w, "Valid: %s (%s), %s token %s\n", k.Address, kind, k.Token, k.TokenHint)
+	} else {
+		fmt.Fprintf(w, "The token belongs to %s (%s), %s token %s\n", k.Address, kind, k.Token, k.TokenHint)
+	}
+	row := func(name, val string) { fmt.Fprintf(w, "  %-12s %s\n", name+":", val) }
+	row("name", k.Name)
+	row("tenant", k.Tenant)
+	row("permissions", permissionsText(k.Permissions))
+	row("metadata", metadataText(k.Metadata))
+	row("expires", timeText(k.ExpiresAt, "never"))
+	if k.ValidUntil != nil {
+		row("valid until", timeText(k.ValidUntil, ""))
+	}
+	if res.Valid && res.Tenant != "" {
+		row("scope", "reaches tenant "+res.Tenant)
+	}
+}
+
+func permissionsText(ps []verify.Permission) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Name
+		if len(p.Attributes) > 0 {
+			b, _ := json.Marshal(p.Attributes)
+			parts[i] += " " + string(b)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func metadataText(m map[string]string) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func timeText(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
