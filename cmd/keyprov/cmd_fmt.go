@@ -31,7 +31,8 @@ the spec files (-f, KEYPROV_FILE, default keys.hcl) are formatted. JSON files
 are left alone.
 
 With --check nothing is written: the files that are not formatted are listed
-and the exit status is 1. --diff prints the changes as a unified diff.`,
+and the exit status is 1. --diff prints the changes as a unified diff (for
+standard input, the diff instead of the formatted text).`,
 	run: runFmt,
 }
 
@@ -62,11 +63,17 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			view.WriteDiagnosticsText(a.err, diags, map[string][]byte{"<stdin>": src}, false)
 			return exitInvalid
 		}
-		if *check && !bytes.Equal(src, out) {
-			return exitInvalid
-		}
-		if !*check {
+		changed := !bytes.Equal(src, out)
+		switch {
+		case *diff:
+			if changed {
+				fmt.Fprint(a.out, unifiedDiff(src, out, "<stdin>"))
+			}
+		case !*check:
 			_, _ = a.out.Write(out)
+		}
+		if *check && changed {
+			return exitInvalid
 		}
 		return exitOK
 	}
@@ -97,10 +104,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			fmt.Fprintln(a.out, f)
 		}
 		if *diff {
-			ud := difflib.UnifiedDiff{A: difflib.SplitLines(string(src)), B: difflib.SplitLines(string(out)),
-				FromFile: "old/" + filepath.ToSlash(f), ToFile: "new/" + filepath.ToSlash(f), Context: 3}
-			text, _ := difflib.GetUnifiedDiffString(ud)
-			fmt.Fprint(a.out, text)
+			fmt.Fprint(a.out, unifiedDiff(src, out, filepath.ToSlash(f)))
 		}
 		if *check {
 			status = exitInvalid
@@ -115,6 +119,24 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintln(a.err, "Some files are not formatted: run keyprov fmt to fix them.")
 	}
 	return status
+}
+
+// unifiedDiff returns the change from a to b as a unified diff of name.
+func unifiedDiff(a, b []byte, name string) string {
+	ud := difflib.UnifiedDiff{A: splitLines(a), B: splitLines(b), FromFile: "old/" + name, ToFile: "new/" + name, Context: 3}
+	text, _ := difflib.GetUnifiedDiffString(ud)
+	return text
+}
+
+// splitLines splits b after each newline. Unlike difflib.SplitLines it adds
+// no empty last line after a final newline, which showed in every diff as
+// a spurious blank context line.
+func splitLines(b []byte) []string {
+	lines := strings.SplitAfter(string(b), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1]
+	}
+	return lines
 }
 
 // format returns src in canonical form, or the syntax errors that prevent it.
