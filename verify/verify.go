@@ -207,13 +207,13 @@ const NegativeTTL = time.Second
 type Option func(*config) error
 
 type config struct {
-	schema    string
-	prefix    string
-	cacheTTL  time.Duration
-	cacheMax  int
-	lastUsed  time.Duration
-	clock     func() time.Time
-	onFlushEr func(error)
+	schema     string
+	prefix     string
+	cacheTTL   time.Duration
+	cacheMax   int
+	lastUsed   time.Duration
+	clock      func() time.Time
+	onFlushErr func(error)
 }
 
 // WithSchema names the schema of keyprov's tables (default "keyprov").
@@ -265,7 +265,7 @@ func WithLastUsed(interval time.Duration) Option {
 // (by default they are dropped; the uses are kept for the next flush).
 func WithFlushErrors(fn func(error)) Option {
 	return func(c *config) error {
-		c.onFlushEr = fn
+		c.onFlushErr = fn
 		return nil
 	}
 }
@@ -309,7 +309,7 @@ func New(db DB, opts ...Option) (*Verifier, error) {
 		v.cache = newCache(c.cacheTTL, min(c.cacheTTL, NegativeTTL), c.cacheMax)
 	}
 	if c.lastUsed > 0 {
-		v.rec = newRecorder(db, c.schema, c.lastUsed, c.onFlushEr)
+		v.rec = newRecorder(db, c.schema, c.lastUsed, c.onFlushErr)
 	}
 	return v, nil
 }
@@ -393,16 +393,16 @@ func (v *Verifier) lookup(ctx context.Context, d token.Digest, now time.Time) (*
 // fetch runs the lookup query; it returns nil, nil for an unknown digest.
 func (v *Verifier) fetch(ctx context.Context, d token.Digest) (*record, error) {
 	var (
-		k                   Key
-		perms, meta         string
-		validUntil          *time.Time
-		revokedAt           *time.Time
-		retiredAt           *time.Time
-		revReason, retReasn string
-		state               string
+		k                    Key
+		perms, meta          string
+		validUntil           *time.Time
+		revokedAt            *time.Time
+		retiredAt            *time.Time
+		revReason, retReason string
+		state                string
 	)
 	err := v.db.QueryRow(ctx, v.query, d[:]).Scan(&k.ID, &k.Tenant, &k.Slug, &k.Universal, &k.Name, &perms, &meta,
-		&k.ExpiresAt, &revokedAt, &revReason, &state, &k.TokenHint, &validUntil, &retiredAt, &retReasn)
+		&k.ExpiresAt, &revokedAt, &revReason, &state, &k.TokenHint, &validUntil, &retiredAt, &retReason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -427,7 +427,7 @@ func (v *Verifier) fetch(ctx context.Context, d token.Digest) (*record, error) {
 		k.Token, k.ValidUntil = Previous, utc(validUntil)
 	}
 	return &record{key: &k, revokedAt: utc(revokedAt), revokedReason: revReason,
-		state: state, retiredAt: utc(retiredAt), retiredReason: retReasn}, nil
+		state: state, retiredAt: utc(retiredAt), retiredReason: retReason}, nil
 }
 
 func utc(t *time.Time) *time.Time {
