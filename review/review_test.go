@@ -360,7 +360,7 @@ func TestReviewRiskOrder(t *testing.T) {
 	}, risks(r))
 }
 
-func TestSeverity(t *testing.T) {
+func TestReviewSeverity(t *testing.T) {
 	for _, s := range []review.Severity{review.Low, review.Medium, review.High, review.Critical} {
 		got, err := review.ParseSeverity(s.String())
 		require.NoError(t, err)

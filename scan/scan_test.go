@@ -39,7 +39,7 @@ func hits(fs []scan.Finding) []hit {
 	return out
 }
 
-func TestReader(t *testing.T) {
+func TestScanReader(t *testing.T) {
 	generated, err := token.Generate("wat_")
 	require.NoError(t, err)
 	gen := generated.Reveal()
@@ -115,7 +115,7 @@ func TestReader(t *testing.T) {
 	}
 }
 
-func TestReaderChecksum(t *testing.T) {
+func TestScanReaderChecksum(t *testing.T) {
 	generated, err := token.Generate("wat_")
 	require.NoError(t, err)
 	found, _, err := scan.Reader(strings.NewReader(generated.Reveal()+" "+tok1), "f", []string{"wat_"})
@@ -127,7 +127,7 @@ func TestReaderChecksum(t *testing.T) {
 	assert.Equal(t, "no checksum", found[1].ChecksumState())
 }
 
-func TestReaderBinary(t *testing.T) {
+func TestScanReaderBinary(t *testing.T) {
 	tests := map[string]struct {
 		content    []byte
 		wantBinary bool
@@ -150,7 +150,7 @@ func TestReaderBinary(t *testing.T) {
 }
 
 // A line longer than the scanner holds at once is searched in pieces.
-func TestReaderLongLine(t *testing.T) {
+func TestScanReaderLongLine(t *testing.T) {
 	pad := strings.Repeat("abcdefgh ", 300_000) // 2.7 MB, no newline
 	found, _, err := scan.Reader(strings.NewReader("x\n"+pad+tok1+" "+pad+tok2+"\n"+tok1), "min.js", []string{"wat_"})
 	require.NoError(t, err)
@@ -201,7 +201,7 @@ var tree = map[string]string{
 	"docs/near-miss.md": "x" + tok1 + " wat_short123\n",
 }
 
-func TestPathsWalk(t *testing.T) {
+func TestScanPathsWalk(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, tree)
 	require.NoError(t, os.Symlink(filepath.Join(dir, "config/app.env"), filepath.Join(dir, "link.env")))
@@ -228,7 +228,7 @@ func gitEnv() []string {
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
 }
 
-func TestPathsGit(t *testing.T) {
+func TestScanPathsGit(t *testing.T) {
 	dir := t.TempDir()
 	git(t, dir, "init", "-q")
 	files := maps.Clone(tree)
@@ -260,7 +260,7 @@ func TestPathsGit(t *testing.T) {
 	assert.Equal(t, []string{"config/app.env"}, findingPaths(t, res, dir))
 }
 
-func TestPathsExclude(t *testing.T) {
+func TestScanPathsExclude(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"app.env":                tok1,
@@ -300,7 +300,7 @@ func TestPathsExclude(t *testing.T) {
 	assert.False(t, scan.ValidPattern(""))
 }
 
-func TestPathsErrors(t *testing.T) {
+func TestScanPathsErrors(t *testing.T) {
 	_, err := scan.Paths(context.Background(), []string{filepath.Join(t.TempDir(), "missing")}, scan.Options{})
 	assert.ErrorIs(t, err, scan.ErrNotFound)
 
@@ -313,9 +313,9 @@ func TestPathsErrors(t *testing.T) {
 	}
 }
 
-// FuzzReader checks that the scanner never panics, that findings point at
+// FuzzScanReader checks that the scanner never panics, that findings point at
 // a prefix in the input, and that it never returns more than a hint.
-func FuzzReader(f *testing.F) {
+func FuzzScanReader(f *testing.F) {
 	f.Add("k=" + tok1 + "\n")
 	f.Add("x" + tok1 + " " + tok2 + "\r\n\x00")
 	f.Add("wat_wat_wat_" + tok2[4:])

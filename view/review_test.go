@@ -116,7 +116,7 @@ func TestReviewViewBounds(t *testing.T) {
 	assert.EqualError(t, err, `unknown output format "yaml": use text, json or markdown`)
 }
 
-func TestRiskSummaryLine(t *testing.T) {
+func TestReviewRiskSummaryLine(t *testing.T) {
 	tests := map[string]struct {
 		risks map[review.Severity]int
 		want  string
