@@ -294,9 +294,9 @@ func TestLockReleasedWhenTheSessionDies(t *testing.T) {
 	holder := open(t, store.Config{URL: u})
 	waiter := open(t, store.Config{URL: u, LockTimeout: 10 * time.Second})
 	var pid uint32
-	locked, release := make(chan struct{}), make(chan struct{})
+	locked, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
-		_ = holder.Update(ctx, func(*store.Tx) error {
+		done <- holder.Update(ctx, func(*store.Tx) error {
 			pid = holder.Conn().PgConn().PID()
 			close(locked)
 			<-release
@@ -304,10 +304,11 @@ func TestLockReleasedWhenTheSessionDies(t *testing.T) {
 		})
 	}()
 	<-locked
-	defer close(release)
 	// Kill the holder's backend, as a crashed keyprov would leave it.
 	admin := pgtest.Connect(t, u)
 	_, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
 	require.NoError(t, err)
 	assert.NoError(t, waiter.Update(ctx, func(*store.Tx) error { return nil }))
+	close(release)
+	assert.Error(t, <-done, "the killed transaction did not commit")
 }
