@@ -167,10 +167,11 @@ func (s *diffSide) resolve(other diffSide, files []string, explicit bool) {
 	switch {
 	case explicit:
 		s.paths = files
-	case !strings.HasPrefix(other.arg, gitSidePrefix) && other.paths != nil:
+	case !strings.HasPrefix(other.arg, gitSidePrefix):
 		s.paths = other.paths
-	case !strings.HasPrefix(other.arg, gitSidePrefix) && other.arg != "":
-		s.paths = []string{other.arg}
+		if s.paths == nil {
+			s.paths = []string{other.arg}
+		}
 	default:
 		s.paths = files
 	}
