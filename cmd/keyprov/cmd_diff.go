@@ -50,7 +50,7 @@ read from the working tree, also for a git:REF side.
 
 Exit status: 0 success (with --detailed-exitcode: no changes); 1 invalid
 spec, flags or git revision (diagnostics on stderr); 2 changes, with
---detailed-exitcode; 4 a risk flag at or above --fail-on.`,
+--detailed-exitcode; 4 a risk flag at or above --fail-on (before 2).`,
 	run: runDiff,
 }
 
