@@ -452,10 +452,12 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: t.ID, State: store.StateRetired, RetiredReason: reason})
 		tc.Retired = append(tc.Retired, t.Hint)
 	}
-	// A previous token past its cutoff is retired whatever the spec says.
+	// A previous token past its cutoff is retired whatever the spec says,
+	// and stays retired even if the spec moves the cutoff later.
+	var cutoff *store.Token
 	if prev != nil && prev.ValidUntil != nil && !prev.ValidUntil.After(d.now) {
 		retire(prev, ReasonCutoff)
-		prev = nil
+		cutoff, prev = prev, nil
 	}
 	var wantPrev *spec.PreviousToken
 	if k.Previous != nil && k.Previous.Token.Known {
@@ -490,6 +492,8 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 			}
 		}
 		prev = nil
+	case cutoff != nil && cutoff.Digest == dg:
+		return fmt.Sprintf("token was the previous token until %s and can never be active again — set a new token", cutoff.ValidUntil.UTC().Format(time.RFC3339))
 	default:
 		if why := d.blockedBy(dg, cur); why != "" {
 			return why
@@ -528,7 +532,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 			if active != nil && active.Digest == wantPrevDigest {
 				break // the previous token is the active one: nothing to keep
 			}
-			if d.blockedBy(wantPrevDigest, cur) != "" || d.known[wantPrevDigest].State != "" {
+			if d.blockedBy(wantPrevDigest, cur) != "" || d.known[wantPrevDigest].State != "" || cutoff != nil && cutoff.Digest == wantPrevDigest {
 				d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousRetired,
 					Message: "previous_token is a retired token and stays retired"})
 				break
