@@ -79,9 +79,10 @@ type JSONField struct {
 }
 
 // JSONToken describes a token change by hints.
+// Before and After are null when there is no active token.
 type JSONToken struct {
-	Before        string   `json:"before"`
-	After         string   `json:"after"`
+	Before        *string  `json:"before"`
+	After         *string  `json:"after"`
 	Rotated       bool     `json:"rotated"`
 	Previous      string   `json:"previous,omitempty"`
 	PreviousUntil *string  `json:"previous_until,omitempty"`
@@ -116,6 +117,13 @@ func timeString(t *time.Time) *string {
 	return &s
 }
 
+func hintOrNull(h string) *string {
+	if h == "" {
+		return nil
+	}
+	return &h
+}
+
 // Document builds the JSON document of a report.
 func Document(r *Report) PlanDocument {
 	p := r.Plan
@@ -145,7 +153,7 @@ func Document(r *Report) PlanDocument {
 			jc.Fields = append(jc.Fields, JSONField{Field: f.Field, Before: jsonAny(f.Before), After: jsonAny(f.After), Added: f.Added, Removed: f.Removed})
 		}
 		if t := c.Token; t != nil {
-			jc.Token = &JSONToken{Before: t.Before, After: t.After, Rotated: c.Rotated(), Previous: t.Previous,
+			jc.Token = &JSONToken{Before: hintOrNull(t.Before), After: hintOrNull(t.After), Rotated: c.Rotated(), Previous: t.Previous,
 				PreviousUntil: timeString(t.PreviousUntil), Retired: t.Retired}
 		}
 		if c.Action == reconcile.Create && c.Row != nil {
