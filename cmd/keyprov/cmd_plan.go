@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyprov/keyprov/reconcile"
@@ -111,7 +112,11 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
 	a.log = log
 
+	prog := newProgress(a.err, isTerminal(a.err), log)
+	defer prog.End()
+	prog.Start("evaluating the spec", nil)
 	ls := a.loadSpec(sf, true)
+	prog.End()
 	a.printDiagnostics(ls)
 	if ls.diags.HasErrors() {
 		errs, warns := view.Count(ls.diags)
@@ -128,7 +133,10 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		fmt.Fprintf(a.err, "keyprov: %v\n", err)
 		return exitInvalid
 	}
-	db, err := dbf.open(ctx, a, nil)
+	var attempts atomic.Int64
+	prog.Start("waiting for the database", func() string { return plural(int(attempts.Load()), "attempt") })
+	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
+	prog.End()
 	if err != nil {
 		return a.storeExit(err, c.name)
 	}
@@ -140,7 +148,13 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		DryRun: dry,
 		Meta:   reconcile.Meta{RunID: runID, Actor: actor(a)},
 	}
+	phase := "applying"
+	if dry {
+		phase = "planning"
+	}
+	prog.Start(phase, func() string { return plural(len(s.Keys), "key") })
 	res, err := reconcile.Run(ctx, db, s, opts)
+	prog.End()
 	refused := errors.Is(err, reconcile.ErrRefused)
 	if err != nil && !refused {
 		return a.storeExit(err, c.name)
