@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultPrefix is the token prefix used when the spec does not set one.
@@ -57,14 +58,16 @@ func Check(tok, prefix string) []error {
 	if n := len(body); n < MinBodyLen {
 		errs = append(errs, fmt.Errorf("%w: %d characters after the prefix, at least %d are required", ErrTooShort, n, MinBodyLen))
 	}
+	// Characters are runes; a byte that is not valid UTF-8 counts as one.
+	// Whitespace is reported by its own rule above, not counted again.
 	bad := 0
-	for i := 0; i < len(body); i++ {
-		if !IsTokenChar(body[i]) && !isSpace(rune(body[i])) {
+	for _, r := range body {
+		if !(r < utf8.RuneSelf && IsTokenChar(byte(r))) && !isSpace(r) {
 			bad++
 		}
 	}
 	if bad > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d characters outside [A-Za-z0-9_-] after the prefix", ErrCharset, bad))
+		errs = append(errs, fmt.Errorf("%w: %s outside [A-Za-z0-9_-] after the prefix", ErrCharset, count(bad, "character")))
 	}
 	if len(body) >= MinBodyLen {
 		if why := lowEntropy(body); why != "" {
@@ -72,6 +75,14 @@ func Check(tok, prefix string) []error {
 		}
 	}
 	return errs
+}
+
+// count returns "1 character" or "n characters".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func isSpace(r rune) bool {
@@ -92,7 +103,7 @@ func lowEntropy(body string) string {
 		}
 	}
 	if distinct < MinDistinct {
-		return fmt.Sprintf("only %d distinct characters, at least %d are required", distinct, MinDistinct)
+		return fmt.Sprintf("only %s, at least %d are required", count(distinct, "distinct character"), MinDistinct)
 	}
 	rep, up, down := 1, 1, 1
 	for i := 1; i < len(body); i++ {
