@@ -41,9 +41,11 @@ unit:
 	$(WITHPG) run -- $(GO) test -race -count=1 -timeout 15m ./...
 
 fuzz-short:
-	@for t in $$($(GO) test -list '^Fuzz' ./spec | grep ^Fuzz); do \
-		echo "fuzz spec $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./spec || exit 1; \
+	@for p in ./spec ./token; do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+			echo "fuzz $$p $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 clean:

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -433,4 +434,67 @@ tenant_key "db" {
 		diag{Pos: "b.hcl:6:3", Summary: "Unsupported argument", Detail: `An argument named "colour" is not expected here.`, Address: "tenant_key.app"},
 		diag{Pos: "b.hcl:15:1", Summary: "Duplicate key", Detail: "first at b.hcl:9:1", Address: "acme/db"},
 	)
+}
+
+// Large specs are evaluated in parallel (parallelMin instances and more);
+// the keys and the diagnostics come out in the same order as serially.
+func TestParallelEvaluation(t *testing.T) {
+	const n = parallelMin + 100
+	var tenants, secrets strings.Builder
+	secrets.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			tenants.WriteString(", ")
+		}
+		fmt.Fprintf(&tenants, "%q", fmt.Sprintf("t%04d", i))
+		if i%100 != 7 { // every hundredth tenant has no token
+			if i > 0 {
+				secrets.WriteString(", ")
+			}
+			fmt.Fprintf(&secrets, "%q: %q", fmt.Sprintf("t%04d", i), fmt.Sprintf("wat_%04dQ3xT9mLpV2rZ8kW4nB7yH1cJ5fD6gS0a", i))
+		}
+	}
+	secrets.WriteString("}")
+	spec := "tenant_key \"site\" {\n  for_each = toset([" + tenants.String() + "])\n  tenant   = each.key\n  name     = \"Site ${each.key}\"\n  token    = jsondecode(file(\"secrets.json\"))[each.key]\n}\n" +
+		"tenant_key \"dup\" {\n  for_each = toset([" + tenants.String() + "])\n  tenant   = \"shared\"\n  name     = \"dup\"\n  slug     = substr(each.key, 0, 4)\n  token    = env(\"A\")\n}\n"
+	files := map[string]string{"keys.hcl": spec, "secrets.json": secrets.String()}
+
+	var first []diag
+	for run := range 3 {
+		_, ds := loadFiles(t, files, Options{Paths: []string{"keys.hcl"}, Secrets: true, LookupEnv: fakeEnv{"A": tokA}.lookup})
+		got := diagsOf(ds)
+		var missing, dups, twice int
+		for _, d := range got {
+			switch d.Summary {
+			case "Invalid index":
+				missing++
+			case "Duplicate key":
+				dups++
+			case "Token used twice":
+				twice++
+			default:
+				t.Errorf("unexpected diagnostic %+v", d)
+			}
+		}
+		assert.Equal(t, n/100+1, missing, "tenants without a token")
+		// dup derives the slugs t000 … t061 from the tenants t0000 …
+		// t0611: every tenth instance declares a new key, the others
+		// duplicate it; the new keys all read env("A").
+		distinct := (n + 9) / 10
+		assert.Equal(t, n-distinct, dups)
+		assert.Equal(t, distinct-1, twice)
+		if run == 0 {
+			first = got
+		} else {
+			require.Equal(t, first, got, "diagnostics depend on scheduling")
+		}
+	}
+
+	files["keys.hcl"] = strings.SplitAfter(spec, "}\n")[0]
+	s, ds := loadFiles(t, files, Options{Paths: []string{"keys.hcl"}})
+	requireDiags(t, ds)
+	require.Len(t, s.Keys, n)
+	for i, k := range s.Keys {
+		assert.Equal(t, fmt.Sprintf("t%04d/site", i), k.Address.String())
+	}
 }
