@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -71,6 +72,8 @@ type evaluator struct {
 	moved     []blockIn
 
 	localDecls map[string]*localDecl
+	// memos holds per-block values shared by for_each instances (memo.go).
+	memos sync.Map
 }
 
 // Evaluate parses and evaluates spec sources. The Spec is nil when the
@@ -435,8 +438,22 @@ func upperFirst(s string) string {
 // tokenSources lists the env() and file() calls a token expression reads
 // from, following references to locals. Arguments are evaluated in ctx where
 // possible ("env(\"WEBSITE_KEY_ACME\")"), otherwise shown as written.
+//
+// For_each instances share one result when no env() or file() argument
+// refers to each: the walk would give the same answer every time.
 func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []string {
-	var out []string
+	type sourcesKey struct{ expr hcl.Expression }
+	if v, ok := e.memos.Load(sourcesKey{expr}); ok {
+		return v.([]string)
+	}
+	out, perInstance := e.walkTokenSources(expr, ctx)
+	if !perInstance {
+		e.memos.Store(sourcesKey{expr}, out)
+	}
+	return out
+}
+
+func (e *evaluator) walkTokenSources(expr hcl.Expression, ctx *hcl.EvalContext) (out []string, perInstance bool) {
 	seen := map[string]bool{}
 	visiting := map[string]bool{}
 	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte)
@@ -459,6 +476,9 @@ func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []st
 				call, ok := n.(*hclsyntax.FunctionCallExpr)
 				if !ok || (call.Name != "env" && call.Name != "file") || len(call.Args) != 1 {
 					return nil
+				}
+				if refersToEach(call.Args[0]) {
+					perInstance = true
 				}
 				if v, diags := call.Args[0].Value(ctx); !diags.HasErrors() && v.Type() == cty.String && known(v) {
 					add(fmt.Sprintf("%s(%q)", call.Name, v.AsString()))
@@ -492,7 +512,7 @@ func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []st
 	}
 	walk(expr, ctx, src)
 	sort.Strings(out)
-	return out
+	return out, perInstance
 }
 
 // jsonTemplate parses a JSON string holding a template ("${env(\"X\")}")

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -86,7 +87,7 @@ type funcs struct {
 
 	mu    sync.Mutex
 	files map[string]fileResult
-	json  map[jsonKey]jsonResult
+	json  map[jsonKey]*jsonResult
 
 	std map[string]function.Function
 }
@@ -102,12 +103,13 @@ type jsonKey struct {
 }
 
 type jsonResult struct {
-	val cty.Value
-	err error
+	once sync.Once
+	val  cty.Value
+	err  error
 }
 
 func newFuncs(opts *Options) *funcs {
-	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, json: map[jsonKey]jsonResult{}}
+	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, json: map[jsonKey]*jsonResult{}}
 	std := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -129,7 +131,6 @@ func newFuncs(opts *Options) *funcs {
 		"indent":          stdlib.IndentFunc,
 		"index":           stdlib.IndexFunc,
 		"join":            stdlib.JoinFunc,
-		"jsondecode":      fs.jsonDecodeFunc(),
 		"jsonencode":      stdlib.JSONEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
@@ -178,6 +179,7 @@ func newFuncs(opts *Options) *funcs {
 		std[name] = guard(f)
 	}
 	// try and can must see their arguments' diagnostics; they are not guarded.
+	std["jsondecode"] = fs.jsonDecodeFunc() // handles marks itself (see there)
 	std["try"] = tryfunc.TryFunc
 	std["can"] = tryfunc.CanFunc
 	fs.std = std
@@ -298,32 +300,48 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 		}
 		k := jsonKey{unsafe.StringData(s), len(s)}
 		fs.mu.Lock()
-		r, ok := fs.json[k]
-		fs.mu.Unlock()
-		if ok {
-			return r.val, r.err
+		r := fs.json[k]
+		if r == nil {
+			r = &jsonResult{}
+			fs.json[k] = r
 		}
-		v, err := decodeJSON(s)
-		fs.mu.Lock()
-		fs.json[k] = jsonResult{v, err}
 		fs.mu.Unlock()
-		return v, err
+		// Concurrent instances wait for the one decoding instead of decoding too.
+		r.once.Do(func() { r.val, r.err = decodeJSON(s) })
+		return r.val, r.err
+	}
+	// Marks are handled here rather than by cty: cty would walk the
+	// arguments and the result for marks on every call of every instance.
+	fail := func(err error, marked bool) error {
+		if marked {
+			return function.NewArgError(0, errSecretHidden)
+		}
+		return function.NewArgError(0, err)
 	}
 	return function.New(&function.Spec{
 		Description: stdlib.JSONDecodeFunc.Description(),
-		Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+		Params:      []function.Parameter{{Name: "str", Type: cty.String, AllowMarked: true, AllowUnknown: true}},
 		Type: func(args []cty.Value) (cty.Type, error) {
-			if !args[0].IsKnown() {
+			a, marks := args[0].Unmark()
+			if !a.IsKnown() {
 				return cty.DynamicPseudoType, nil
 			}
-			v, err := decode(args[0].AsString())
+			v, err := decode(a.AsString())
 			if err != nil {
-				return cty.NilType, function.NewArgError(0, err)
+				return cty.NilType, fail(err, len(marks) > 0)
 			}
 			return v.Type(), nil
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return decode(args[0].AsString())
+			a, marks := args[0].Unmark()
+			if !a.IsKnown() {
+				return cty.DynamicVal.WithMarks(marks), nil
+			}
+			v, err := decode(a.AsString())
+			if err != nil {
+				return cty.NilVal, fail(err, len(marks) > 0)
+			}
+			return v.WithMarks(marks), nil
 		},
 	})
 }
@@ -334,6 +352,18 @@ const mapMinAttrs = 32
 
 func decodeJSON(s string) (cty.Value, error) {
 	b := []byte(s)
+	// The common large input, a JSON object of strings (tenant → token),
+	// decodes much faster with encoding/json than through cty's generic path.
+	if len(b) > 0 && b[0] == '{' {
+		var m map[string]string
+		if json.Unmarshal(b, &m) == nil && len(m) >= mapMinAttrs {
+			vals := make(map[string]cty.Value, len(m))
+			for k, v := range m {
+				vals[k] = cty.StringVal(v)
+			}
+			return cty.MapVal(vals), nil
+		}
+	}
 	ty, err := ctyjson.ImpliedType(b)
 	if err != nil {
 		return cty.NilVal, err

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/keyprov/keyprov/token"
@@ -110,16 +111,23 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 		e.add(withAddress(hcl.Diagnostics{errorf(attr.Expr.Range().Ptr(), "Invalid for_each argument", detail, args...)}, addr)...)
 		return nil, false
 	}
+	if out, ok := tosetStrings(attr.Expr, b.file.ctx); ok {
+		return out, true
+	}
 	v, diags := attr.Expr.Value(b.file.ctx)
 	e.add(withAddress(diags, addr)...)
 	if diags.HasErrors() {
 		return nil, false
 	}
+	// Checks go top-down rather than with ContainsMarked or IsWhollyKnown:
+	// walking a cty set sorts it, which costs seconds for 100,000 tenants.
+	const secret = "The for_each value is derived from env() or file(). Key addresses appear in every plan and must be reviewable in the spec: read the tenants from a variable (-var-file) instead."
+	const unknown = "The for_each value is not known. It must be fully known when the spec is evaluated."
 	switch {
-	case v.ContainsMarked():
-		return fail("The for_each value is derived from env() or file(). Key addresses appear in every plan and must be reviewable in the spec: read the tenants from a variable (-var-file) instead.")
-	case !v.IsWhollyKnown():
-		return fail("The for_each value is not known. It must be fully known when the spec is evaluated.")
+	case v.IsMarked():
+		return fail(secret)
+	case !v.IsKnown():
+		return fail(unknown)
 	case v.IsNull():
 		return fail("The for_each value is null; use an empty set or map to declare no keys.")
 	}
@@ -136,12 +144,23 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 		}
 		for it := v.ElementIterator(); it.Next(); {
 			_, el := it.Element()
-			if el.IsNull() {
+			switch {
+			case el.IsMarked():
+				return fail(secret)
+			case !el.IsKnown():
+				return fail(unknown)
+			case el.IsNull():
 				return fail("The for_each set contains null.")
 			}
 			out = append(out, [2]cty.Value{el, el})
 		}
 	case ty.IsMapType() || ty.IsObjectType():
+		switch {
+		case v.ContainsMarked():
+			return fail(secret)
+		case !v.IsWhollyKnown():
+			return fail(unknown)
+		}
 		for it := v.ElementIterator(); it.Next(); {
 			k, el := it.Element()
 			out = append(out, [2]cty.Value{k, el})
@@ -150,6 +169,40 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 		return fail("for_each needs a set or a map, and this is a %s. Convert a list of strings with toset(...).", ty.FriendlyName())
 	default:
 		return fail("for_each needs a set of strings or a map, and this is a %s.", ty.FriendlyName())
+	}
+	return out, true
+}
+
+// tosetStrings evaluates the common for_each = toset(LIST OF STRINGS)
+// directly. The result is what toset gives (unique strings, sorted), but
+// iterating a cty set sorts it with a generic comparator, which costs
+// seconds for 100,000 tenants; sorting Go strings costs milliseconds. It
+// reports false for anything else, which is then evaluated as usual.
+func tosetStrings(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bool) {
+	call, ok := expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "toset" || len(call.Args) != 1 || call.ExpandFinal {
+		return nil, false
+	}
+	v, diags := call.Args[0].Value(ctx)
+	if diags.HasErrors() || v.IsMarked() || !v.IsKnown() || v.IsNull() || !(v.Type().IsListType() || v.Type().IsTupleType()) {
+		return nil, false
+	}
+	seen := make(map[string]cty.Value, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		_, el := it.Element()
+		if el.IsMarked() || !el.IsKnown() || el.IsNull() || el.Type() != cty.String {
+			return nil, false
+		}
+		seen[el.AsString()] = el
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([][2]cty.Value, len(keys))
+	for i, k := range keys {
+		out[i] = [2]cty.Value{seen[k], seen[k]}
 	}
 	return out, true
 }
@@ -178,24 +231,30 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		if attr == nil {
 			return "", false
 		}
-		v, ds := evalAttr(attr, ctx, cty.String)
-		diags = append(diags, ds...)
-		if d := reviewed(attr, v); d != nil {
-			diags = append(diags, d)
-			return "", false
+		type strResult struct {
+			s  string
+			ok bool
 		}
-		if !known(v) {
-			if !ds.HasErrors() && v.IsNull() {
-				diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+		r, ds, _ := e.shared(in, name, attr, func() (any, hcl.Diagnostics) {
+			v, ds := evalAttr(attr, ctx, cty.String)
+			if d := reviewed(attr, v); d != nil {
+				return strResult{}, append(ds, d)
 			}
-			return "", false
-		}
-		s := v.AsString()
-		if msg := check(s); msg != "" {
-			diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
-			return "", false
-		}
-		return s, true
+			if !known(v) {
+				if !ds.HasErrors() && v.IsNull() {
+					ds = append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+				}
+				return strResult{}, ds
+			}
+			s := v.AsString()
+			if msg := check(s); msg != "" {
+				return strResult{}, append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
+			}
+			return strResult{s, true}, ds
+		})
+		diags = append(diags, ds...)
+		res := r.(strResult)
+		return res.s, res.ok
 	}
 	ident := func(s string) string {
 		if !ValidIdent(s) {
@@ -262,9 +321,11 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		}
 	}
 	if attr := attrs["revoked"]; attr != nil {
-		v, ds := evalAttr(attr, ctx, cty.Bool)
+		v, ds := e.evalShared(in, attr, ctx, cty.Bool)
 		diags = append(diags, ds...)
-		if d := reviewed(attr, v); d != nil {
+		if v == cty.NilVal {
+			ok = false
+		} else if d := reviewed(attr, v); d != nil {
 			diags = append(diags, d)
 		} else if known(v) {
 			k.Revoked = v.True()
@@ -272,17 +333,33 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 			ok = false
 		}
 	}
-	if p, j, ds := e.permissions(attrs["permissions"], ctx, settings); ds != nil {
-		diags = append(diags, ds...)
-		ok = false
-	} else {
-		k.Permissions, k.PermissionsJSON = p, j
+	type permsResult struct {
+		p []Permission
+		j []byte
 	}
-	if m, j, ds := metadata(attrs["metadata"], ctx); ds != nil {
+	if r, ds, failed := e.shared(in, "permissions", attrs["permissions"], func() (any, hcl.Diagnostics) {
+		p, j, ds := e.permissions(attrs["permissions"], ctx, settings)
+		return permsResult{p, j}, ds
+	}); failed {
 		diags = append(diags, ds...)
 		ok = false
 	} else {
-		k.Metadata, k.MetadataJSON = m, j
+		diags = append(diags, ds...)
+		k.Permissions, k.PermissionsJSON = r.(permsResult).p, r.(permsResult).j
+	}
+	type metaResult struct {
+		m map[string]string
+		j []byte
+	}
+	if r, ds, failed := e.shared(in, "metadata", attrs["metadata"], func() (any, hcl.Diagnostics) {
+		m, j, ds := metadata(attrs["metadata"], ctx)
+		return metaResult{m, j}, ds
+	}); failed {
+		diags = append(diags, ds...)
+		ok = false
+	} else {
+		diags = append(diags, ds...)
+		k.Metadata, k.MetadataJSON = r.(metaResult).m, r.(metaResult).j
 	}
 
 	// Tokens.
@@ -328,6 +405,37 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		return nil, false, diags
 	}
 	return k, ok && !diags.HasErrors(), diags
+}
+
+// shared computes f once per block when attr does not refer to each (or is
+// absent) and the instance belongs to a for_each block, and every time
+// otherwise. Diagnostics of a shared value come back once, naming the block.
+func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f func() (any, hcl.Diagnostics)) (any, hcl.Diagnostics, bool) {
+	if !in.ref.HasForEach || (attr != nil && e.perInstance(attr)) {
+		v, ds := f()
+		return v, ds, ds.HasErrors()
+	}
+	type sharedKey struct {
+		block *hcl.Block
+		field string
+	}
+	return e.memo(sharedKey{in.block.Block, field}, func() (any, hcl.Diagnostics) {
+		v, ds := f()
+		return v, withAddress(ds, in.ref.Type+"."+in.ref.Label)
+	})
+}
+
+// evalShared is evalAttr through shared. It returns cty.NilVal when a
+// shared value failed in another instance (the failure is reported there).
+func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
+	v, ds, failed := e.shared(in, attr.Name, attr, func() (any, hcl.Diagnostics) {
+		v, ds := evalAttr(attr, ctx, ty)
+		return v, ds
+	})
+	if failed && ds == nil {
+		return cty.NilVal, nil
+	}
+	return v.(cty.Value), ds
 }
 
 // tokenAttr evaluates a token or previous_token attribute.

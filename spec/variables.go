@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // EnvVarPrefix prefixes environment variables that set spec variables.
@@ -35,13 +34,6 @@ type varDecl struct {
 	defRange hcl.Range
 }
 
-func convertValue(v cty.Value, ty cty.Type) (cty.Value, error) {
-	cv, err := convert.Convert(v, ty)
-	if err != nil {
-		return cty.NilVal, err
-	}
-	return cv, nil
-}
 
 // evalVariables declares the variables and resolves their values, in rising
 // precedence: default, KEYPROV_VAR_<name>, -var-file files in order, -var
