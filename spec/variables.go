@@ -34,7 +34,6 @@ type varDecl struct {
 	defRange hcl.Range
 }
 
-
 // evalVariables declares the variables and resolves their values, in rising
 // precedence: default, KEYPROV_VAR_<name>, -var-file files in order, -var
 // flags in order. It returns the object bound to "var".
