@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/keyprov/keyprov/spec"
@@ -70,25 +70,31 @@ const (
 )
 
 // CandidateDigests returns the digests of the spec's tokens that are not
-// live in the store: only these need a lookup among retired tokens. A run
-// with nothing to change returns none.
+// live tokens of the key at the same address: only these need a lookup
+// (they may be retired, or used by another key). A run with nothing to
+// change returns none.
 func CandidateDigests(s *spec.Spec, st *store.State) []token.Digest {
-	live := make(map[token.Digest]struct{}, len(st.Keys))
-	for _, k := range st.Keys {
-		for _, t := range k.Tokens {
-			live[t.Digest] = struct{}{}
-		}
-	}
 	var out []token.Digest
-	for _, k := range s.Keys {
+	mergeKeys(s.Keys, sortedKeys(st.Keys, nil), func(k *spec.Key, cur *store.Key) {
+		if k == nil {
+			return
+		}
 		for _, t := range keyTokens(k) {
-			d := t.Secret.Digest()
-			if _, ok := live[d]; !ok {
-				out = append(out, d)
+			if cur == nil || !hasLive(cur, t.Digest) {
+				out = append(out, t.Digest)
 			}
 		}
-	}
+	})
 	return out
+}
+
+func hasLive(k *store.Key, d token.Digest) bool {
+	for i := range k.Tokens {
+		if k.Tokens[i].Digest == d {
+			return true
+		}
+	}
+	return false
 }
 
 func keyTokens(k *spec.Key) []spec.Token {
@@ -102,9 +108,66 @@ func keyTokens(k *spec.Key) []spec.Token {
 	return ts
 }
 
+// entry is a stored key at the address the plan compares it under (its new
+// address when a moved block renames it).
+type entry struct {
+	addr spec.Address
+	key  *store.Key
+}
+
+// sortedKeys returns the stored keys sorted by address, with renames
+// applied. The state's own slice is left as it is.
+func sortedKeys(keys []*store.Key, renamed map[*store.Key]spec.Address) []entry {
+	es := make([]entry, len(keys))
+	sorted := true
+	for i, k := range keys {
+		es[i] = entry{addr(k), k}
+		if a, ok := renamed[k]; ok {
+			es[i].addr = a
+		}
+		if i > 0 && es[i-1].addr.Compare(es[i].addr) > 0 {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortFunc(es, func(a, b entry) int { return a.addr.Compare(b.addr) })
+	}
+	return es
+}
+
+// mergeKeys walks the spec's keys (sorted by address) and the stored keys
+// together, like a merge join: fn sees each address once, with the spec's
+// key, the stored key, or both. No map of 100,000 entries is built.
+func mergeKeys(want []*spec.Key, have []entry, fn func(*spec.Key, *store.Key)) {
+	i, j := 0, 0
+	for i < len(want) || j < len(have) {
+		switch {
+		case j == len(have):
+			fn(want[i], nil)
+			i++
+		case i == len(want):
+			fn(nil, have[j].key)
+			j++
+		default:
+			switch c := want[i].Address.Compare(have[j].addr); {
+			case c < 0:
+				fn(want[i], nil)
+				i++
+			case c > 0:
+				fn(nil, have[j].key)
+				j++
+			default:
+				fn(want[i], have[j].key)
+				i, j = i+1, j+1
+			}
+		}
+	}
+}
+
 // Diff computes the plan that makes the store match the spec. It is a pure
 // function: the same spec, state and known tokens give the same plan. known
-// holds the stored tokens (of any state) found for CandidateDigests.
+// holds the stored tokens (of any state, of any key) found for
+// CandidateDigests.
 func Diff(s *spec.Spec, st *store.State, known map[token.Digest]store.TokenRef, opts Options) *Plan {
 	d := &differ{
 		s: s, st: st, known: known, opts: opts, now: st.Now,
@@ -125,45 +188,49 @@ type differ struct {
 	prefix string
 	plan   *Plan
 
-	cur       map[spec.Address]*store.Key
-	liveOwner map[token.Digest]*store.Key
-	movedFrom map[spec.Address]spec.Address
+	movedFrom map[*store.Key]spec.Address
+	live      map[token.Digest]*store.Key // built on first use: see liveOwner
+}
+
+// liveOwner returns the stored key that holds dg as a live token. The map
+// behind it is built only when a plan needs it (a key gets a token it does
+// not hold yet): a run that changes no token never builds it.
+func (d *differ) liveOwner(dg token.Digest) *store.Key {
+	if d.live == nil {
+		d.live = make(map[token.Digest]*store.Key, len(d.st.Keys))
+		for _, k := range d.st.Keys {
+			for _, t := range k.Tokens {
+				d.live[t.Digest] = k
+			}
+		}
+	}
+	return d.live[dg]
 }
 
 func addr(k *store.Key) spec.Address { return spec.Address{Tenant: k.Tenant, Slug: k.Slug} }
 
 func (d *differ) run() {
-	d.cur = make(map[spec.Address]*store.Key, len(d.st.Keys))
-	d.liveOwner = make(map[token.Digest]*store.Key, len(d.st.Keys))
+	renamed := d.moves()
+	d.plan.Changes = make([]Change, 0, len(d.s.Keys))
 	ownedLive := 0
-	for _, k := range d.st.Keys {
-		d.cur[addr(k)] = k
-		for _, t := range k.Tokens {
-			d.liveOwner[t.Digest] = k
-		}
-		if k.Owner == d.owner && k.RevokedAt == nil {
+	var missing []*store.Key
+	mergeKeys(d.s.Keys, sortedKeys(d.st.Keys, renamed), func(k *spec.Key, cur *store.Key) {
+		if cur != nil && cur.Owner == d.owner && cur.RevokedAt == nil {
 			ownedLive++
 		}
-	}
-	d.moves()
-
-	seen := make(map[spec.Address]bool, len(d.s.Keys))
-	for _, k := range d.s.Keys {
-		seen[k.Address] = true
+		if k == nil {
+			if cur.Owner == d.owner && cur.RevokedAt == nil {
+				missing = append(missing, cur)
+			}
+			return
+		}
 		d.warnExpiry(k)
-		if c, ok := d.diffKey(k); ok {
+		if c, ok := d.diffKey(k, cur); ok {
 			d.plan.Changes = append(d.plan.Changes, c)
 		}
-	}
+	})
 
-	// Keys in the store that the spec does not declare.
-	var missing []*store.Key
-	for a, k := range d.cur {
-		if !seen[a] && k.Owner == d.owner && k.RevokedAt == nil {
-			missing = append(missing, k)
-		}
-	}
-	sort.Slice(missing, func(i, j int) bool { return addr(missing[i]).Compare(addr(missing[j])) < 0 })
+	// Keys in the store that the spec does not declare, in address order.
 	for _, k := range missing {
 		if !d.opts.Prune {
 			d.plan.Warnings = append(d.plan.Warnings, Warning{Address: addr(k).String(), Kind: WarnUnmanaged,
@@ -195,14 +262,31 @@ func (d *differ) run() {
 			}
 		}
 	}
-	sort.SliceStable(d.plan.Changes, func(i, j int) bool { return d.plan.Changes[i].Address.Compare(d.plan.Changes[j].Address) < 0 })
+	if len(missing) > 0 {
+		slices.SortStableFunc(d.plan.Changes, func(a, b Change) int { return a.Address.Compare(b.Address) })
+	}
 }
 
-// moves applies the spec's moved blocks to the current state.
-func (d *differ) moves() {
-	d.movedFrom = map[spec.Address]spec.Address{}
+// moves applies the spec's moved blocks: it returns the stored keys to
+// compare under a new address. Moves are few; a map of them is cheap.
+func (d *differ) moves() map[*store.Key]spec.Address {
+	if len(d.s.Moved) == 0 {
+		return nil
+	}
+	byAddr := make(map[spec.Address]*store.Key, len(d.s.Moved)*2)
+	want := make(map[spec.Address]bool, len(d.s.Moved)*2)
 	for _, m := range d.s.Moved {
-		src, dst := d.cur[m.From], d.cur[m.To]
+		want[m.From], want[m.To] = true, true
+	}
+	for _, k := range d.st.Keys {
+		if a := addr(k); want[a] {
+			byAddr[a] = k
+		}
+	}
+	renamed := map[*store.Key]spec.Address{}
+	d.movedFrom = map[*store.Key]spec.Address{}
+	for _, m := range d.s.Moved {
+		src, dst := byAddr[m.From], byAddr[m.To]
 		switch {
 		case src == nil:
 			note := fmt.Sprintf("moved from %s: no such key in the store, nothing to move", m.From)
@@ -214,11 +298,11 @@ func (d *differ) moves() {
 			d.plan.Refusals = append(d.plan.Refusals, Refusal{Address: m.To.String(), Message: fmt.Sprintf(
 				"cannot move %s to %s: %s already exists in the store", m.From, m.To, m.To)})
 		default:
-			d.movedFrom[m.To] = m.From
-			d.cur[m.To] = src
-			delete(d.cur, m.From)
+			renamed[src] = m.To
+			d.movedFrom[src] = m.From
 		}
 	}
+	return renamed
 }
 
 func (d *differ) warnExpiry(k *spec.Key) {
@@ -267,9 +351,9 @@ func rowOf(k *store.Key) *store.KeyRow {
 func (d *differ) hint(t spec.Token) string { return t.Secret.Hint(d.prefix) }
 
 // blockedBy explains why digest dg cannot become a token of key k (nil for
-// a new key), or returns "".
+// a new key), or returns "": it is live on another key, or retired.
 func (d *differ) blockedBy(dg token.Digest, k *store.Key) string {
-	if o := d.liveOwner[dg]; o != nil && (k == nil || o.ID != k.ID) {
+	if o := d.liveOwner(dg); o != nil && (k == nil || o.ID != k.ID) {
 		return fmt.Sprintf("the token is already used by %s — set a new token", addr(o))
 	}
 	ref, ok := d.known[dg]
@@ -290,10 +374,9 @@ func (d *differ) blockedBy(dg token.Digest, k *store.Key) string {
 
 // diffKey plans one declared key. It reports false when the key is left
 // out of the plan (a refusal was recorded instead).
-func (d *differ) diffKey(k *spec.Key) (Change, bool) {
+func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 	c := Change{Address: k.Address, Action: NoOp, Universal: k.Universal}
-	cur := d.cur[k.Address]
-	if from, ok := d.movedFrom[k.Address]; ok {
+	if from, ok := d.movedFrom[cur]; ok && cur != nil {
 		f := from
 		c.MovedFrom = &f
 	}
@@ -327,11 +410,11 @@ func (d *differ) diffKey(k *spec.Key) (Change, bool) {
 		if !k.Token.Known {
 			return d.blocked(c, "the key is revoked; set a new token to restore it"), true
 		}
-		dg := k.Token.Secret.Digest()
+		dg := k.Token.Digest
 		if why := d.blockedBy(dg, cur); why != "" {
 			return d.blocked(c, why), true
 		}
-		if d.liveOwner[dg] == cur { // drift: a revoked key with a live token
+		if hasLive(cur, dg) { // drift: a revoked key with a live token
 			return d.blocked(c, fmt.Sprintf("token was revoked at %s — set a new token", cur.RevokedAt.UTC().Format(time.RFC3339))), true
 		}
 		c.Fields = append(c.Fields, FieldChange{Field: "revoked", Before: true, After: false})
@@ -372,7 +455,7 @@ func (d *differ) create(k *spec.Key, c Change, want *store.KeyRow) Change {
 		c.Reason = ReasonSpecRevoked
 		// A revoked key's token is stored retired so that it can never be used.
 		if k.Token.Known {
-			dg := k.Token.Secret.Digest()
+			dg := k.Token.Digest
 			if why := d.blockedBy(dg, nil); why == "" && d.known[dg].State == "" {
 				c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: d.hint(k.Token), State: store.StateRetired, RetiredReason: ReasonRevoked})
 			}
@@ -380,7 +463,7 @@ func (d *differ) create(k *spec.Key, c Change, want *store.KeyRow) Change {
 		return c
 	}
 	if k.Token.Known {
-		dg := k.Token.Secret.Digest()
+		dg := k.Token.Digest
 		if why := d.blockedBy(dg, nil); why != "" {
 			return d.blocked(c, why)
 		}
@@ -402,7 +485,7 @@ func (d *differ) previousOnCreate(k *spec.Key, c *Change) {
 		d.warnPreviousExpired(k)
 		return
 	}
-	dg := p.Token.Secret.Digest()
+	dg := p.Token.Digest
 	if d.blockedBy(dg, nil) != "" || d.known[dg].State != "" {
 		d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousRetired,
 			Message: "previous_token is a retired token and stays retired"})
@@ -469,10 +552,10 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 	}
 	var wantPrevDigest token.Digest
 	if wantPrev != nil {
-		wantPrevDigest = wantPrev.Token.Secret.Digest()
+		wantPrevDigest = wantPrev.Token.Digest
 	}
 
-	dg := k.Token.Secret.Digest()
+	dg := k.Token.Digest
 	prevHandled := false
 	switch {
 	case active != nil && active.Digest == dg:

@@ -475,6 +475,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, setting
 	raw, _ := v.Unmark()
 	s := raw.AsString()
 	t.Secret, t.Known = token.NewSecret(s), true
+	t.Digest = t.Secret.Digest()
 	for _, err := range token.Check(s, settings.TokenPrefix) {
 		diags = append(diags, errorf(rng, "Invalid token", "The %s value breaks a token rule: %s.", attr.Name, strings.TrimPrefix(err.Error(), "token: ")))
 	}

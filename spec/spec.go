@@ -125,6 +125,9 @@ type PreviousToken struct {
 type Token struct {
 	// Secret holds the value when Known.
 	Secret token.Secret
+	// Digest is Secret's digest when Known, computed once during evaluation
+	// (which runs on every core) for the diff.
+	Digest token.Digest
 	// Known is false when secrets were not resolved (offline validation).
 	Known bool
 	// Set is false when the attribute was not written.
