@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/keyprov/keyprov/store"
@@ -135,32 +136,86 @@ func tokenDetails(t *TokenChange) map[string]any {
 	return m
 }
 
+// createdChanges is the changes document of a created key: every value,
+// as "new". It is written directly rather than through maps and
+// json.Marshal, which cost more than the rest of an initial apply of
+// 100,000 keys on the client. Keys are in sorted order, like json.Marshal.
+func createdChanges(c *Change) []byte {
+	b := make([]byte, 0, 256)
+	field := func(name string) {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"`+name+`":{"new":`...)
+	}
+	b = append(b, '{')
+	if r := c.Row; r != nil {
+		if r.Description != "" {
+			field("description")
+			b = appendJSONString(b, r.Description)
+			b = append(b, '}')
+		}
+		if r.ExpiresAt != nil {
+			field("expires")
+			b = appendJSONString(b, r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+			b = append(b, '}')
+		}
+		field("metadata")
+		b = append(append(b, r.Metadata...), '}')
+		field("name")
+		b = appendJSONString(b, r.Name)
+		b = append(b, '}')
+		field("permissions")
+		b = append(append(b, r.Permissions...), '}')
+	}
+	if t := c.Token; t != nil && t.Previous != "" {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"previous_token":{"hint":`...)
+		b = appendJSONString(b, t.Previous)
+		if t.PreviousUntil != nil {
+			b = append(b, `,"until":`...)
+			b = appendJSONString(b, t.PreviousUntil.UTC().Format(time.RFC3339))
+		}
+		b = append(b, '}')
+	}
+	if t := c.Token; t != nil && t.After != "" {
+		field("token")
+		b = appendJSONString(b, t.After)
+		b = append(b, '}')
+	}
+	if r := c.Row; r != nil {
+		field("universal")
+		b = strconv.AppendBool(b, r.Universal)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 (the spec
+// checks every string).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
 // events returns the audit rows of one change: one per kind of change.
 func events(c *Change) []store.Event {
 	var evs []store.Event
 	switch c.Action {
 	case Create:
-		m := map[string]any{}
-		if r := c.Row; r != nil {
-			m["universal"] = newOnly(r.Universal)
-			m["name"] = newOnly(r.Name)
-			if r.Description != "" {
-				m["description"] = newOnly(r.Description)
-			}
-			m["permissions"] = newOnly(json.RawMessage(r.Permissions))
-			m["metadata"] = newOnly(json.RawMessage(r.Metadata))
-			if r.ExpiresAt != nil {
-				m["expires"] = newOnly(jsonValue(*r.ExpiresAt))
-			}
-		}
-		for k, v := range tokenDetails(c.Token) {
-			m[k] = v
-		}
-		if c.Token != nil && c.Token.After != "" {
-			// Like every other value of a new key: no "old".
-			m["token"] = newOnly(c.Token.After)
-		}
-		return []store.Event{{Action: EventCreated, Changes: mustJSON(m), Reason: c.Reason}}
+		return []store.Event{{Action: EventCreated, Changes: createdChanges(c), Reason: c.Reason}}
 	case Revoke:
 		m := map[string]any{"revoked": oldNew(false, true)}
 		for k, v := range tokenDetails(c.Token) {

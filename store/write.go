@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,11 +105,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		}
 	}
 	if len(creates) > 0 {
-		rows, err := t.tx.Query(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)", db.table("keys"), len(creates))
-		if err != nil {
-			return st, fmt.Errorf("allocating key ids: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		ids, err := t.allocateIDs(ctx, len(creates))
 		if err != nil {
 			return st, fmt.Errorf("allocating key ids: %w", err)
 		}
@@ -189,6 +186,33 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	}
 	return st, nil
 }
+
+// allocateIDs draws n ids from the keys sequence. When nobody else draws
+// at the same time (the usual case: writers of this schema hold the
+// advisory lock) they are consecutive, and only the range comes back
+// instead of n rows; otherwise the ids are read one by one.
+func (t *Tx) allocateIDs(ctx context.Context, n int) ([]int64, error) {
+	seq := "nextval(pg_get_serial_sequence(" + quoteLiteral(t.db.table("keys")) + ", 'id'))"
+	var lo, hi, count int64
+	if err := t.tx.QueryRow(ctx, "SELECT min(v), max(v), count(*) FROM (SELECT "+seq+" AS v FROM generate_series(1, $1)) s", n).Scan(&lo, &hi, &count); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, n)
+	if count == int64(n) && hi-lo+1 == count {
+		for id := lo; id <= hi; id++ {
+			ids = append(ids, id)
+		}
+		return ids, nil
+	}
+	// Another session drew ids in between: draw a fresh set one by one.
+	rows, err := t.tx.Query(ctx, "SELECT "+seq+" FROM generate_series(1, $1)", n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // updateKeys writes the content of changed existing keys in one statement.
 func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
