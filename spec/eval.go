@@ -123,6 +123,11 @@ func (e *evaluator) parse(srcs []Source) bool {
 			ok = false
 			continue
 		}
+		if d := CheckNesting(src.Bytes, src.Name, src.IsJSON()); d != nil {
+			e.add(d...)
+			ok = false
+			continue
+		}
 		if src.IsJSON() {
 			f, diags = p.ParseJSON(src.Bytes, src.Name)
 		} else {

@@ -351,6 +351,9 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 const mapMinAttrs = 32
 
 func decodeJSON(s string) (cty.Value, error) {
+	if err := checkJSONNesting(s); err != nil {
+		return cty.NilVal, err
+	}
 	b := []byte(s)
 	// The common large input, a JSON object of strings (tenant → token),
 	// decodes much faster with encoding/json than through cty's generic path.

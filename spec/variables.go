@@ -154,6 +154,9 @@ func parseRawVar(raw string, ty cty.Type, name string) (cty.Value, hcl.Diagnosti
 	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
+	if diags := checkExpressionNesting([]byte(raw), name); diags != nil {
+		return cty.DynamicVal, diags
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), name, hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
@@ -173,6 +176,10 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		f     *hcl.File
 		diags hcl.Diagnostics
 	)
+	if d := CheckNesting(b, path, strings.HasSuffix(path, ".json")); d != nil {
+		e.add(d...)
+		return
+	}
 	if strings.HasSuffix(path, ".json") {
 		f, diags = p.ParseJSON(b, path)
 	} else {
@@ -241,6 +248,7 @@ func (e *evaluator) evalLocals() {
 	vals := map[string]cty.Value{}
 	e.base.Variables["local"] = cty.EmptyObjectVal
 	var stack []string
+	chainReported := false
 	var visit func(d *localDecl)
 	visit = func(d *localDecl) {
 		switch d.state {
@@ -262,24 +270,64 @@ func (e *evaluator) evalLocals() {
 		}
 		d.state = 1
 		stack = append(stack, d.name)
+		if len(stack) > MaxNesting {
+			// Each local could add MaxNesting levels to the one it refers
+			// to; a long chain would build values too deep to handle.
+			if !chainReported {
+				chainReported = true
+				e.add(errorf(d.attr.NameRange.Ptr(), "Local values nested too deeply",
+					"local.%s is reached through a chain of more than %d local values that refer to each other. Shorten the chain.", d.name, MaxNesting))
+			}
+			stack = stack[:len(stack)-1]
+			vals[d.name] = cty.DynamicVal
+			d.state = 2
+			return
+		}
+		// The expression is evaluated with just the locals it refers to:
+		// rebuilding the object of every local for each of them made N
+		// locals cost N² (20,000 locals took minutes). An expression that
+		// uses the object itself, or a local that does not exist (for
+		// HCL's "did you mean"), sees every local evaluated so far.
+		var deps []string
+		whole := false
 		for _, tr := range d.attr.Expr.Variables() {
-			if tr.RootName() != "local" || len(tr) < 2 {
+			if tr.RootName() != "local" {
 				continue
 			}
-			if step, ok := tr[1].(hcl.TraverseAttr); ok {
-				if dep := e.localDecls[step.Name]; dep != nil {
-					visit(dep)
-				}
+			step, ok := hcl.TraverseAttr{}, len(tr) >= 2
+			if ok {
+				step, ok = tr[1].(hcl.TraverseAttr)
 			}
+			dep := e.localDecls[step.Name]
+			if !ok || dep == nil {
+				whole = true
+				continue
+			}
+			deps = append(deps, step.Name)
+			visit(dep)
 		}
 		stack = stack[:len(stack)-1]
 		if d.state == 2 { // part of a cycle, already reported
 			return
 		}
-		e.base.Variables["local"] = cty.ObjectVal(vals)
-		v, diags := d.attr.Expr.Value(d.file.ctx)
+		ctx := d.file.ctx
+		if whole {
+			e.base.Variables["local"] = cty.ObjectVal(vals)
+		} else {
+			refs := make(map[string]cty.Value, len(deps))
+			for _, n := range deps {
+				refs[n] = vals[n]
+			}
+			ctx = ctx.NewChild()
+			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(refs)}
+		}
+		v, diags := d.attr.Expr.Value(ctx)
 		e.add(diags...)
 		if diags.HasErrors() {
+			v = cty.DynamicVal
+		} else if typeTooDeep(v.Type(), MaxNesting) {
+			e.add(errorf(d.attr.Expr.Range().Ptr(), "Value nested too deeply",
+				"The value of local.%s nests lists, maps and objects more than %d levels deep. Simplify it.", d.name, MaxNesting))
 			v = cty.DynamicVal
 		}
 		vals[d.name] = v

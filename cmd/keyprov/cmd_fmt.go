@@ -141,6 +141,11 @@ func splitLines(b []byte) []string {
 
 // format returns src in canonical form, or the syntax errors that prevent it.
 func format(src []byte, name string) ([]byte, hcl.Diagnostics) {
+	// HCL's parser and hclwrite recurse per level of nesting: a deeply
+	// nested file would overflow the stack.
+	if diags := spec.CheckNesting(src, name, false); diags != nil {
+		return nil, diags
+	}
 	if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
 		return nil, diags
 	}
