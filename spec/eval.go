@@ -72,7 +72,7 @@ type evaluator struct {
 	moved     []blockIn
 
 	localDecls map[string]*localDecl
-	// memos holds per-block values shared by for_each instances (memo.go).
+	// memos holds token sources shared by for_each instances (tokenSources).
 	memos sync.Map
 }
 

@@ -47,8 +47,10 @@ const (
 type instance struct {
 	block   blockIn
 	content *hcl.BodyContent
-	each    cty.Value // object {key, value}, or NilVal without for_each
-	ref     BlockRef
+	state   *blockState
+	// eachKey and eachValue are each.key and each.value (NilVal without for_each).
+	eachKey, eachValue cty.Value
+	ref                BlockRef
 }
 
 func (e *evaluator) evalKeys(settings Settings) []*Key {
@@ -64,7 +66,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		fe := content.Attributes["for_each"]
 		if fe == nil {
 			total++
-			insts = append(insts, instance{block: b, content: content, ref: ref})
+			insts = append(insts, instance{block: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx)})
 			continue
 		}
 		elems, ok := e.forEach(fe, b)
@@ -76,11 +78,11 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
 			return nil
 		}
+		state := newBlockState(content, true, b.file.ctx)
 		for _, el := range elems {
 			r := ref
 			r.HasForEach, r.InstanceKey = true, el[0].AsString()
-			insts = append(insts, instance{block: b, content: content, ref: r,
-				each: cty.ObjectVal(map[string]cty.Value{"key": el[0], "value": el[1]})})
+			insts = append(insts, instance{block: b, content: content, ref: r, state: state, eachKey: el[0], eachValue: el[1]})
 		}
 	}
 	if total > e.limits.MaxKeys {
@@ -213,12 +215,12 @@ func tosetStrings(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bo
 // evaluated concurrently.
 func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid bool, _ hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	b, content := in.block, in.content
-	attrs := content.Attributes
+	b := in.block
+	attrs := in.state.attrs
 	ctx := b.file.ctx
-	if in.each != cty.NilVal {
+	if in.ref.HasForEach {
 		ctx = ctx.NewChild()
-		ctx.Variables = map[string]cty.Value{"each": in.each}
+		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": in.eachKey, "value": in.eachValue})}
 	}
 	addr := in.ref.String()
 	k = &Key{Universal: b.Type == "universal_key", Block: in.ref}
@@ -364,7 +366,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 
 	// Tokens.
 	if attr := attrs["token"]; attr != nil {
-		t, ds := e.tokenAttr(attr, ctx, settings)
+		t, ds := e.tokenAttr(attr, in.content.Attributes["token"].Expr, ctx, settings)
 		diags = append(diags, ds...)
 		k.Token = t
 		ok = ok && !ds.HasErrors()
@@ -381,7 +383,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		diags = append(diags, errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
 		ok = false
 	case prev != nil:
-		t, ds := e.tokenAttr(prev, ctx, settings)
+		t, ds := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, ctx, settings)
 		diags = append(diags, ds...)
 		s, good := str("previous_until", checkTime)
 		if ds.HasErrors() || !good {
@@ -407,19 +409,16 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 	return k, ok && !diags.HasErrors(), diags
 }
 
-// shared computes f once per block when attr does not refer to each (or is
-// absent) and the instance belongs to a for_each block, and every time
+// shared computes f once per block when the instance belongs to a for_each
+// block and attr does not refer to each (or is absent), and every time
 // otherwise. Diagnostics of a shared value come back once, naming the block.
 func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f func() (any, hcl.Diagnostics)) (any, hcl.Diagnostics, bool) {
-	if !in.ref.HasForEach || (attr != nil && e.perInstance(attr)) {
+	me := in.state.shared[field]
+	if me == nil || (attr != nil && in.state.perInstance[attr.Name]) {
 		v, ds := f()
 		return v, ds, ds.HasErrors()
 	}
-	type sharedKey struct {
-		block *hcl.Block
-		field string
-	}
-	return e.memo(sharedKey{in.block.Block, field}, func() (any, hcl.Diagnostics) {
+	return me.get(func() (any, hcl.Diagnostics) {
 		v, ds := f()
 		return v, withAddress(ds, in.ref.Type+"."+in.ref.Label)
 	})
@@ -439,7 +438,8 @@ func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, ctx *hcl.EvalCo
 }
 
 // tokenAttr evaluates a token or previous_token attribute.
-func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, settings Settings) (Token, hcl.Diagnostics) {
+// source is the attribute's expression as written (attr's may be folded).
+func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, ctx *hcl.EvalContext, settings Settings) (Token, hcl.Diagnostics) {
 	t := Token{Set: true, Range: attr.Expr.Range()}
 	v, diags := evalAttr(attr, ctx, cty.String)
 	if diags.HasErrors() {
@@ -451,7 +451,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, setting
 		}
 		return t, diags
 	}
-	t.Sources = e.tokenSources(attr.Expr, ctx)
+	t.Sources = e.tokenSources(source, ctx)
 	rng := attr.Expr.Range().Ptr()
 	switch {
 	case !v.IsKnown():

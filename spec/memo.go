@@ -5,13 +5,25 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // A for_each block over 100,000 tenants evaluates its attributes 100,000
 // times, but most of them (permissions, metadata, expires…) do not refer to
-// each and have the same value every time. Those are evaluated once per
-// block and shared; their diagnostics are reported once, not once per
-// instance.
+// each and have the same value every time. blockState, built once per block
+// before the instances are evaluated, holds what the instances share: those
+// values (computed by the first instance that needs them, their diagnostics
+// reported once), and the attributes with their each-free parts folded (see
+// fold). Instances only read it, so they need no lock beyond each value's
+// sync.Once.
+type blockState struct {
+	// attrs are the block's attributes, folded for for_each blocks.
+	attrs hcl.Attributes
+	// perInstance names the attributes that refer to each.
+	perInstance map[string]bool
+	// shared holds one entry per field that instances share.
+	shared map[string]*memoEntry
+}
 
 type memoEntry struct {
 	once  sync.Once
@@ -20,11 +32,9 @@ type memoEntry struct {
 	taken atomic.Bool
 }
 
-// memo returns f's result for key, computing it once. The diagnostics are
-// returned to the first caller only; failed reports whether they hold errors.
-func (e *evaluator) memo(key any, f func() (any, hcl.Diagnostics)) (val any, diags hcl.Diagnostics, failed bool) {
-	m, _ := e.memos.LoadOrStore(key, &memoEntry{})
-	me := m.(*memoEntry)
+// get returns f's result, computing it once. The diagnostics are returned to
+// the first caller only; failed reports whether they hold errors.
+func (me *memoEntry) get(f func() (any, hcl.Diagnostics)) (val any, diags hcl.Diagnostics, failed bool) {
 	me.once.Do(func() { me.val, me.diags = f() })
 	if me.taken.CompareAndSwap(false, true) {
 		diags = me.diags
@@ -32,15 +42,32 @@ func (e *evaluator) memo(key any, f func() (any, hcl.Diagnostics)) (val any, dia
 	return me.val, diags, me.diags.HasErrors()
 }
 
-type eachKey struct{ expr hcl.Expression }
+// sharedFields are the values a for_each block's instances may share.
+var sharedFields = []string{"name", "description", "expires", "revoked", "permissions", "metadata", "slug", "tenant", "previous_until"}
 
-// perInstance reports whether attr refers to each, so that its value may
-// differ between for_each instances.
-func (e *evaluator) perInstance(attr *hcl.Attribute) bool {
-	v, _, _ := e.memo(eachKey{attr.Expr}, func() (any, hcl.Diagnostics) {
-		return refersToEach(attr.Expr), nil
-	})
-	return v.(bool)
+func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext) *blockState {
+	bs := &blockState{attrs: content.Attributes}
+	if !forEach {
+		return bs
+	}
+	bs.perInstance = make(map[string]bool, len(content.Attributes))
+	bs.attrs = make(hcl.Attributes, len(content.Attributes))
+	for name, attr := range content.Attributes {
+		if name != "for_each" && refersToEach(attr.Expr) {
+			bs.perInstance[name] = true
+			if x, ok := attr.Expr.(hclsyntax.Expression); ok {
+				c := *attr
+				c.Expr = fold(x, ctx)
+				attr = &c
+			}
+		}
+		bs.attrs[name] = attr
+	}
+	bs.shared = make(map[string]*memoEntry, len(sharedFields))
+	for _, f := range sharedFields {
+		bs.shared[f] = &memoEntry{}
+	}
+	return bs
 }
 
 func refersToEach(expr hcl.Expression) bool {

@@ -1,0 +1,81 @@
+package spec
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// fold returns expr with every sub-expression that does not refer to
+// each, and calls a function, replaced by its value, computed once for the
+// block in ctx. In
+//
+//	token = jsondecode(file("secrets.json"))[each.key]
+//
+// the file is read and decoded once, not once per instance; only the index
+// is evaluated per instance. Values keep their marks, so a folded secret is
+// still a secret. A sub-expression whose evaluation fails is left as it is,
+// so that its diagnostics come out as usual.
+func fold(expr hclsyntax.Expression, ctx *hcl.EvalContext) hclsyntax.Expression {
+	if !refersToEach(expr) {
+		if !callsFunction(expr) {
+			return expr // cheap already: a literal or a reference
+		}
+		v, diags := expr.Value(ctx)
+		if diags.HasErrors() {
+			return expr
+		}
+		return &hclsyntax.LiteralValueExpr{Val: v, SrcRange: expr.Range()}
+	}
+	switch x := expr.(type) {
+	case *hclsyntax.IndexExpr:
+		c := *x
+		c.Collection, c.Key = fold(x.Collection, ctx), fold(x.Key, ctx)
+		return &c
+	case *hclsyntax.FunctionCallExpr:
+		c := *x
+		c.Args = make([]hclsyntax.Expression, len(x.Args))
+		for i, a := range x.Args {
+			c.Args[i] = fold(a, ctx)
+		}
+		return &c
+	case *hclsyntax.TemplateExpr:
+		c := *x
+		c.Parts = make([]hclsyntax.Expression, len(x.Parts))
+		for i, p := range x.Parts {
+			c.Parts[i] = fold(p, ctx)
+		}
+		return &c
+	case *hclsyntax.TemplateWrapExpr:
+		c := *x
+		c.Wrapped = fold(x.Wrapped, ctx)
+		return &c
+	case *hclsyntax.ParenthesesExpr:
+		c := *x
+		c.Expression = fold(x.Expression, ctx)
+		return &c
+	case *hclsyntax.RelativeTraversalExpr:
+		c := *x
+		c.Source = fold(x.Source, ctx)
+		return &c
+	case *hclsyntax.ConditionalExpr:
+		c := *x
+		c.Condition, c.TrueResult, c.FalseResult = fold(x.Condition, ctx), fold(x.TrueResult, ctx), fold(x.FalseResult, ctx)
+		return &c
+	case *hclsyntax.BinaryOpExpr:
+		c := *x
+		c.LHS, c.RHS = fold(x.LHS, ctx), fold(x.RHS, ctx)
+		return &c
+	}
+	return expr
+}
+
+func callsFunction(expr hclsyntax.Expression) bool {
+	found := false
+	hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if _, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
