@@ -31,6 +31,12 @@ var (
 	ErrSchemaOutdated = errors.New("store: schema needs migration")
 	// ErrSchemaTooNew: the schema was migrated by a newer keyprov.
 	ErrSchemaTooNew = errors.New("store: schema is newer than this keyprov")
+	// ErrConnectionLost: the connection broke in the middle of a
+	// transaction, which the server rolled back.
+	ErrConnectionLost = errors.New("store: the connection to the database was lost")
+	// ErrCommitUnknown: the connection broke during COMMIT, so whether the
+	// transaction was committed is unknown (running it again converges).
+	ErrCommitUnknown = errors.New("store: the connection to the database was lost during COMMIT: the outcome of the commit is unknown")
 )
 
 // QueryModes maps KEYPROV_QUERY_MODE values to pgx modes. "exec" (the
@@ -260,13 +266,46 @@ type Tx struct {
 
 // Update runs fn in one transaction that holds the advisory lock; it commits
 // when fn returns nil and rolls back otherwise.
+//
+// Cancelling ctx (a signal) before COMMIT rolls back. COMMIT itself is not
+// interrupted: cancelling a query closes the connection, which would leave
+// the outcome unknown. A connection that breaks during the transaction
+// yields ErrConnectionLost (the server rolled back); one that breaks during
+// COMMIT yields ErrCommitUnknown.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return pgx.BeginFunc(ctx, db.conn, func(tx pgx.Tx) error {
-		if err := db.lock(ctx, tx); err != nil {
-			return err
+	tx, err := db.conn.Begin(ctx)
+	if err != nil {
+		return db.broken(ctx, fmt.Errorf("beginning a transaction: %w", err))
+	}
+	// Rolling back after a commit does nothing; on a broken connection it
+	// fails at once, and the server has rolled back already.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := db.lock(ctx, tx); err != nil {
+		return db.broken(ctx, err)
+	}
+	if err := fn(&Tx{db: db, tx: tx}); err != nil {
+		return db.broken(ctx, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("before committing: %w", context.Cause(ctx))
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		if db.conn.IsClosed() {
+			return fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 		}
-		return fn(&Tx{db: db, tx: tx})
-	})
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// broken marks err with ErrConnectionLost when the connection broke (the
+// server then rolls the transaction back), unless ctx was cancelled: pgx
+// closes the connection to interrupt a query.
+func (db *DB) broken(ctx context.Context, err error) error {
+	if ctx.Err() == nil && db.conn.IsClosed() {
+		return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	}
+	return err
 }
 
 // View runs fn in a read-only transaction without the lock.
