@@ -115,8 +115,13 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	prog := newProgress(a.err, isTerminal(a.err), log)
 	defer prog.End()
 	prog.Start("evaluating the spec", nil)
-	ls := a.loadSpec(sf, true)
+	ls, err := a.loadSpecContext(ctx, sf, true)
 	prog.End()
+	if err != nil {
+		log.Error().Err(err).Msg(c.name + " interrupted by a signal while evaluating the spec: nothing was written")
+		fmt.Fprintf(a.err, "keyprov: %s interrupted while evaluating the spec: nothing was written\n", c.name)
+		return exitStore
+	}
 	a.printDiagnostics(ls)
 	if ls.diags.HasErrors() {
 		errs, warns := view.Count(ls.diags)
@@ -138,7 +143,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
 	prog.End()
 	if err != nil {
-		return a.storeExit(err, c.name)
+		return a.storeExit(withCause(ctx, err), c.name)
 	}
 	defer db.Close(context.Background())
 
@@ -157,7 +162,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	prog.End()
 	refused := errors.Is(err, reconcile.ErrRefused)
 	if err != nil && !refused {
-		return a.storeExit(err, c.name)
+		return a.storeExit(withCause(ctx, err), c.name)
 	}
 	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: res.Applied, RunID: runID}
 	if !dry && res.Applied {

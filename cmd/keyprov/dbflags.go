@@ -90,7 +90,8 @@ func (a *app) storeExit(err error, what string) int {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		a.log.Error().Msg(what + " interrupted by a signal: the transaction was rolled back, nothing was written")
+		// The store rolls back on cancellation and never interrupts COMMIT.
+		a.log.Error().Err(err).Msg(what + " interrupted by a signal: nothing was written")
 		fmt.Fprintf(a.err, "keyprov: %s interrupted: nothing was written\n", what)
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error().Err(err).Msg("database unavailable")
@@ -98,9 +99,25 @@ func (a *app) storeExit(err error, what string) int {
 	case store.IsLockTimeout(err):
 		a.log.Error().Err(err).Msg("lock timeout")
 		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+	case errors.Is(err, store.ErrCommitUnknown):
+		a.log.Error().Err(err).Msg(what + " failed: the connection was lost during COMMIT, the outcome is unknown: run it again, it converges")
+		fmt.Fprintf(a.err, "keyprov: %s failed: %v; run it again: it converges\n", what, err)
+	case errors.Is(err, store.ErrConnectionLost):
+		a.log.Error().Err(err).Msg(what + " failed: the connection to the database was lost; the transaction was rolled back, nothing was written")
+		fmt.Fprintf(a.err, "keyprov: %s failed: %v; the transaction was rolled back: nothing was written\n", what, err)
 	default:
 		a.log.Error().Err(err).Msg(what + " failed")
 		fmt.Fprintf(a.err, "keyprov: %s failed: %v\n", what, err)
 	}
 	return exitStore
+}
+
+// withCause adds the cause of ctx's end (such as "terminated signal
+// received") to err, which pgx reports as "context canceled" only.
+func withCause(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if err == nil || cause == nil || strings.Contains(err.Error(), cause.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

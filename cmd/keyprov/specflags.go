@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -74,6 +75,20 @@ func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
 	ls.spec, diags = spec.Evaluate(srcs, opts)
 	ls.diags = append(ls.diags, diags...)
 	return ls
+}
+
+// loadSpecContext is loadSpec that gives up when ctx ends (a signal):
+// evaluation takes no context, and a large spec must not hold up the exit.
+// The abandoned evaluation ends with the process.
+func (a *app) loadSpecContext(ctx context.Context, s *specFlags, secrets bool) (loadedSpec, error) {
+	done := make(chan loadedSpec, 1)
+	go func() { done <- a.loadSpec(s, secrets) }()
+	select {
+	case ls := <-done:
+		return ls, nil
+	case <-ctx.Done():
+		return loadedSpec{}, context.Cause(ctx)
+	}
 }
 
 // printDiagnostics writes diagnostics to stderr for people.
