@@ -10,6 +10,9 @@ import (
 // general conversion unifies the element types of a tuple by sorting them,
 // which costs seconds at that size for an answer known up front.
 func convertValue(v cty.Value, ty cty.Type) (cty.Value, error) {
+	if v.Type().Equals(ty) {
+		return v, nil
+	}
 	if fv, ok := fastConvert(v, ty); ok {
 		return fv, nil
 	}

@@ -157,14 +157,17 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 			out = append(out, [2]cty.Value{el, el})
 		}
 	case ty.IsMapType() || ty.IsObjectType():
-		switch {
-		case v.ContainsMarked():
-			return fail(secret)
-		case !v.IsWhollyKnown():
-			return fail(unknown)
-		}
+		// One pass over the elements, rather than a walk for marks, a walk
+		// for unknowns and an iteration, each of which sorts the keys.
+		out = make([][2]cty.Value, 0, v.LengthInt())
 		for it := v.ElementIterator(); it.Next(); {
 			k, el := it.Element()
+			switch {
+			case el.ContainsMarked():
+				return fail(secret)
+			case !el.IsWhollyKnown():
+				return fail(unknown)
+			}
 			out = append(out, [2]cty.Value{k, el})
 		}
 	case ty.IsListType() || ty.IsTupleType():
