@@ -35,7 +35,13 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if len(pos) > 0 {
-		sf.files.vals = pos
+		// Paths given as arguments replace the default spec (keys.hcl,
+		// KEYPROV_FILE) but add to the ones named with -f.
+		if fs.given("file") || fs.given("f") {
+			sf.files.vals = append(sf.files.vals, pos...)
+		} else {
+			sf.files.vals = pos
+		}
 	}
 	lf.setup(a)
 
