@@ -15,10 +15,15 @@ const DefaultPrefix = "wat_"
 // MinBodyLen is the minimum number of characters after the prefix.
 const MinBodyLen = 32
 
+// MaxLen bounds a whole token, so that a verifier never hashes whatever
+// megabytes a client sends, and the rules below stay cheap.
+const MaxLen = 512
+
 // Errors returned by Check. Their messages never contain the token.
 var (
 	ErrPrefix     = errors.New("token: missing prefix")
 	ErrTooShort   = errors.New("token: too short")
+	ErrTooLong    = errors.New("token: too long")
 	ErrWhitespace = errors.New("token: contains whitespace")
 	ErrCharset    = errors.New("token: invalid character")
 	ErrLowEntropy = errors.New("token: low entropy")
@@ -46,6 +51,9 @@ func IsTokenChar(c byte) bool {
 // wrapping one of the sentinel errors above. A nil result means the token is
 // acceptable.
 func Check(tok, prefix string) []error {
+	if len(tok) > MaxLen {
+		return []error{fmt.Errorf("%w: %d bytes, at most %d are allowed", ErrTooLong, len(tok), MaxLen)}
+	}
 	var errs []error
 	if strings.IndexFunc(tok, isSpace) >= 0 {
 		errs = append(errs, fmt.Errorf("%w: tokens must not contain spaces, tabs or line breaks", ErrWhitespace))

@@ -27,6 +27,8 @@ func TestCheck(t *testing.T) {
 		"prefix only":          {tok: "wat_", prefix: "wat_", want: []error{ErrTooShort}, msgs: []string{"token: too short: 0 characters after the prefix, at least 32 are required"}},
 		"31 characters":        {tok: "wat_" + body[:31], prefix: "wat_", want: []error{ErrTooShort}},
 		"32 characters":        {tok: "wat_" + body, prefix: "wat_"},
+		"512 bytes":            {tok: "wat_" + strings.Repeat(body, 16)[:508], prefix: "wat_"},
+		"513 bytes":            {tok: "wat_" + strings.Repeat(body, 17)[:509], prefix: "wat_", want: []error{ErrTooLong}, msgs: []string{"token: too long: 513 bytes, at most 512 are allowed"}},
 		"space":                {tok: "wat_" + body[:16] + " " + body[16:], prefix: "wat_", want: []error{ErrWhitespace}, msgs: []string{"token: contains whitespace: tokens must not contain spaces, tabs or line breaks"}},
 		"trailing newline":     {tok: "wat_" + body + "\n", prefix: "wat_", want: []error{ErrWhitespace}},
 		"carriage return":      {tok: "wat_" + body + "\r", prefix: "wat_", want: []error{ErrWhitespace}},
