@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
 
 	"github.com/keyprov/keyprov/store"
@@ -89,11 +90,18 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	// One query on one connection: the store's connection serves.
 	var vdb verify.DB = db.Conn()
 	if err := db.CheckVersion(ctx); err != nil {
-		if !errors.Is(err, store.ErrSchemaMissing) {
+		switch {
+		case errors.Is(err, store.ErrSchemaMissing):
+			fmt.Fprintf(a.err, "keyprov verify: schema %q holds no keys: no apply has run against this database\n", db.Schema())
+			vdb = emptyStore{}
+		case permissionDenied(err):
+			// A role for applications reads keys and tokens only (README:
+			// least privilege), not schema_version: verify as the
+			// library does, without checking the version.
+			a.log.Debug().Err(err).Msg("the schema version is not readable by this role: verifying without checking it")
+		default:
 			return a.storeExit(err, "verify")
 		}
-		fmt.Fprintf(a.err, "keyprov verify: schema %q holds no keys: no apply has run against this database\n", db.Schema())
-		vdb = emptyStore{}
 	}
 	v, err := verify.New(vdb, verify.WithSchema(db.Schema()), verify.WithPrefix(*prefix))
 	if err != nil {
@@ -254,4 +262,10 @@ func timeText(t *time.Time, none string) string {
 		return none
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// permissionDenied reports whether err is PostgreSQL's insufficient_privilege.
+func permissionDenied(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501"
 }
