@@ -54,7 +54,9 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int {
 // token, and carries exactly one event, "created", by one run per spec.
 func assertCreatedOnce(t *testing.T, u string, specs ...*generatedSpec) {
 	t.Helper()
-	conn := connect(t, u)
+	conn, err := pgx.Connect(context.Background(), u)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
 	total := 0
 	for _, g := range specs {
 		total += g.opts.Keys

@@ -87,6 +87,12 @@ func with(env map[string]string, kv ...string) map[string]string {
 // start starts keyprov in dir with exactly env (and PATH, HOME).
 func start(t *testing.T, dir string, env map[string]string, args ...string) *proc {
 	t.Helper()
+	return startIn(t, dir, env, "", args...)
+}
+
+// startIn is start with stdin as standard input.
+func startIn(t *testing.T, dir string, env map[string]string, stdin string, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), procLimit)
 	cmd := exec.CommandContext(ctx, keyprovBin, args...)
 	cmd.Dir = dir
@@ -96,6 +102,7 @@ func start(t *testing.T, dir string, env map[string]string, args ...string) *pro
 	}
 	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), ctx: ctx}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	cmd.Stdin = strings.NewReader(stdin)
 	require.NoError(t, cmd.Start())
 	p.started = time.Now()
 	go func() {
