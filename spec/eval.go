@@ -123,7 +123,7 @@ func (e *evaluator) parse(srcs []Source) bool {
 			ok = false
 			continue
 		}
-		if d := CheckNesting(src.Bytes, src.Name, src.IsJSON()); d != nil {
+		if d := checkSource(src.Bytes, src.Name, src.IsJSON()); d != nil {
 			e.add(d...)
 			ok = false
 			continue

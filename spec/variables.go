@@ -179,7 +179,7 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		f     *hcl.File
 		diags hcl.Diagnostics
 	)
-	if d := CheckNesting(b, path, strings.HasSuffix(path, ".json")); d != nil {
+	if d := checkSource(b, path, strings.HasSuffix(path, ".json")); d != nil {
 		e.add(d...)
 		return
 	}
