@@ -84,6 +84,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 	status := exitOK
+	unformatted := false
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -107,7 +108,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			fmt.Fprint(a.out, unifiedDiff(src, out, filepath.ToSlash(f)))
 		}
 		if *check {
-			status = exitInvalid
+			status, unformatted = exitInvalid, true
 			continue
 		}
 		if err := writeFileKeepMode(f, out); err != nil {
@@ -115,7 +116,8 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			status = exitInvalid
 		}
 	}
-	if *check && status != exitOK {
+	// A file that does not parse is reported as such, not as unformatted.
+	if *check && unformatted {
 		fmt.Fprintln(a.err, "Some files are not formatted: run keyprov fmt to fix them.")
 	}
 	return status

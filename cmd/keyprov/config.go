@@ -33,6 +33,14 @@ func loadConfig(environ map[string]string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("reading KEYPROV_* configuration: %w", err)
 	}
+	// A limit of zero or less would silently fall back to the default
+	// (spec.Limits treats it as unset): refuse it instead.
+	switch {
+	case cfg.MaxFileBytes < 1:
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_FILE_BYTES must be at least 1, not %d", cfg.MaxFileBytes)
+	case cfg.MaxKeys < 1:
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_KEYS must be at least 1, not %d", cfg.MaxKeys)
+	}
 	// NO_COLOR disables colour when set to any value, even an empty one.
 	_, cfg.NoColor = environ["NO_COLOR"]
 	return cfg, nil
