@@ -50,3 +50,13 @@ fuzz-short:
 
 clean:
 	rm -rf bin
+
+# The fault tests of internal/faults with long loops (make test runs them
+# with short ones): SIGKILLs and terminated sessions during a 20,000-key
+# apply, then the figures of the run.
+FAULT_KILLS        ?= 64
+FAULT_TERMINATIONS ?= 32
+.PHONY: faults
+faults:
+	KEYPROV_FAULT_KILLS=$(FAULT_KILLS) KEYPROV_FAULT_TERMINATIONS=$(FAULT_TERMINATIONS) \
+	$(WITHPG) run -- $(GO) test -race -count=1 -timeout 90m -v ./internal/faults

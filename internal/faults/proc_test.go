@@ -175,6 +175,19 @@ func (p *proc) waitStderr(t *testing.T, want string) {
 	}
 }
 
+// sawStderr waits until the process's stderr contains want (true) or the
+// process ends without it (false).
+func (p *proc) sawStderr(want string) bool {
+	for !strings.Contains(p.stderr.String(), want) {
+		select {
+		case <-p.done:
+			return strings.Contains(p.stderr.String(), want)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
+}
+
 // run runs keyprov to its end.
 func run(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()

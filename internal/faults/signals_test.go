@@ -63,6 +63,9 @@ func interrupted(t *testing.T, r result, sig syscall.Signal, g *generatedSpec) {
 func TestSignals(t *testing.T) {
 	small := writeSpec(t, specOpts{Keys: 200, Gen: "old"})
 	changed := writeSpec(t, specOpts{Keys: 200, Gen: "new"})
+	// A spec large enough that keyprov is still evaluating it when its
+	// first progress line comes out (after a second); it grows on a
+	// machine that evaluates it faster.
 	big := writeSpec(t, specOpts{Keys: setting("KEYPROV_FAULT_EVAL_KEYS", 50000), Gen: "big"})
 	// The next apply must not wait for a lock someone forgot.
 	atOnce := func(env map[string]string) map[string]string { return with(env, "KEYPROV_LOCK_TIMEOUT", "2s") }
@@ -88,10 +91,20 @@ func TestSignals(t *testing.T) {
 			})
 
 			t.Run("evaluation", func(t *testing.T) {
-				u := pgtest.NewDatabase(t)
-				p := start(t, big.dir, baseEnv(u), "apply")
-				// The progress line shows that evaluation is under way.
-				p.waitStderr(t, `"phase":"evaluating the spec"`)
+				var u string
+				var p *proc
+				for {
+					u = pgtest.NewDatabase(t)
+					p = start(t, big.dir, with(baseEnv(u), "KEYPROV_MAX_KEYS", "10000000"), "apply")
+					// The progress line shows that evaluation is under way.
+					if p.sawStderr(`"phase":"evaluating the spec"`) {
+						break
+					}
+					r := p.wait(t)
+					require.Equal(t, 0, r.code, "stderr:\n%s", tail(r.stderr, 3000))
+					require.Less(t, big.opts.Keys, 400000, "evaluating %d keys takes less than a second: no progress line to signal on", big.opts.Keys)
+					big = writeSpec(t, specOpts{Keys: 2 * big.opts.Keys, Gen: "big"})
+				}
 				p.signal(t, sig)
 				r := p.wait(t)
 				interrupted(t, r, sig, big)
