@@ -27,6 +27,9 @@ const MaxNesting = 1000
 // native syntax (or in JSON syntax when isJSON is set), nests deeper than
 // MaxNesting. It runs before parsing; the text is lexed, never parsed.
 func CheckNesting(src []byte, filename string, isJSON bool) hcl.Diagnostics {
+	if !mayNest(src) {
+		return nil
+	}
 	var at *hcl.Range
 	if isJSON {
 		at = jsonNesting(src, filename, hcl.InitialPos)
@@ -43,11 +46,32 @@ func CheckNesting(src []byte, filename string, isJSON bool) hcl.Diagnostics {
 // checkExpressionNesting is CheckNesting for one expression in native
 // syntax, such as a -var value.
 func checkExpressionNesting(src []byte, filename string) hcl.Diagnostics {
+	if !mayNest(src) {
+		return nil
+	}
 	toks, _ := hclsyntax.LexExpression(src, filename, hcl.InitialPos)
 	if at := tokenNesting(toks, 0); at != nil {
 		return hcl.Diagnostics{tooDeep(at)}
 	}
 	return nil
+}
+
+// mayNest reports whether src has enough of the bytes that open a level
+// (every bracket, brace, parenthesis, template and operator has one of
+// them, and in JSON strings an escape may stand for one) to nest more than
+// MaxNesting levels. Lexing is skipped for the others, such as a file that
+// is one long string.
+func mayNest(src []byte) bool {
+	n := 0
+	for _, c := range src {
+		switch c {
+		case '(', '[', '{', '!', '-', '+', '*', '/', '%', '<', '>', '=', '&', '|', '?', '\\':
+			if n++; n > MaxNesting {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func tooDeep(at *hcl.Range) *hcl.Diagnostic {
