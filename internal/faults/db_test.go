@@ -236,20 +236,10 @@ func assertNoLockLeft(t *testing.T, admin, db string) {
 		"an advisory lock is left in %s", db)
 }
 
-// keyprovBackends lists the sessions of keyprov processes in database db
-// that are inside a transaction.
-func keyprovBackends(ctx context.Context, conn *pgx.Conn, db string) ([]int32, error) {
-	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity
-WHERE datname = $1 AND application_name = 'keyprov' AND state IN ('active', 'idle in transaction') AND xact_start IS NOT NULL`, db)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[int32])
-}
-
-// waitBackend waits until a keyprov session of db is inside a transaction
-// and, when waitEvent is not empty, waiting for that (a heavyweight lock
-// of kind "relation" or "advisory"); it fails if p ends first.
+// waitBackend waits until a keyprov session of db is inside its locked
+// transaction: holding keyprov's advisory lock when waitEvent is empty, or
+// waiting for a heavyweight lock of that kind ("relation", "advisory"). It
+// fails if p ends first.
 func waitBackend(t *testing.T, p *proc, admin, db, waitEvent string) {
 	t.Helper()
 	ctx := context.Background()
@@ -258,15 +248,16 @@ func waitBackend(t *testing.T, p *proc, admin, db, waitEvent string) {
 	defer conn.Close(ctx)
 	for {
 		var n int
-		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE datname = $1 AND application_name = 'keyprov' AND xact_start IS NOT NULL
-  AND ($2 = '' OR (wait_event_type = 'Lock' AND wait_event = $2))`, db, waitEvent).Scan(&n))
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity a
+WHERE a.datname = $1 AND a.application_name = 'keyprov' AND a.xact_start IS NOT NULL
+  AND CASE WHEN $2 = '' THEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)
+           ELSE a.wait_event_type = 'Lock' AND a.wait_event = $2 END`, db, waitEvent).Scan(&n))
 		if n > 0 {
 			return
 		}
 		if p.exited() {
 			r := p.wait(t)
-			t.Fatalf("keyprov ended (exit %d) before its session was seen in a transaction (waiting for %q); stderr:\n%s", r.code, waitEvent, tail(r.stderr, 3000))
+			t.Fatalf("keyprov ended (exit %d) before its session was seen in its transaction (waiting for %q); stderr:\n%s", r.code, waitEvent, tail(r.stderr, 3000))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
