@@ -238,8 +238,8 @@ func assertNoLockLeft(t *testing.T, admin, db string) {
 
 // waitBackend waits until a keyprov session of db is inside its locked
 // transaction: holding keyprov's advisory lock when waitEvent is empty, or
-// waiting for a heavyweight lock of that kind ("relation", "advisory"). It
-// fails if p ends first.
+// waiting for that (a lock of kind "relation" or "advisory", or "SyncRep"
+// for a COMMIT waiting for a synchronous standby). It fails if p ends first.
 func waitBackend(t *testing.T, p *proc, admin, db, waitEvent string) {
 	t.Helper()
 	ctx := context.Background()
@@ -251,7 +251,7 @@ func waitBackend(t *testing.T, p *proc, admin, db, waitEvent string) {
 		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity a
 WHERE a.datname = $1 AND a.application_name = 'keyprov' AND a.xact_start IS NOT NULL
   AND CASE WHEN $2 = '' THEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)
-           ELSE a.wait_event_type = 'Lock' AND a.wait_event = $2 END`, db, waitEvent).Scan(&n))
+           ELSE a.wait_event = $2 END`, db, waitEvent).Scan(&n))
 		if n > 0 {
 			return
 		}
