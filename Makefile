@@ -51,6 +51,16 @@ fuzz-short:
 clean:
 	rm -rf bin
 
+# Benchmarks report, they never fail on a time (see BENCHMARKS.md): keyprov
+# at N keys against COPY, CopyFrom and a psql script of upserts on the same
+# data, in a throwaway cluster, then the Go micro-benchmarks (evaluation,
+# diff, hashing, verification). 1,000,000 keys: make bench BENCH_FLAGS=-million
+BENCH_N     ?= 1000,10000,100000
+BENCH_FLAGS ?=
+bench:
+	$(GO) run ./internal/benchmark -n $(BENCH_N) $(BENCH_FLAGS)
+	$(WITHPG) run -- $(GO) test -run '^$$' -bench . -benchmem ./spec ./reconcile ./token ./verify
+
 # The fault tests of internal/faults with long loops (make test runs them
 # with short ones): SIGKILLs and terminated sessions during a 20,000-key
 # apply, then the figures of the run.

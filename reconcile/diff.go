@@ -79,7 +79,8 @@ func CandidateDigests(s *spec.Spec, st *store.State) []token.Digest {
 		if k == nil {
 			return
 		}
-		for _, t := range keyTokens(k) {
+		ts, n := keyTokens(k)
+		for _, t := range ts[:n] {
 			if cur == nil || !hasLive(cur, t.Digest) {
 				out = append(out, t.Digest)
 			}
@@ -97,15 +98,17 @@ func hasLive(k *store.Key, d token.Digest) bool {
 	return false
 }
 
-func keyTokens(k *spec.Key) []spec.Token {
-	var ts []spec.Token
+// keyTokens returns the known tokens of k (at most two) without allocating.
+func keyTokens(k *spec.Key) (ts [2]*spec.Token, n int) {
 	if k.Token.Known {
-		ts = append(ts, k.Token)
+		ts[n] = &k.Token
+		n++
 	}
 	if k.Previous != nil && k.Previous.Token.Known {
-		ts = append(ts, k.Previous.Token)
+		ts[n] = &k.Previous.Token
+		n++
 	}
-	return ts
+	return ts, n
 }
 
 // entry is a stored key at the address the plan compares it under (its new
@@ -331,8 +334,8 @@ func humanDuration(d time.Duration) string {
 }
 
 // desiredRow is the key row the spec asks for (revocation set by the caller).
-func (d *differ) desiredRow(k *spec.Key) *store.KeyRow {
-	return &store.KeyRow{
+func (d *differ) desiredRow(k *spec.Key) store.KeyRow {
+	return store.KeyRow{
 		Tenant: k.Address.Tenant, Slug: k.Address.Slug, Universal: k.Universal,
 		Name: k.Name, Description: k.Description,
 		Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON,
@@ -380,7 +383,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		f := from
 		c.MovedFrom = &f
 	}
-	want := d.desiredRow(k)
+	want := d.desiredRow(k) // a value: only a change that writes the row copies it to the heap
 
 	if cur == nil {
 		return d.create(k, c, want), true
@@ -394,7 +397,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		}
 		c.AdoptedFrom = cur.Owner
 	}
-	c.Fields = fieldChanges(cur, want)
+	c.Fields = fieldChanges(cur, &want)
 	if c.AdoptedFrom != "" {
 		c.Fields = append(c.Fields, FieldChange{Field: "owner", Before: cur.Owner, After: d.owner})
 	}
@@ -436,7 +439,8 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		c.Action = Update
 	}
 	if len(c.Fields) > 0 || c.MovedFrom != nil {
-		c.Row = want
+		row := want
+		c.Row = &row
 	}
 	return c, true
 }
@@ -447,7 +451,8 @@ func (d *differ) blocked(c Change, reason string) Change {
 	return c
 }
 
-func (d *differ) create(k *spec.Key, c Change, want *store.KeyRow) Change {
+func (d *differ) create(k *spec.Key, c Change, row store.KeyRow) Change {
+	want := &row
 	c.Action = Create
 	c.Row = want
 	if k.Revoked {
@@ -527,6 +532,9 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		return "" // offline plan: tokens are not compared
 	}
 	active, prev := cur.Active(), cur.Previous()
+	if active != nil && active.Digest == k.Token.Digest && prev == nil && k.Previous == nil {
+		return "" // the usual case, decided without allocating
+	}
 	tc := &TokenChange{}
 	if active != nil {
 		tc.Before, tc.After = active.Hint, active.Hint

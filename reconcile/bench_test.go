@@ -1,0 +1,77 @@
+package reconcile_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/token"
+)
+
+// benchSpecAndState builds n keys in memory, a spec and the state an apply
+// of it leaves behind, without HCL (this measures the diff, not the spec).
+func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
+	b.Helper()
+	s := &spec.Spec{Settings: spec.Settings{TokenPrefix: "wat_", Owner: "platform", RootTenant: "root"}}
+	for i := 0; i < n; i++ {
+		tok, err := token.Generate("wat_")
+		if err != nil {
+			b.Fatal(err)
+		}
+		k := &spec.Key{
+			Address:         spec.Address{Tenant: fmt.Sprintf("t%07d", i), Slug: "website"},
+			Name:            fmt.Sprintf("Website t%07d", i),
+			PermissionsJSON: []byte(`[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]`),
+			MetadataJSON:    []byte(`{"team": "web"}`),
+			Token:           spec.Token{Secret: tok, Digest: tok.Digest(), Known: true, Set: true},
+		}
+		s.Keys = append(s.Keys, k)
+	}
+	st := &store.State{Now: testNow}
+	for i, k := range s.Keys {
+		st.Keys = append(st.Keys, &store.Key{
+			ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Name: k.Name,
+			Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, Owner: "platform",
+			Tokens: []store.Token{{ID: int64(i + 1), Digest: k.Token.Digest, Hint: k.Token.Secret.Hint("wat_"), State: store.StateActive}},
+		})
+	}
+	return s, st
+}
+
+// BenchmarkDiff measures the pure diff of n keys: no-op (every key as
+// stored) and with 1% renamed.
+func BenchmarkDiff(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		s, st := benchSpecAndState(b, n)
+		b.Run(fmt.Sprintf("noop/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				known := map[token.Digest]store.TokenRef{}
+				if len(reconcile.CandidateDigests(s, st)) != 0 {
+					b.Fatal("candidates in a no-op")
+				}
+				if p := reconcile.Diff(s, st, known, reconcile.Options{}); p.HasChanges() {
+					b.Fatal("changes in a no-op")
+				}
+			}
+		})
+		changed := *s
+		changed.Keys = append([]*spec.Key(nil), s.Keys...)
+		for i := 0; i < n; i += 100 {
+			k := *changed.Keys[i]
+			k.Name += " (renamed)"
+			changed.Keys[i] = &k
+		}
+		b.Run(fmt.Sprintf("1pct/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p := reconcile.Diff(&changed, st, nil, reconcile.Options{})
+				if got := p.Summary().Updated; got != n/100 {
+					b.Fatalf("%d updated", got)
+				}
+			}
+		})
+	}
+}
