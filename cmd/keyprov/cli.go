@@ -238,6 +238,15 @@ func (o *oneOf) Set(v string) error {
 	return fmt.Errorf("must be one of %s", strings.Join(o.allowed, ", "))
 }
 
+// addOutputFlag adds -o/--output, restricted to formats (the first is the
+// default); usage describes them.
+func addOutputFlag(fs *flagSet, usage string, formats ...string) *oneOf {
+	out := &oneOf{formats[0], formats}
+	fs.Var(out, "output", "output `format`: "+usage)
+	fs.alias("o", "output")
+	return out
+}
+
 // logFlags adds --log-level and --log-format; setup builds the logger.
 type logFlags struct {
 	level  oneOf

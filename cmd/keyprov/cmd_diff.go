@@ -57,9 +57,7 @@ spec, flags or git revision (diagnostics on stderr); 2 changes, with
 func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
-	out := &oneOf{"text", []string{"text", "json", "markdown"}}
-	fs.Var(out, "output", "output `format`: text, json or markdown (a pull-request comment)")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text, json or markdown (a pull-request comment)", "text", "json", "markdown")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
 	failOn := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
 	fs.Var(failOn, "fail-on", "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
@@ -195,16 +193,7 @@ func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) l
 	} else {
 		srcs, diags = spec.ReadSources(side.paths, opts.Limits.MaxFileBytes)
 	}
-	ls := loadedSpec{diags: diags, sources: map[string][]byte{}}
-	for _, src := range srcs {
-		ls.sources[src.Name] = src.Bytes
-	}
-	if diags.HasErrors() {
-		return ls
-	}
-	ls.spec, diags = spec.Evaluate(srcs, opts)
-	ls.diags = append(ls.diags, diags...)
-	return ls
+	return evaluate(srcs, diags, opts)
 }
 
 // environList returns the command's environment as KEY=VALUE pairs.

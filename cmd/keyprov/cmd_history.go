@@ -45,9 +45,7 @@ type historyEvent struct {
 func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	dbf := addDBFlags(fs, a.cfg)
-	out := &oneOf{"text", []string{"text", "json"}}
-	fs.Var(out, "output", "output `format`: text or json")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text or json", "text", "json")
 	limit := fs.Int("limit", 0, "show at most `N` events (0: all)")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)

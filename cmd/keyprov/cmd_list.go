@@ -69,9 +69,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 	tenant := fs.String("tenant", "", "only keys of `tenant`")
 	owner := fs.String("owner", "", "only keys of `owner`")
 	all := fs.Bool("all", false, "include revoked keys")
-	out := &oneOf{"text", []string{"text", "json"}}
-	fs.Var(out, "output", "output `format`: text or json")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text or json", "text", "json")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
 	if !ok {

@@ -83,9 +83,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
 	dbf := addDBFlags(fs, a.cfg)
-	out := &oneOf{"text", []string{"text", "json", "markdown"}}
-	fs.Var(out, "output", "output `format`: text, json or markdown")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
 	adopt := fs.Bool("adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
 	prune := fs.Bool("prune", a.cfg.Prune, "revoke keys owned by this spec that it no longer declares (KEYPROV_PRUNE, or settings { prune = true })")
 	var maxPrune maxPruneFlag

@@ -45,9 +45,7 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	fs.Var(&prefixes, "prefix", "token `prefix` to look for; repeatable (default: the spec's token_prefix, else wat_)")
 	var exclude stringList
 	fs.Var(&exclude, "exclude", "skip files below the scanned directories that match `pattern`: a name or glob matched against each path element (testdata, *_test.go), or a path with / (docs/*.md); repeatable")
-	out := &oneOf{"text", []string{"text", "json", "github"}}
-	fs.Var(out, "output", "output `format`: text, json or github (GitHub Actions annotations)")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text, json or github (GitHub Actions annotations)", "text", "json", "github")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
 	if !ok {

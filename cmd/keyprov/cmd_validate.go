@@ -26,9 +26,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
 	secrets := fs.Bool("secrets", false, "read env() and file() and apply the token rules")
-	out := &oneOf{"text", []string{"text", "json", "github"}}
-	fs.Var(out, "output", "output `format`: text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)", "text", "json", "github")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
 	if !ok {

@@ -61,9 +61,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	dbf := addDBFlags(fs, a.cfg)
 	tenant := fs.String("tenant", "", "check that the key reaches `tenant` too (a universal key reaches every tenant)")
 	prefix := fs.String("prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
-	out := &oneOf{"text", []string{"text", "json"}}
-	fs.Var(out, "output", "output `format`: text or json")
-	fs.alias("o", "output")
+	out := addOutputFlag(fs, "text or json", "text", "json")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
 	if !ok {

@@ -65,6 +65,12 @@ func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
 		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
 	}
 	srcs, diags := spec.ReadSources(opts.Paths, opts.Limits.MaxFileBytes)
+	return evaluate(srcs, diags, opts)
+}
+
+// evaluate evaluates sources that were read with diags, unless reading
+// them failed, and keeps their text for the diagnostics' source lines.
+func evaluate(srcs []spec.Source, diags hcl.Diagnostics, opts spec.Options) loadedSpec {
 	ls := loadedSpec{diags: diags, sources: map[string][]byte{}}
 	for _, src := range srcs {
 		ls.sources[src.Name] = src.Bytes
