@@ -27,9 +27,11 @@ type crashFixture struct {
 	// newRunEvents and newRows are what an apply of new over old records and writes.
 	newRunEvents int
 	newRows      int64
-	// eval and total are the measured apply's evaluation and whole run,
-	// txn the time it spent in its transaction.
+	// eval and total are the mean evaluation and whole run of the full
+	// applies of new over old seen so far (runs of them), txn the mean
+	// time they spent in their transaction.
 	eval, total, txn time.Duration
+	runs             int
 }
 
 func newCrashFixture(t *testing.T, keys int) *crashFixture {
@@ -50,8 +52,7 @@ func newCrashFixture(t *testing.T, keys int) *crashFixture {
 	measured := mustRun(t, 0, f.new.dir, baseEnv(ref), "apply")
 	f.after = takeSnapshot(t, ref)
 	f.newRows = measured.rowsWritten()
-	f.eval, f.total = measured.ms("eval"), measured.duration
-	f.txn = measured.ms("lock") + measured.ms("load") + measured.ms("diff") + measured.ms("write")
+	f.measure(measured)
 	require.Len(t, f.after.Keys, keys)
 	require.Len(t, f.after.Events, len(f.before.Events)+1)
 	for run, n := range f.after.Events {
@@ -83,6 +84,18 @@ func waitSessionsGone(t *testing.T, admin, db string) {
 	}, 2*time.Minute, 20*time.Millisecond, "sessions of dead keyprov processes remain in %s", db)
 }
 
+// measure adds a full apply of the new spec over the old one to the
+// estimates of its phases, which the next kills are spread over: runs
+// under load take longer than the first measurement.
+func (f *crashFixture) measure(r result) {
+	f.runs++
+	n := time.Duration(f.runs)
+	f.eval += (r.ms("eval") - f.eval) / n
+	f.total += (r.duration - f.total) / n
+	txn := r.ms("lock") + r.ms("load") + r.ms("diff") + r.ms("write")
+	f.txn += (txn - f.txn) / n
+}
+
 // checkConverges checks the store u after a fault: it is the old or the new
 // spec exactly; the next apply succeeds and leaves exactly the new spec;
 // the one after writes nothing. It returns "old" or "new".
@@ -96,6 +109,7 @@ func (f *crashFixture) checkConverges(t *testing.T, u string) string {
 	next := mustRun(t, 0, f.new.dir, baseEnv(u), "apply")
 	if state == "old" {
 		assert.Equal(t, f.newRows, next.rowsWritten(), "the apply after the fault writes the whole change")
+		f.measure(next)
 	} else {
 		assert.EqualValues(t, 0, next.rowsWritten(), "the change was committed before the fault: nothing left to write")
 	}
@@ -124,10 +138,10 @@ func TestCrashMidApply(t *testing.T) {
 		// Moments spread over the measured apply, from the middle of the
 		// evaluation to a little past its end: one random moment in each
 		// of kills equal slices.
-		from, to := f.eval/2, f.total+f.total/10
 		counts := map[string]int{}
 		inEval := 0
 		for i := 0; i < kills; i++ {
+			from, to := f.eval/2, f.total+f.total/10
 			at := from + time.Duration((float64(i)+rand.Float64())/float64(kills)*float64(to-from))
 			u, drop := cloneDatabase(t, f.admin, f.base)
 			p := start(t, f.new.dir, baseEnv(u), "apply")
@@ -158,6 +172,7 @@ func TestCrashMidApply(t *testing.T) {
 		window := f.txn
 		counts := map[string]int{}
 		done, missed := 0, 0
+		conn := connect(t, f.admin)
 		for attempt := 0; done < want; attempt++ {
 			require.Less(t, attempt, 3*want+5, "the terminations kept missing the transaction")
 			u, drop := cloneDatabase(t, f.admin, f.base)
@@ -165,7 +180,6 @@ func TestCrashMidApply(t *testing.T) {
 			p := start(t, f.new.dir, baseEnv(u), "apply")
 			waitBackend(t, p, f.admin, db, "")
 			time.Sleep(time.Duration(rand.Float64() * float64(window)))
-			conn := connect(t, f.admin)
 			var terminated int
 			require.NoError(t, conn.QueryRow(ctx, terminateSQL, db).Scan(&terminated))
 			r := p.wait(t)

@@ -99,6 +99,10 @@ func TestLeastPrivilege(t *testing.T) {
 	assert.Contains(t, hist.stdout, `"revoked"`)
 	list := run(0, changed, asApp, "list", "--all")
 	assert.Contains(t, list.stdout, revoked)
+	own := runVerify(t, changed.dir, asApp, changed.token(2))
+	commands++
+	assert.Equal(t, 0, own.code, "stderr:\n%s", tail(own.stderr, 3000))
+	assert.Contains(t, own.stdout, changed.address(2))
 
 	// Tables belong to the app role; the schema holds nothing else.
 	rows := mustQuery(t, connect(t, u), "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'keyprov'")
@@ -148,7 +152,7 @@ func TestLeastPrivilege(t *testing.T) {
 	denied := run(3, changed, asReader, "apply")
 	assert.Contains(t, denied.stderr, "permission denied")
 
-	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list as the schema's owner; verify as a role with SELECT on keys and tokens and UPDATE (last_used_at)) with no other grant", commands)
+	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner; verify and last_used_at as a role with USAGE, SELECT on keys and tokens and UPDATE (last_used_at)), no other grant", commands)
 }
 
 // readerConn connects to u as user.
