@@ -52,6 +52,11 @@ func guard(f function.Function) function.Function {
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			v, err := f.Call(args)
+			if err == nil && numberOutOfRange(v) {
+				// pow(10, 99999999) and parseint of a long string
+				// build numbers that take minutes to print.
+				return cty.NilVal, errNumberTooLarge
+			}
 			return v, hideSecretError(err, args)
 		},
 	})
@@ -367,6 +372,15 @@ func decodeJSON(s string) (cty.Value, error) {
 			return cty.MapVal(vals), nil
 		}
 	}
+	// cty's decoder reads the first value and ignores the rest: "{} junk"
+	// decoded as {}. Refuse text that is not exactly one JSON value, with
+	// encoding/json's message.
+	if !json.Valid(b) {
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return cty.NilVal, err
+		}
+	}
 	ty, err := ctyjson.ImpliedType(b)
 	if err != nil {
 		return cty.NilVal, err
@@ -391,5 +405,9 @@ func decodeJSON(s string) (cty.Value, error) {
 			ty = cty.Map(elem)
 		}
 	}
-	return ctyjson.Unmarshal(b, ty)
+	v, err := ctyjson.Unmarshal(b, ty)
+	if err == nil && numberOutOfRange(v) {
+		return cty.NilVal, errNumberTooLarge
+	}
+	return v, err
 }

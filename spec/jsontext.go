@@ -8,14 +8,17 @@ import (
 )
 
 // checkSource runs the checks that must pass before a spec or variable
-// file is parsed: its nesting and, for JSON syntax, its text.
+// file is parsed: its nesting, its numbers and, for JSON syntax, its text.
 func checkSource(src []byte, filename string, isJSON bool) hcl.Diagnostics {
 	if isJSON {
 		if diags := checkJSONText(src, filename); diags != nil {
 			return diags
 		}
 	}
-	return CheckNesting(src, filename, isJSON)
+	if diags := CheckNesting(src, filename, isJSON); diags != nil {
+		return diags
+	}
+	return checkNumbers(src, filename, isJSON)
 }
 
 // checkJSONText refuses what HCL's JSON parser would silently replace with

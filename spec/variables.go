@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -146,6 +147,15 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 		d.failed = true
 		return
 	}
+	if numberOutOfRange(cv) {
+		var subject *hcl.Range
+		if rng.Start.Line > 0 {
+			subject = rng.Ptr()
+		}
+		e.add(errorf(subject, "Invalid value for variable", "The value for variable %q (from %s) holds a number out of range: %s.", d.name, rng.Filename, numberRule))
+		d.failed = true
+		return
+	}
 	d.val, d.valRange, d.set = cv, rng, true
 }
 
@@ -154,6 +164,11 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 // for collection and structural types it is parsed as an HCL expression
 // (e.g. ["acme", "globex"]).
 func parseRawVar(raw string, ty cty.Type, name string) (cty.Value, hcl.Diagnostics) {
+	// A string value would otherwise reach cty with its invalid bytes
+	// replaced by U+FFFD: the key would not say what was given.
+	if !utf8.ValidString(raw) {
+		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable", "The value from %s is not valid UTF-8 text.", name)}
+	}
 	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
