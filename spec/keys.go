@@ -56,6 +56,7 @@ type instance struct {
 func (e *evaluator) evalKeys(settings Settings) []*Key {
 	var insts []instance
 	total := 0
+	var over *hcl.Range // the first block past the limit
 	for _, b := range e.keys {
 		content, diags := b.Body.Content(keySchema)
 		e.add(withAddress(diags, b.Type+"."+b.Labels[0])...)
@@ -65,7 +66,9 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		ref := BlockRef{Type: b.Type, Label: b.Labels[0], DefRange: b.DefRange}
 		fe := content.Attributes["for_each"]
 		if fe == nil {
-			total++
+			if total++; total == e.limits.MaxKeys+1 {
+				over = b.DefRange.Ptr()
+			}
 			insts = append(insts, instance{block: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx)})
 			continue
 		}
@@ -86,7 +89,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		}
 	}
 	if total > e.limits.MaxKeys {
-		e.add(errorf(nil, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS).", total, e.limits.MaxKeys))
+		e.add(errorf(over, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS), and this block is the first past it.", total, e.limits.MaxKeys))
 		return nil
 	}
 
