@@ -119,8 +119,9 @@ func (f *crashFixture) checkConverges(t *testing.T, u string) string {
 
 	noop := mustRun(t, 0, f.new.dir, baseEnv(u), "apply")
 	assert.EqualValues(t, 0, noop.rowsWritten(), "the second apply after the fault writes nothing")
-	assert.Empty(t, keysDiff(takeSnapshot(t, u), converged))
-	assert.Equal(t, converged.Events, takeSnapshot(t, u).Events, "a no-op apply records no event")
+	last := takeSnapshot(t, u)
+	assert.Empty(t, keysDiff(last, converged))
+	assert.Equal(t, converged.Events, last.Events, "a no-op apply records no event")
 	assertNoLockLeft(t, f.admin, dbName(t, u))
 	return state
 }
