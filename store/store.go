@@ -237,7 +237,9 @@ func (db *DB) lock(ctx context.Context, tx pgx.Tx) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", timeout.Milliseconds())); err != nil {
+	// synchronous_commit = on: an apply reported as committed survives a
+	// crash of the database even where the server's default is off.
+	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)", fmt.Sprintf("%dms", timeout.Milliseconds())); err != nil {
 		return fmt.Errorf("setting lock_timeout: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(db.schema)); err != nil {
