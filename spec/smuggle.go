@@ -23,15 +23,49 @@ const minSmuggled = 16
 // when it yields the literal, and when cond depends on a secret, offline
 // validation cannot tell either.
 func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok string) bool {
-	found := false
-	check := func(s string) {
-		if !found && len(s) >= minSmuggled && strings.Contains(tok, s) {
-			found = true
+	// The strings of an expression are the same for every for_each
+	// instance; only each.key and each.value differ.
+	type smuggleKey struct{ expr hcl.Expression }
+	var sc *smuggleScan
+	if v, ok := e.memos.Load(smuggleKey{expr}); ok {
+		sc = v.(*smuggleScan)
+	} else {
+		sc = e.scanStrings(expr, ctx)
+		e.memos.Store(smuggleKey{expr}, sc)
+	}
+	for _, s := range sc.strs {
+		if strings.Contains(tok, s) {
+			return true
+		}
+	}
+	for _, tr := range sc.each {
+		if s, ok := traversalString(tr, ctx); ok && len(s) >= minSmuggled && strings.Contains(tok, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// smuggleScan is what smuggled compares a token with.
+type smuggleScan struct {
+	// strs are the literals of the expression and of the locals it
+	// uses, and the string values of the variables they use.
+	strs []string
+	// each are the expression's references to each.key and each.value.
+	each []hcl.Traversal
+}
+
+// scanStrings collects the strings of expr that could end up in a token.
+func (e *evaluator) scanStrings(expr hcl.Expression, ctx *hcl.EvalContext) *smuggleScan {
+	sc := &smuggleScan{}
+	add := func(s string) {
+		if len(s) >= minSmuggled {
+			sc.strs = append(sc.strs, s)
 		}
 	}
 	visiting := map[string]bool{}
-	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte)
-	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte) {
+	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)
+	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool) {
 		node, ok := expr.(hclsyntax.Node)
 		if !ok {
 			// JSON syntax: a string holds a template in native syntax.
@@ -41,23 +75,25 @@ func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok stri
 			hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 				if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok {
 					if v, _ := lit.Val.Unmark(); v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-						check(v.AsString())
+						add(v.AsString())
 					}
 				}
 				return nil
 			})
 		} else if v, diags := expr.Value(nil); !diags.HasErrors() {
 			if v, _ := v.Unmark(); v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-				check(v.AsString()) // a plain JSON string
+				add(v.AsString()) // a plain JSON string
 			}
 		}
 		for _, tr := range expr.Variables() {
 			switch tr.RootName() {
-			case "var", "each":
-				// Only strings: walking a collection per instance would
-				// cost the size of the variable times the number of keys.
-				if v, diags := tr.TraverseAbs(ctx); !diags.HasErrors() && !v.IsMarked() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-					check(v.AsString())
+			case "var":
+				if s, ok := traversalString(tr, ctx); ok {
+					add(s)
+				}
+			case "each":
+				if top {
+					sc.each = append(sc.each, tr)
 				}
 			case "local":
 				if len(tr) < 2 {
@@ -69,7 +105,7 @@ func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok stri
 				}
 				if d := e.localDecls[step.Name]; d != nil {
 					visiting[step.Name] = true
-					walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes)
+					walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes, false)
 				}
 			}
 		}
@@ -80,6 +116,17 @@ func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok stri
 			src = f.src.Bytes
 		}
 	}
-	walk(expr, ctx, src)
-	return found
+	walk(expr, ctx, src, true)
+	return sc
+}
+
+// traversalString returns the value of tr in ctx when it is a known string
+// that no env() or file() produced. Only strings: walking a collection per
+// instance would cost the size of the variable times the number of keys.
+func traversalString(tr hcl.Traversal, ctx *hcl.EvalContext) (string, bool) {
+	v, diags := tr.TraverseAbs(ctx)
+	if diags.HasErrors() || v.IsMarked() || v.Type() != cty.String || !v.IsKnown() || v.IsNull() {
+		return "", false
+	}
+	return v.AsString(), true
 }
