@@ -30,7 +30,12 @@ stop:
 # The whole test suite: formatting, vet, every test with the race detector
 # against a throwaway PostgreSQL cluster (unless KEYPROV_TEST_DATABASE_URL
 # is set), and each fuzz target for a few seconds on its committed corpus.
-test: lint unit fuzz-short
+# The figures of long tests (kills survived, hostile cases, secrets scanned,
+# fuzz executions) are printed at the end.
+test:
+	@summary=$$(mktemp); trap 'rm -f "$$summary"' EXIT; \
+	KEYPROV_TEST_SUMMARY=$$summary $(MAKE) --no-print-directory lint unit fuzz-short && \
+	{ echo; echo "Figures of this run:"; cat "$$summary"; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -43,10 +48,12 @@ unit:
 # Each fuzz target for FUZZTIME on its committed corpus; the last progress
 # line of each (executions, new inputs) is kept as the figure of the run.
 fuzz-short:
-	@for p in ./spec ./token; do \
+	@for p in ./spec ./token ./scan; do \
 		for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
 			out=$$($(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p 2>&1) || { echo "$$out"; exit 1; }; \
-			echo "fuzz $$p $$t ($(FUZZTIME)): $$(echo "$$out" | grep '^fuzz: elapsed' | tail -1 | sed 's/^fuzz: elapsed: [^,]*, //')"; \
+			line="fuzz $$p $$t ($(FUZZTIME)): $$(echo "$$out" | grep '^fuzz: elapsed' | tail -1 | sed 's/^fuzz: elapsed: [^,]*, //')"; \
+			echo "$$line"; \
+			if [ -n "$$KEYPROV_TEST_SUMMARY" ]; then echo "$$line" >> "$$KEYPROV_TEST_SUMMARY"; fi; \
 		done; \
 	done
 

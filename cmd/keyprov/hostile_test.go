@@ -15,6 +15,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/keyprov/keyprov/internal/testsummary"
 )
 
 // hostileDir holds the corpus of malformed and malicious specs.
@@ -90,6 +92,7 @@ func TestHostile(t *testing.T) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			t.Logf("hostile: %d cases, each refused as expected without a connection to the database", cases)
+			testsummary.Record("hostile: %d cases, each refused as expected without a connection to the database", cases)
 		}
 	})
 	testscript.Run(t, p)

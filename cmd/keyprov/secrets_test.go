@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testsummary"
 )
 
 // Secrets of TestSecrets. The tokens look random and pass every rule but
@@ -310,6 +311,8 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("secret found: %s", f)
 	}
 	t.Logf("secrets: %d runs and %d database rows scanned, %d bytes in all, for %d secrets (tokens, token bodies, the password): %d found",
+		scanner.runs, rows, scanner.bytes, len(scanner.needles), len(scanner.findings))
+	testsummary.Record("secrets: %d runs and %d database rows scanned, %d bytes in all, for %d secrets (tokens, token bodies, the password): %d found",
 		scanner.runs, rows, scanner.bytes, len(scanner.needles), len(scanner.findings))
 }
 

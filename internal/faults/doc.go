@@ -19,5 +19,5 @@
 // KEYPROV_FAULT_TERMINATIONS (backend terminations, default 4),
 // KEYPROV_FAULT_KEYS (keys of the large spec, default 20000),
 // KEYPROV_FAULT_FLEET (processes of a fleet, default 16) and
-// KEYPROV_FAULT_SUMMARY (a file that receives the figures of the run).
+// KEYPROV_TEST_SUMMARY (a file that receives the figures of the run, printed by make test).
 package faults

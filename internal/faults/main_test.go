@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testsummary"
 )
 
 // keyprovBin is the keyprov binary that TestMain builds once for all tests.
@@ -59,9 +60,8 @@ func figure(key, format string, args ...any) {
 	figures.lines[key] = fmt.Sprintf(format, args...)
 }
 
-// printFigures writes the summary to stdout and, when KEYPROV_FAULT_SUMMARY
-// names a file, to that file (go test shows a passing package's output only
-// with -v; CI prints the file).
+// printFigures writes the summary to stdout and to the test summary that
+// make test prints (go test shows a passing package's output only with -v).
 func printFigures() {
 	figures.Lock()
 	defer figures.Unlock()
@@ -79,11 +79,7 @@ func printFigures() {
 		fmt.Fprintf(&b, "  %s\n", figures.lines[k])
 	}
 	fmt.Print(b.String())
-	if p := os.Getenv("KEYPROV_FAULT_SUMMARY"); p != "" {
-		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "faults: writing KEYPROV_FAULT_SUMMARY:", err)
-		}
-	}
+	testsummary.Record("%s", strings.TrimRight(b.String(), "\n"))
 }
 
 // setting reads a positive integer setting from the environment.
