@@ -131,6 +131,8 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	switch {
 	case v.IsMarked():
 		return fail(secret)
+	case !v.IsKnown() && e.diags.HasErrors():
+		return nil, false // unknown because of an error reported already (a variable, a local)
 	case !v.IsKnown():
 		return fail(unknown)
 	case v.IsNull():
@@ -174,11 +176,30 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 			out = append(out, [2]cty.Value{k, el})
 		}
 	case ty.IsListType() || ty.IsTupleType():
-		return fail("for_each needs a set or a map, and this is a %s. Convert a list of strings with toset(...).", ty.FriendlyName())
+		return fail("for_each needs a set or a map, and this is %s. Convert a list of strings with toset(...).", aType(ty))
 	default:
-		return fail("for_each needs a set of strings or a map, and this is a %s.", ty.FriendlyName())
+		return fail("for_each needs a set of strings or a map, and this is %s.", aType(ty))
 	}
 	return out, true
+}
+
+// aType names a type with its article: "an object", "a list of string".
+func aType(ty cty.Type) string {
+	name := ty.FriendlyName()
+	if strings.ContainsAny(name[:1], "aeiou") {
+		return "an " + name
+	}
+	return "a " + name
+}
+
+// quoteShort quotes s for a message, cut to 64 characters: a value can be
+// as long as a spec file, and a message should stay a line.
+func quoteShort(s string) string {
+	if utf8.RuneCountInString(s) <= 64 {
+		return fmt.Sprintf("%q", s)
+	}
+	r := []rune(s)
+	return fmt.Sprintf("%q… (%d characters)", string(r[:64]), len(r))
 }
 
 // tosetStrings evaluates the common for_each = toset(LIST OF STRINGS)
@@ -266,7 +287,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 	}
 	ident := func(s string) string {
 		if !ValidIdent(s) {
-			return fmt.Sprintf("%q is not valid: use %s", s, identRule)
+			return fmt.Sprintf("%s is not valid: use %s", quoteShort(s), identRule)
 		}
 		return ""
 	}
@@ -283,7 +304,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 			ok = false
 		}
 	} else if !ValidIdent(k.Address.Slug) {
-		diags = append(diags, errorf(b.LabelRanges[0].Ptr(), "Invalid slug", "The slug %q is not valid: use %s.", k.Address.Slug, identRule))
+		diags = append(diags, errorf(b.LabelRanges[0].Ptr(), "Invalid slug", "The slug %s is not valid: use %s.", quoteShort(k.Address.Slug), identRule))
 		ok = false
 	}
 	if k.Universal {
@@ -516,7 +537,7 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 	}
 	ty := v.Type()
 	if !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
-		return fail("permissions must be a list of permission names or objects with a name, and this is a %s.", ty.FriendlyName())
+		return fail("permissions must be a list of permission names or objects with a name, and this is %s.", aType(ty))
 	}
 	if n := v.LengthInt(); n > maxPermissions {
 		return fail("A key may have at most %d permissions; this one has %d.", maxPermissions, n)
@@ -544,7 +565,7 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 			}
 			p.Name = n.AsString()
 		default:
-			return fail("Permission %d is a %s; each permission is a name (\"posts:read\") or an object with a name.", i+1, et.FriendlyName())
+			return fail("Permission %d is %s; each permission is a name (\"posts:read\") or an object with a name.", i+1, aType(et))
 		}
 		if p.Name == "" {
 			return fail("Permission %d has an empty name.", i+1)
