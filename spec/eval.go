@@ -118,8 +118,8 @@ func (e *evaluator) parse(srcs []Source) bool {
 			f     *hcl.File
 			diags hcl.Diagnostics
 		)
-		if int64(len(src.Bytes)) > e.limits.MaxFileBytes {
-			e.add(errorf(nil, "Spec file too large", "%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", src.Name, len(src.Bytes), e.limits.MaxFileBytes))
+		if int64(len(src.Bytes)) > e.limits.MaxSpecBytes {
+			e.add(errorf(nil, "Spec file too large", "%s has %d bytes; the limit is %d (KEYPROV_MAX_SPEC_BYTES).", src.Name, len(src.Bytes), e.limits.MaxSpecBytes))
 			ok = false
 			continue
 		}

@@ -279,7 +279,7 @@ func (fs *funcs) readFile(p string) fileResult {
 		return r
 	}
 	var r fileResult
-	b, err := readFileLimited(p, fs.maxBytes)
+	b, err := readFileLimited(p, fs.maxBytes, "KEYPROV_MAX_FILE_BYTES")
 	switch {
 	case err != nil:
 		r.err = errors.New(describeFSError(p, err))

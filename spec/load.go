@@ -15,14 +15,18 @@ import (
 
 // Limits bound what a spec may make keyprov read and hold in memory.
 type Limits struct {
-	// MaxFileBytes bounds every file read: spec files, variable files and file().
+	// MaxSpecBytes bounds each spec file. It is lower than MaxFileBytes:
+	// HCL's parser needs hundreds of bytes of memory per byte of a dense
+	// spec, where a variable file or a secrets file is data.
+	MaxSpecBytes int64
+	// MaxFileBytes bounds every other file read: variable files and file().
 	MaxFileBytes int64
 	// MaxKeys bounds the number of key instances after for_each expansion.
 	MaxKeys int
 }
 
 // DefaultLimits are used for zero fields of Options.Limits.
-var DefaultLimits = Limits{MaxFileBytes: 64 << 20, MaxKeys: 1_000_000}
+var DefaultLimits = Limits{MaxSpecBytes: 8 << 20, MaxFileBytes: 64 << 20, MaxKeys: 1_000_000}
 
 // Var is a variable value given on the command line (-var name=value).
 type Var struct {
@@ -48,6 +52,9 @@ type Options struct {
 
 func (o *Options) limits() Limits {
 	l := o.Limits
+	if l.MaxSpecBytes <= 0 {
+		l.MaxSpecBytes = DefaultLimits.MaxSpecBytes
+	}
 	if l.MaxFileBytes <= 0 {
 		l.MaxFileBytes = DefaultLimits.MaxFileBytes
 	}
@@ -78,7 +85,7 @@ func (s Source) IsJSON() bool { return strings.HasSuffix(s.Name, ".json") }
 
 // Load reads the spec files named by opts.Paths and evaluates them.
 func Load(opts Options) (*Spec, hcl.Diagnostics) {
-	srcs, diags := ReadSources(opts.Paths, opts.limits().MaxFileBytes)
+	srcs, diags := ReadSources(opts.Paths, opts.limits().MaxSpecBytes)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -147,7 +154,7 @@ func ReadSources(paths []string, maxBytes int64) ([]Source, hcl.Diagnostics) {
 	files, diags := ExpandPaths(paths)
 	var srcs []Source
 	for _, f := range files {
-		b, err := readFileLimited(f, maxBytes)
+		b, err := readFileLimited(f, maxBytes, "KEYPROV_MAX_SPEC_BYTES")
 		if err != nil {
 			diags = append(diags, errorf(nil, "Cannot read spec", "%s.", describeFSError(f, err)))
 			continue
@@ -161,7 +168,8 @@ func ReadSources(paths []string, maxBytes int64) ([]Source, hcl.Diagnostics) {
 var ErrTooLarge = errors.New("file is larger than the limit")
 
 // readFileLimited reads a regular file of at most max bytes.
-func readFileLimited(name string, max int64) ([]byte, error) {
+// setting names the configuration that sets max, for the error message.
+func readFileLimited(name string, max int64, setting string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -178,14 +186,14 @@ func readFileLimited(name string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("not a regular file")
 	}
 	if fi.Mode().IsRegular() && fi.Size() > max {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (KEYPROV_MAX_FILE_BYTES)", ErrTooLarge, fi.Size(), max)
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (%s)", ErrTooLarge, fi.Size(), max, setting)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: the limit is %d bytes (KEYPROV_MAX_FILE_BYTES)", ErrTooLarge, max)
+		return nil, fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
 	}
 	return b, nil
 }

@@ -81,8 +81,11 @@ func TestPaths(t *testing.T) {
 		requireDiags(t, ds, diag{Summary: "No spec files", Detail: "No spec file was given."})
 	})
 	t.Run("file over the size limit", func(t *testing.T) {
-		_, ds := loadFiles(t, map[string]string{"keys.hcl": key}, Options{Paths: []string{"keys.hcl"}, Limits: Limits{MaxFileBytes: 10}})
-		requireDiags(t, ds, diag{Summary: "Cannot read spec", Detail: "keys.hcl cannot be read: file is larger than the limit: 55 bytes, the limit is 10 (KEYPROV_MAX_FILE_BYTES)."})
+		_, ds := loadFiles(t, map[string]string{"keys.hcl": key}, Options{Paths: []string{"keys.hcl"}, Limits: Limits{MaxSpecBytes: 10}})
+		requireDiags(t, ds, diag{Summary: "Cannot read spec", Detail: "keys.hcl cannot be read: file is larger than the limit: 55 bytes, the limit is 10 (KEYPROV_MAX_SPEC_BYTES)."})
+		// The spec limit is the spec files' own: other files have theirs.
+		_, ds = loadFiles(t, map[string]string{"keys.hcl": key}, Options{Paths: []string{"keys.hcl"}, Limits: Limits{MaxFileBytes: 10}})
+		requireDiags(t, ds)
 	})
 	t.Run("file() over the size limit", func(t *testing.T) {
 		files := map[string]string{"keys.hcl": "universal_key \"a\" {\n  name  = \"a\"\n  token = file(\"big.txt\")\n}\n", "big.txt": tokA + tokB}

@@ -184,7 +184,7 @@ func parseRawVar(raw string, ty cty.Type, name string) (cty.Value, hcl.Diagnosti
 }
 
 func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
-	b, err := readFileLimited(path, e.limits.MaxFileBytes)
+	b, err := readFileLimited(path, e.limits.MaxFileBytes, "KEYPROV_MAX_FILE_BYTES")
 	if err != nil {
 		e.add(errorf(nil, "Cannot read variable file", "%s.", describeFSError(path, err)))
 		return

@@ -188,10 +188,10 @@ func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) l
 		diags hcl.Diagnostics
 	)
 	if side.ref != "" {
-		g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxFileBytes}
+		g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxSpecBytes}
 		srcs, diags = g.sources(side.ref, side.paths)
 	} else {
-		srcs, diags = spec.ReadSources(side.paths, opts.Limits.MaxFileBytes)
+		srcs, diags = spec.ReadSources(side.paths, opts.Limits.MaxSpecBytes)
 	}
 	return evaluate(srcs, diags, opts)
 }
@@ -387,7 +387,7 @@ func (g *gitReader) read(ref, commit string, e treeEntry, local string) ([]spec.
 	name := ref + ":" + e.path
 	if e.size > g.maxBytes {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec file too large",
-			Detail: fmt.Sprintf("%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", name, e.size, g.maxBytes)}}
+			Detail: fmt.Sprintf("%s has %d bytes; the limit is %d (KEYPROV_MAX_SPEC_BYTES).", name, e.size, g.maxBytes)}}
 	}
 	var out bytes.Buffer
 	if err := g.git(&out, "cat-file", "blob", commit+":"+e.path); err != nil {

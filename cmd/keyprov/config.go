@@ -23,6 +23,7 @@ type Config struct {
 	Prune           bool          `env:"KEYPROV_PRUNE"`
 	LogLevel        string        `env:"KEYPROV_LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"KEYPROV_LOG_FORMAT" envDefault:"auto"`
+	MaxSpecBytes    int64         `env:"KEYPROV_MAX_SPEC_BYTES" envDefault:"8388608"`
 	MaxFileBytes    int64         `env:"KEYPROV_MAX_FILE_BYTES" envDefault:"67108864"`
 	MaxKeys         int           `env:"KEYPROV_MAX_KEYS" envDefault:"1000000"`
 	NoColor         bool          `env:"NO_COLOR"`
@@ -36,6 +37,8 @@ func loadConfig(environ map[string]string) (Config, error) {
 	// A limit of zero or less would silently fall back to the default
 	// (spec.Limits treats it as unset): refuse it instead.
 	switch {
+	case cfg.MaxSpecBytes < 1:
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_SPEC_BYTES must be at least 1, not %d", cfg.MaxSpecBytes)
 	case cfg.MaxFileBytes < 1:
 		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_FILE_BYTES must be at least 1, not %d", cfg.MaxFileBytes)
 	case cfg.MaxKeys < 1:

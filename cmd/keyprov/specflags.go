@@ -39,7 +39,7 @@ func (s *specFlags) options(a *app, secrets bool) (spec.Options, error) {
 			v, ok := a.environ[name]
 			return v, ok
 		},
-		Limits: spec.Limits{MaxFileBytes: a.cfg.MaxFileBytes, MaxKeys: a.cfg.MaxKeys},
+		Limits: spec.Limits{MaxSpecBytes: a.cfg.MaxSpecBytes, MaxFileBytes: a.cfg.MaxFileBytes, MaxKeys: a.cfg.MaxKeys},
 	}
 	for _, kv := range s.vars.vals {
 		name, val, ok := strings.Cut(kv, "=")
@@ -64,7 +64,7 @@ func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
 	if err != nil {
 		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
 	}
-	srcs, diags := spec.ReadSources(opts.Paths, opts.Limits.MaxFileBytes)
+	srcs, diags := spec.ReadSources(opts.Paths, opts.Limits.MaxSpecBytes)
 	return evaluate(srcs, diags, opts)
 }
 

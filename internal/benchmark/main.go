@@ -271,7 +271,7 @@ func (e *env) keyprov(dir, dbURL string, in *inputs, args ...string) (scenario, 
 	var s scenario
 	cmd := exec.Command(e.bin, append(args, "-f", "keys.hcl", "-o", "json", "--log-format", "json")...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KEYPROV_DATABASE_URL="+dbURL, "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
+	cmd.Env = append(os.Environ(), "KEYPROV_DATABASE_URL="+dbURL, "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_SPEC_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	start := time.Now()
@@ -311,7 +311,7 @@ func (e *env) flatEval(dir string, in *inputs, n int) (scenario, error) {
 	s := scenario{name: fmt.Sprintf("validate flat spec (%d blocks)", n)}
 	cmd := exec.Command(e.bin, "validate", "--secrets", "-f", "flat.hcl")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
+	cmd.Env = append(os.Environ(), "KEYPROV_MAX_FILE_BYTES=1073741824", "KEYPROV_MAX_SPEC_BYTES=1073741824", "KEYPROV_MAX_KEYS=2000000")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
