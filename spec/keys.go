@@ -54,7 +54,17 @@ type instance struct {
 }
 
 func (e *evaluator) evalKeys(settings Settings) []*Key {
-	var insts []instance
+	// First the blocks and their for_each elements, then the instances,
+	// allocated once: 100,000 of them are not grown by appending.
+	type blockWork struct {
+		b       blockIn
+		content *hcl.BodyContent
+		ref     BlockRef
+		state   *blockState
+		elems   [][2]cty.Value
+		forEach bool
+	}
+	var work []blockWork
 	total := 0
 	var over *hcl.Range // the first block past the limit
 	for _, b := range e.keys {
@@ -69,7 +79,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			if total++; total == e.limits.MaxKeys+1 {
 				over = b.DefRange.Ptr()
 			}
-			insts = append(insts, instance{block: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx)})
+			work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx)})
 			continue
 		}
 		elems, ok := e.forEach(fe, b)
@@ -81,18 +91,25 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
 			return nil
 		}
-		state := newBlockState(content, true, b.file.ctx)
-		for _, el := range elems {
-			r := ref
-			r.HasForEach, r.InstanceKey = true, el[0].AsString()
-			insts = append(insts, instance{block: b, content: content, ref: r, state: state, eachKey: el[0], eachValue: el[1]})
-		}
+		work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, true, b.file.ctx), elems: elems, forEach: true})
 	}
 	if total > e.limits.MaxKeys {
 		e.add(errorf(over, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS), and this block is the first past it.", total, e.limits.MaxKeys))
 		return nil
 	}
 
+	insts := make([]instance, 0, total)
+	for _, w := range work {
+		if !w.forEach {
+			insts = append(insts, instance{block: w.b, content: w.content, ref: w.ref, state: w.state})
+			continue
+		}
+		for _, el := range w.elems {
+			r := w.ref
+			r.HasForEach, r.InstanceKey = true, el[0].AsString()
+			insts = append(insts, instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1]})
+		}
+	}
 	all, valid, diags := evalInstances(e, settings, insts)
 	e.add(diags...)
 	// Duplicates are checked among every key whose address could be
@@ -249,7 +266,6 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		ctx = ctx.NewChild()
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": in.eachKey, "value": in.eachValue})}
 	}
-	addr := in.ref.String()
 	k = &Key{Universal: b.Type == "universal_key", Block: in.ref}
 	ok := true
 
@@ -322,9 +338,6 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		ok = false
 	}
 	identified := ok
-	if identified {
-		addr = k.Address.String()
-	}
 
 	if s, good := str("name", func(s string) string {
 		if s == "" {
@@ -429,7 +442,15 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		}
 		k.Previous = &PreviousToken{Token: t, Until: parseTime(s)}
 	}
-	diags = withAddress(diags, addr)
+	if len(diags) > 0 {
+		// Diagnostics name the key's address, or its block when the
+		// address could not be evaluated.
+		if identified {
+			diags = withAddress(diags, k.Address.String())
+		} else {
+			diags = withAddress(diags, in.ref.String())
+		}
+	}
 	if !identified {
 		return nil, false, diags
 	}

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"encoding/json"
 	"maps"
 	"slices"
 	"sort"
@@ -194,17 +193,28 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		f     *hcl.File
 		diags hcl.Diagnostics
 	)
-	if d := checkSource(b, path, strings.HasSuffix(path, ".json")); d != nil {
-		e.add(d...)
-		return
-	}
 	if strings.HasSuffix(path, ".json") {
-		if vals, ok := fastJSONVars(b, decls); ok {
+		// A large file of strings and flat collections of strings (100,000
+		// tenants) is read directly (jsonfast.go) instead of through HCL's
+		// JSON parser, which records a source range for every element;
+		// anything else, or any problem, goes the general way below, which
+		// reports problems with their positions.
+		types := make(map[string]cty.Type, len(decls))
+		for n, d := range decls {
+			types[n] = d.ty
+		}
+		if vals, ok := jsonVarFile(string(b), types); ok {
 			for _, n := range slices.Sorted(maps.Keys(vals)) {
 				decls[n].setValue(e, vals[n], hcl.Range{Filename: path})
 			}
 			return
 		}
+	}
+	if d := checkSource(b, path, strings.HasSuffix(path, ".json")); d != nil {
+		e.add(d...)
+		return
+	}
+	if strings.HasSuffix(path, ".json") {
 		f, diags = p.ParseJSON(b, path)
 	} else {
 		f, diags = p.ParseHCL(b, path)
@@ -235,74 +245,6 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 			d.setValue(e, v, attr.Expr.Range())
 		}
 	}
-}
-
-// fastJSONVars decodes a large JSON variable file whose variables are all
-// strings, or lists, sets or maps of strings (100,000 tenants), with
-// encoding/json rather than HCL's JSON parser, which records a source range
-// for every element and costs a second at that size. It reports false for
-// anything else, or any problem, and the caller then parses the file with
-// HCL, which reports problems with their positions.
-func fastJSONVars(b []byte, decls map[string]*varDecl) (map[string]cty.Value, bool) {
-	if len(b) < 64<<10 {
-		return nil, false
-	}
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(b, &raw) != nil {
-		return nil, false
-	}
-	out := make(map[string]cty.Value, len(raw))
-	for name, msg := range raw {
-		d := decls[name]
-		if d == nil {
-			return nil, false
-		}
-		ty := d.ty
-		switch {
-		case ty == cty.String:
-			var v string
-			if json.Unmarshal(msg, &v) != nil {
-				return nil, false
-			}
-			out[name] = cty.StringVal(v)
-		case (ty.IsListType() || ty.IsSetType()) && ty.ElementType() == cty.String:
-			var v []string
-			if json.Unmarshal(msg, &v) != nil || v == nil {
-				return nil, false
-			}
-			elems := make([]cty.Value, len(v))
-			for i, x := range v {
-				elems[i] = cty.StringVal(x)
-			}
-			switch {
-			case len(elems) == 0 && ty.IsListType():
-				out[name] = cty.ListValEmpty(cty.String)
-			case len(elems) == 0:
-				out[name] = cty.SetValEmpty(cty.String)
-			case ty.IsListType():
-				out[name] = cty.ListVal(elems)
-			default:
-				out[name] = cty.SetVal(elems)
-			}
-		case ty.IsMapType() && ty.ElementType() == cty.String:
-			var v map[string]string
-			if json.Unmarshal(msg, &v) != nil || v == nil {
-				return nil, false
-			}
-			if len(v) == 0 {
-				out[name] = cty.MapValEmpty(cty.String)
-				continue
-			}
-			m := make(map[string]cty.Value, len(v))
-			for k, x := range v {
-				m[k] = cty.StringVal(x)
-			}
-			out[name] = cty.MapVal(m)
-		default:
-			return nil, false
-		}
-	}
-	return out, true
 }
 
 // -- locals -------------------------------------------------------------------

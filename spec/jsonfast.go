@@ -1,0 +1,196 @@
+package spec
+
+import (
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The large JSON inputs of a spec are flat: a secrets file mapping tenants
+// to tokens, a variable file listing 100,000 tenants. These functions read
+// exactly that shape (an object of strings, an array of strings) with no
+// escapes, in one pass, making cty strings that share the input's memory.
+// Anything else (nesting, escapes, numbers, duplicate keys, invalid UTF-8)
+// makes them report false, and the caller decodes the input the general way,
+// which also produces the error messages.
+
+// jsonStringMap reads {"key": "value", …}.
+func jsonStringMap(s string) (map[string]cty.Value, bool) {
+	m, end, ok := jsonStringMapAt(s, skipJSONSpace(s, 0))
+	return m, ok && skipJSONSpace(s, end) == len(s)
+}
+
+// jsonStringArray reads ["a", "b", …].
+func jsonStringArray(s string) ([]cty.Value, bool) {
+	a, end, ok := jsonStringArrayAt(s, skipJSONSpace(s, 0))
+	return a, ok && skipJSONSpace(s, end) == len(s)
+}
+
+// jsonStringMapAt reads an object of strings starting at s[i] and returns
+// the index after it.
+func jsonStringMapAt(s string, i int) (map[string]cty.Value, int, bool) {
+	if i >= len(s) || s[i] != '{' {
+		return nil, 0, false
+	}
+	m := make(map[string]cty.Value, len(s)/48)
+	i = skipJSONSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return m, i + 1, true
+	}
+	for {
+		k, j, ok := jsonPlainString(s, i)
+		if !ok {
+			return nil, 0, false
+		}
+		i = skipJSONSpace(s, j)
+		if i >= len(s) || s[i] != ':' {
+			return nil, 0, false
+		}
+		v, j, ok := jsonPlainString(s, skipJSONSpace(s, i+1))
+		if !ok {
+			return nil, 0, false
+		}
+		if _, dup := m[k]; dup {
+			return nil, 0, false
+		}
+		m[k] = cty.StringVal(v)
+		i = skipJSONSpace(s, j)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipJSONSpace(s, i+1)
+		case i < len(s) && s[i] == '}':
+			return m, i + 1, true
+		default:
+			return nil, 0, false
+		}
+	}
+}
+
+// jsonStringArrayAt reads an array of strings starting at s[i] and returns
+// the index after it.
+func jsonStringArrayAt(s string, i int) ([]cty.Value, int, bool) {
+	if i >= len(s) || s[i] != '[' {
+		return nil, 0, false
+	}
+	out := make([]cty.Value, 0, len(s)/16)
+	i = skipJSONSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return out, i + 1, true
+	}
+	for {
+		v, j, ok := jsonPlainString(s, i)
+		if !ok {
+			return nil, 0, false
+		}
+		out = append(out, cty.StringVal(v))
+		i = skipJSONSpace(s, j)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipJSONSpace(s, i+1)
+		case i < len(s) && s[i] == ']':
+			return out, i + 1, true
+		default:
+			return nil, 0, false
+		}
+	}
+}
+
+// jsonVarFile reads a variable file whose values are strings, arrays of
+// strings or objects of strings, each converted to the declared type of
+// its variable (types holds them): a string for string, an array for a
+// list or set of strings, an object for a map of strings.
+func jsonVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+	i := skipJSONSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return nil, false
+	}
+	out := map[string]cty.Value{}
+	i = skipJSONSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return out, skipJSONSpace(s, i+1) == len(s)
+	}
+	for {
+		name, j, ok := jsonPlainString(s, i)
+		if !ok {
+			return nil, false
+		}
+		ty, declared := types[name]
+		if _, dup := out[name]; dup || !declared {
+			return nil, false
+		}
+		i = skipJSONSpace(s, j)
+		if i >= len(s) || s[i] != ':' {
+			return nil, false
+		}
+		i = skipJSONSpace(s, i+1)
+		var v cty.Value
+		switch {
+		case ty == cty.String:
+			var str string
+			str, i, ok = jsonPlainString(s, i)
+			v = cty.StringVal(str)
+		case (ty.IsListType() || ty.IsSetType()) && ty.ElementType() == cty.String:
+			var elems []cty.Value
+			elems, i, ok = jsonStringArrayAt(s, i)
+			switch {
+			case !ok:
+			case len(elems) == 0 && ty.IsListType():
+				v = cty.ListValEmpty(cty.String)
+			case len(elems) == 0:
+				v = cty.SetValEmpty(cty.String)
+			case ty.IsListType():
+				v = cty.ListVal(elems)
+			default:
+				v = cty.SetVal(elems)
+			}
+		case ty.IsMapType() && ty.ElementType() == cty.String:
+			var m map[string]cty.Value
+			m, i, ok = jsonStringMapAt(s, i)
+			if ok && len(m) == 0 {
+				v = cty.MapValEmpty(cty.String)
+			} else if ok {
+				v = cty.MapVal(m)
+			}
+		default:
+			return nil, false
+		}
+		if !ok {
+			return nil, false
+		}
+		out[name] = v
+		i = skipJSONSpace(s, i)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipJSONSpace(s, i+1)
+		case i < len(s) && s[i] == '}':
+			return out, skipJSONSpace(s, i+1) == len(s)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// jsonPlainString reads a JSON string without escapes starting at s[i]; it
+// returns its content and the index after the closing quote.
+func jsonPlainString(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			v := s[i+1 : j]
+			return v, j + 1, utf8.ValidString(v)
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func skipJSONSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
