@@ -3,6 +3,7 @@ package spec
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // fold returns expr with every sub-expression that does not refer to
@@ -78,4 +79,41 @@ func callsFunction(expr hclsyntax.Expression) bool {
 		return nil
 	})
 	return found
+}
+
+// lookupExpr is COLLECTION[KEY] where the collection is a known map, folded
+// once per block: the lookup is a Go map access instead of hcl.Index's
+// generic path. Whenever the direct lookup cannot answer (the key is not a
+// known string, or is missing), the original expression is evaluated, so
+// its diagnostics are HCL's own.
+type lookupExpr struct {
+	*hclsyntax.IndexExpr // the folded original, for everything but Value
+	coll                 cty.Value
+	marks                cty.ValueMarks
+}
+
+var _ hcl.Expression = (*lookupExpr)(nil)
+
+// newLookup returns a lookupExpr for x, or x when it does not qualify.
+func newLookup(x *hclsyntax.IndexExpr) hcl.Expression {
+	lit, ok := x.Collection.(*hclsyntax.LiteralValueExpr)
+	if !ok {
+		return x
+	}
+	coll, marks := lit.Val.Unmark()
+	if !coll.IsKnown() || coll.IsNull() || !coll.Type().IsMapType() {
+		return x
+	}
+	return &lookupExpr{IndexExpr: x, coll: coll, marks: marks}
+}
+
+func (e *lookupExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	k, diags := e.Key.Value(ctx)
+	if diags.HasErrors() || k.IsMarked() || !k.IsKnown() || k.IsNull() || k.Type() != cty.String {
+		return e.IndexExpr.Value(ctx)
+	}
+	if !e.coll.HasIndex(k).True() {
+		return e.IndexExpr.Value(ctx)
+	}
+	return e.coll.Index(k).WithMarks(e.marks), nil
 }

@@ -58,6 +58,9 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 			if x, ok := attr.Expr.(hclsyntax.Expression); ok {
 				c := *attr
 				c.Expr = fold(x, ctx)
+				if ix, ok := c.Expr.(*hclsyntax.IndexExpr); ok {
+					c.Expr = newLookup(ix)
+				}
 				attr = &c
 			}
 		}
