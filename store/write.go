@@ -192,7 +192,13 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 // advisory lock) they are consecutive, and only the range comes back
 // instead of n rows; otherwise the ids are read one by one.
 func (t *Tx) allocateIDs(ctx context.Context, n int) ([]int64, error) {
-	seq := "nextval(pg_get_serial_sequence(" + quoteLiteral(t.db.table("keys")) + ", 'id'))"
+	// The sequence is looked up once: pg_get_serial_sequence inside the
+	// select would run for every row.
+	var seqName string
+	if err := t.tx.QueryRow(ctx, "SELECT pg_get_serial_sequence($1, 'id')", t.db.table("keys")).Scan(&seqName); err != nil {
+		return nil, err
+	}
+	seq := "nextval(" + quoteLiteral(seqName) + "::regclass)"
 	var lo, hi, count int64
 	if err := t.tx.QueryRow(ctx, "SELECT min(v), max(v), count(*) FROM (SELECT "+seq+" AS v FROM generate_series(1, $1)) s", n).Scan(&lo, &hi, &count); err != nil {
 		return nil, err
