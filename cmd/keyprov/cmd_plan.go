@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,6 +51,14 @@ Exit status: 0 applied (or nothing to do); 1 invalid spec, tokens or flags
 		return runReconcile(ctx, a, c, args, false)
 	},
 }
+
+// bigSpec is the number of keys from which a run collects the evaluation's
+// garbage before it reaches the store.
+const bigSpec = 10_000
+
+// memoryLimit is the soft memory limit of a run over n keys: what a plan,
+// its rows and its events take, measured with the benchmark, with room.
+func memoryLimit(n int) int64 { return 160<<20 + int64(n)*1600 }
 
 // maxPruneFlag parses --max-prune N or N%.
 type maxPruneFlag struct{ v reconcile.MaxPrune }
@@ -129,6 +139,18 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	}
 	s := ls.spec
 	evalTime := time.Since(start)
+	if len(s.Keys) >= bigSpec {
+		// Evaluation leaves its garbage behind (cty values for every
+		// instance); collect it now rather than let it ride on top of the
+		// plan and the writes, where it would set the peak memory.
+		runtime.GC()
+		// And keep the heap near what the plan and the writes need, unless
+		// GOMEMLIMIT says otherwise: a soft limit (past it the collector
+		// works harder, it never fails an allocation).
+		if _, set := a.environ["GOMEMLIMIT"]; !set {
+			debug.SetMemoryLimit(memoryLimit(len(s.Keys)))
+		}
+	}
 	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("elapsed", evalTime).Msg("spec evaluated")
 
 	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
