@@ -34,7 +34,7 @@ func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
 		st.Keys = append(st.Keys, &store.Key{
 			ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Name: k.Name,
 			Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, Owner: "platform",
-			Tokens: []store.Token{{ID: int64(i + 1), Digest: k.Token.Digest, Hint: k.Token.Secret.Hint("wat_"), State: store.StateActive}},
+			Tokens: []store.Token{{Digest: k.Token.Digest, Hint: k.Token.Secret.Hint("wat_"), State: store.StateActive}},
 		})
 	}
 	return s, st

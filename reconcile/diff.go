@@ -516,7 +516,7 @@ func (d *differ) retireAll(k *store.Key, c *Change, reason string) *TokenChange 
 	}
 	tc := &TokenChange{}
 	for _, t := range k.Tokens {
-		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: t.ID, State: store.StateRetired, RetiredReason: reason})
+		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: t.Digest, State: store.StateRetired, RetiredReason: reason})
 		tc.Retired = append(tc.Retired, t.Hint)
 		if t.State == store.StateActive {
 			tc.Before = t.Hint
@@ -540,7 +540,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		tc.Before, tc.After = active.Hint, active.Hint
 	}
 	retire := func(t *store.Token, reason string) {
-		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: t.ID, State: store.StateRetired, RetiredReason: reason})
+		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: t.Digest, State: store.StateRetired, RetiredReason: reason})
 		tc.Retired = append(tc.Retired, t.Hint)
 	}
 	// A previous token past its cutoff is retired whatever the spec says,
@@ -570,12 +570,12 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		// unchanged
 	case prev != nil && prev.Digest == dg:
 		// Rolling a rotation back: the previous token becomes active again.
-		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: prev.ID, State: store.StateActive})
+		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: prev.Digest, State: store.StateActive})
 		tc.After = prev.Hint
 		if active != nil {
 			if wantPrev != nil && wantPrevDigest == active.Digest {
 				until := wantPrev.Until
-				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: active.ID, State: store.StatePrevious, ValidUntil: &until})
+				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: active.Digest, State: store.StatePrevious, ValidUntil: &until})
 				tc.Previous, tc.PreviousUntil = active.Hint, &until
 				prevHandled = true
 			} else {
@@ -595,7 +595,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 			if wantPrev != nil && wantPrevDigest == active.Digest {
 				// Rolling rotation: the old token stays valid until the cutoff.
 				until := wantPrev.Until
-				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: active.ID, State: store.StatePrevious, ValidUntil: &until})
+				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: active.Digest, State: store.StatePrevious, ValidUntil: &until})
 				tc.Previous, tc.PreviousUntil = active.Hint, &until
 				prevHandled = true
 			} else {
@@ -613,7 +613,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		case prev != nil && prev.Digest == wantPrevDigest:
 			if prev.ValidUntil == nil || !prev.ValidUntil.Equal(wantPrev.Until) {
 				until := wantPrev.Until
-				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{ID: prev.ID, State: store.StatePrevious, ValidUntil: &until})
+				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: prev.Digest, State: store.StatePrevious, ValidUntil: &until})
 				tc.Previous, tc.PreviousUntil = prev.Hint, &until
 			}
 		default:

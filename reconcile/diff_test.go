@@ -282,7 +282,7 @@ func TestDiffRotation(t *testing.T) {
 	assert.Nil(t, c.Row, "a rotation does not rewrite the key row")
 	assert.Equal(t, &reconcile.TokenChange{Before: hintOf("TOKEN_A"), After: hintOf("TOKEN_B"), Retired: []string{hintOf("TOKEN_A")}}, c.Token)
 	assert.Equal(t, []store.NewToken{{Digest: digestOf("TOKEN_B"), Hint: hintOf("TOKEN_B"), State: store.StateActive}}, c.NewTokens)
-	assert.Equal(t, []store.TokenUpdate{{ID: 101, State: store.StateRetired, RetiredReason: reconcile.ReasonRotated}}, c.TokenUpdates)
+	assert.Equal(t, []store.TokenUpdate{{Digest: digestOf("TOKEN_A"), State: store.StateRetired, RetiredReason: reconcile.ReasonRotated}}, c.TokenUpdates)
 	assert.Equal(t, reconcile.Summary{Rotated: 1}, p.Summary())
 
 	b := reconcile.Batch(p, reconcile.Meta{})

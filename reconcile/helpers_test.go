@@ -61,8 +61,7 @@ func websiteKey(attrs string) string {
 var testNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 
 // stateOf returns the store state that an apply of s leaves behind: every
-// key owned by s's owner with its token active. IDs are stable: keys get
-// 1, 2, …; tokens 101, 102, ….
+// key owned by s's owner with its token active. Key IDs are stable: 1, 2, ….
 func stateOf(s *spec.Spec) *store.State {
 	st := &store.State{Now: testNow}
 	for i, k := range s.Keys {
@@ -73,7 +72,7 @@ func stateOf(s *spec.Spec) *store.State {
 			ExpiresAt: k.Expires, Owner: s.Settings.Owner, UpdatedAt: testNow.Add(-time.Hour),
 		}
 		if k.Token.Known {
-			sk.Tokens = []store.Token{{ID: int64(101 + i), Digest: k.Token.Secret.Digest(),
+			sk.Tokens = []store.Token{{Digest: k.Token.Secret.Digest(),
 				Hint: k.Token.Secret.Hint(s.Settings.TokenPrefix), State: store.StateActive}}
 		}
 		st.Keys = append(st.Keys, sk)

@@ -120,7 +120,6 @@ FROM keyprov.keys ORDER BY tenant, slug`)
 
 // tokenRow is a row of keyprov.tokens.
 type tokenRow struct {
-	ID            int64
 	KeyID         int64
 	Digest        []byte
 	Scheme        string
@@ -134,8 +133,8 @@ type tokenRow struct {
 
 func (ts *testStore) tokens(t *testing.T) []tokenRow {
 	t.Helper()
-	rows, err := ts.sql.Query(context.Background(), `SELECT id, key_id, digest, scheme, hint, state, valid_until, created_at, retired_at, retired_reason
-FROM keyprov.tokens ORDER BY id`)
+	rows, err := ts.sql.Query(context.Background(), `SELECT key_id, digest, scheme, hint, state, valid_until, created_at, retired_at, retired_reason
+FROM keyprov.tokens ORDER BY created_at, key_id, state DESC`)
 	require.NoError(t, err)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tokenRow])
 	require.NoError(t, err)

@@ -60,9 +60,9 @@ func (k *Key) Previous() *Token {
 	return nil
 }
 
-// Token is a stored token: its digest, never the token.
+// Token is a stored token: its digest, never the token. The digest is its
+// identity.
 type Token struct {
-	ID         int64
 	Digest     token.Digest
 	Hint       string
 	State      string
@@ -107,7 +107,7 @@ func (t *Tx) Load(ctx context.Context) (*State, error) {
 	// it and no map by id is needed.
 	rows, err := t.tx.Query(ctx, `SELECT k.id, k.tenant, k.slug, k.universal, k.name, k.description,
 	k.permissions::text, k.metadata::text, k.expires_at, k.owner, k.revoked_at, coalesce(k.revoked_reason, ''), k.updated_at,
-	t.id, t.digest, t.hint, t.state, t.valid_until
+	t.digest, t.hint, t.state, t.valid_until
 FROM `+db.table("keys")+` k
 LEFT JOIN `+db.table("tokens")+` t ON t.key_id = k.id AND t.state <> 'retired'
 ORDER BY k.id`, pgx.QueryExecModeDescribeExec)
@@ -124,8 +124,8 @@ ORDER BY k.id`, pgx.QueryExecModeDescribeExec)
 	)
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 18 {
-			return nil, fmt.Errorf("loading keys: %d columns, want 18", len(v))
+		if len(v) != 17 {
+			return nil, fmt.Errorf("loading keys: %d columns, want 17", len(v))
 		}
 		if id := decodeInt8(v[0]); k == nil || k.ID != id {
 			if len(keys) == cap(keys) {
@@ -145,9 +145,9 @@ ORDER BY k.id`, pgx.QueryExecModeDescribeExec)
 			if len(toks) == cap(toks) {
 				toks = make([]Token, 0, 1024)
 			}
-			toks = append(toks, Token{ID: decodeInt8(v[13]), Hint: a.string(v[15]), State: names.string(v[16]), ValidUntil: decodeTimePtr(v[17])})
+			toks = append(toks, Token{Hint: a.string(v[14]), State: names.string(v[15]), ValidUntil: decodeTimePtr(v[16])})
 			tok := &toks[len(toks)-1]
-			copy(tok.Digest[:], v[14])
+			copy(tok.Digest[:], v[13])
 			if k.Tokens == nil {
 				k.Tokens = toks[len(toks)-1 : len(toks) : len(toks)]
 			} else {

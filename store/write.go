@@ -38,7 +38,7 @@ type NewToken struct {
 
 // TokenUpdate changes the state of a stored token.
 type TokenUpdate struct {
-	ID            int64
+	Digest        token.Digest
 	State         string
 	ValidUntil    *time.Time
 	RetiredReason string // only for State == StateRetired
@@ -275,7 +275,7 @@ WHERE k.id = u.id`,
 func (t *Tx) updateTokens(ctx context.Context, b *Batch, st *WriteStats) error {
 	for _, toActive := range []bool{false, true} {
 		var (
-			ids     []int64
+			digests [][]byte
 			states  []string
 			until   []*time.Time
 			reasons []*string
@@ -285,13 +285,13 @@ func (t *Tx) updateTokens(ctx context.Context, b *Batch, st *WriteStats) error {
 				if (u.State == StateActive) != toActive {
 					continue
 				}
-				ids = append(ids, u.ID)
+				digests = append(digests, u.Digest[:])
 				states = append(states, u.State)
 				until = append(until, u.ValidUntil)
 				reasons = append(reasons, nullString(u.RetiredReason))
 			}
 		}
-		if len(ids) == 0 {
+		if len(digests) == 0 {
 			continue
 		}
 		tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("tokens")+` AS t SET
@@ -299,8 +299,8 @@ func (t *Tx) updateTokens(ctx context.Context, b *Batch, st *WriteStats) error {
 	valid_until = CASE WHEN u.state = 'retired' THEN t.valid_until ELSE u.valid_until END,
 	retired_at = CASE WHEN u.state = 'retired' THEN $5::timestamptz END,
 	retired_reason = u.retired_reason
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, state, valid_until, retired_reason)
-WHERE t.id = u.id`, ids, states, until, reasons, b.Now)
+FROM unnest($1::bytea[], $2::text[], $3::timestamptz[], $4::text[]) AS u(digest, state, valid_until, retired_reason)
+WHERE t.digest = u.digest`, digests, states, until, reasons, b.Now)
 		if err != nil {
 			return fmt.Errorf("updating tokens: %w", err)
 		}
