@@ -777,7 +777,7 @@ func (e *evaluator) checkDuplicates(keys []*Key) {
 			if !t.Known {
 				return
 			}
-			d := t.Secret.Digest()
+			d := t.Digest // computed with the token, on every core
 			if u, dup := tokens[d]; dup {
 				e.add(withAddress(hcl.Diagnostics{errorf(t.Range.Ptr(), "Token used twice",
 					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())...)

@@ -9,7 +9,6 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -66,11 +65,25 @@ func (a Address) Compare(b Address) int {
 	return strings.Compare(a.Slug, b.Slug)
 }
 
-var identRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
 // ValidIdent reports whether s is a valid slug or tenant: lowercase letters,
-// digits, '-' and '_', starting with a letter or digit, at most 63 characters.
-func ValidIdent(s string) bool { return identRE.MatchString(s) }
+// digits, '-' and '_', starting with a letter or digit, at most 63
+// characters (^[a-z0-9][a-z0-9_-]{0,62}$, checked by hand: it runs for
+// every key).
+func ValidIdent(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ParseAddress parses "tenant/slug".
 func ParseAddress(s string) (Address, error) {

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,5 +159,13 @@ func TestParseAddress(t *testing.T) {
 		} else {
 			assert.EqualError(t, err, want, in)
 		}
+	}
+}
+
+func TestValidIdent(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	for _, s := range []string{"", "a", "acme", "a-b_c", "0", "-a", "_a", "A", "aB", "a.b", "a b", "é",
+		strings.Repeat("a", 63), strings.Repeat("a", 64), "a\n", "tenant-01", "x_"} {
+		assert.Equal(t, re.MatchString(s), ValidIdent(s), "%q", s)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,7 +60,14 @@ type loadedSpec struct {
 }
 
 // loadSpec reads and evaluates the spec. It never fails: problems are diagnostics.
+//
+// Evaluation allocates much and keeps little (cty values for every for_each
+// instance), so it runs with the collector at GOGC=200 unless GOGC is set:
+// a large spec evaluates a fifth faster for a third more peak memory.
 func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
+	if _, set := a.environ["GOGC"]; !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+	}
 	opts, err := s.options(a, secrets)
 	if err != nil {
 		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
