@@ -522,7 +522,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, ctx *h
 	}
 	raw, _ := v.Unmark()
 	s := raw.AsString()
-	if e.smuggled(attr.Expr, ctx, s) {
+	if e.smuggled(source, attr.Expr, ctx, s) {
 		return t, append(diags, hideSource(errorf(rng, "Literal token",
 			"The value of %s is written in the spec, although the expression also reads env() or file(). Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
 	}

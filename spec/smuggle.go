@@ -22,7 +22,11 @@ const minSmuggled = 16
 // the marks of both branches, so `cond ? "wat_…" : env("X")` is marked even
 // when it yields the literal, and when cond depends on a secret, offline
 // validation cannot tell either.
-func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok string) bool {
+//
+// expr is the expression as written; folded, when not nil, is the same with
+// its each-free parts computed once (fold.go), which also exposes constants
+// a function made from literals (upper("wat_…")).
+func (e *evaluator) smuggled(expr, folded hcl.Expression, ctx *hcl.EvalContext, tok string) bool {
 	// The strings of an expression are the same for every for_each
 	// instance; only each.key and each.value differ.
 	type smuggleKey struct{ expr hcl.Expression }
@@ -31,6 +35,9 @@ func (e *evaluator) smuggled(expr hcl.Expression, ctx *hcl.EvalContext, tok stri
 		sc = v.(*smuggleScan)
 	} else {
 		sc = e.scanStrings(expr, ctx)
+		if folded != nil && folded != expr {
+			sc.strs = append(sc.strs, e.scanStrings(folded, ctx).strs...)
+		}
 		e.memos.Store(smuggleKey{expr}, sc)
 	}
 	for _, s := range sc.strs {
@@ -73,8 +80,10 @@ func (e *evaluator) scanStrings(expr hcl.Expression, ctx *hcl.EvalContext) *smug
 		}
 		if node != nil {
 			hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
-				if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok {
-					if v, _ := lit.Val.Unmark(); v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				// A marked literal is a value that env() or file() produced,
+				// folded into the expression: a secret, not a literal.
+				if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok && !lit.Val.IsMarked() {
+					if v := lit.Val; v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 						add(v.AsString())
 					}
 				}

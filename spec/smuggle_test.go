@@ -27,7 +27,12 @@ func TestSmuggledLiteralTokens(t *testing.T) {
 		"env":                        {files: map[string]string{"keys.hcl": tokenKey(`env("A")`)}},
 		"prefix and env":             {files: map[string]string{"keys.hcl": tokenKey(`"wat_${env("BODY")}"`)}},
 		"condition between envs":     {files: map[string]string{"keys.hcl": tokenKey(`env("A") == "" ? env("B") : trimspace(env("A"))`)}},
-		"file and jsondecode":        {files: map[string]string{"keys.hcl": "locals {\n  secrets = jsondecode(file(\"secrets-of-every-tenant.json\"))\n}\n" + tokenKey(`local.secrets["a"]`), "secrets-of-every-tenant.json": `{"a": "` + tokA + `"}`}},
+		// In a for_each block, each-free parts are computed once (fold.go):
+		// a literal made by a function is still caught, and a secret read by
+		// an each-free env() is not mistaken for a literal.
+		"function of a literal, for_each": {literal: true, files: map[string]string{"keys.hcl": forEachTokenKey(`"${env("A")}${lower("` + tokD[len("wat_"):] + `")}${each.key}"`)}},
+		"each-free env, for_each":         {files: map[string]string{"keys.hcl": forEachTokenKey(`"${each.key}${env("BODY")}"`)}},
+		"file and jsondecode":             {files: map[string]string{"keys.hcl": "locals {\n  secrets = jsondecode(file(\"secrets-of-every-tenant.json\"))\n}\n" + tokenKey(`local.secrets["a"]`), "secrets-of-every-tenant.json": `{"a": "` + tokA + `"}`}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -46,4 +51,9 @@ func TestSmuggledLiteralTokens(t *testing.T) {
 
 func tokenKey(expr string) string {
 	return "universal_key \"a\" {\n  name  = \"A\"\n  token = " + expr + "\n}\n"
+}
+
+// forEachTokenKey is a tenant key with for_each over one tenant, "wat_".
+func forEachTokenKey(expr string) string {
+	return "tenant_key \"a\" {\n  for_each = toset([\"wat_\"])\n  tenant   = \"acme\"\n  name     = \"A\"\n  token    = " + expr + "\n}\n"
 }
