@@ -215,7 +215,7 @@ func events(c *Change) []store.Event {
 	var evs []store.Event
 	switch c.Action {
 	case Create:
-		return []store.Event{{Action: EventCreated, Changes: createdChanges(c), Reason: c.Reason}}
+		return []store.Event{{Action: EventCreated, ChangesFunc: func() []byte { return createdChanges(c) }, Reason: c.Reason}}
 	case Revoke:
 		m := map[string]any{"revoked": oldNew(false, true)}
 		for k, v := range tokenDetails(c.Token) {

@@ -48,7 +48,19 @@ type TokenUpdate struct {
 type Event struct {
 	Action  string
 	Changes []byte
-	Reason  string
+	// ChangesFunc, when set, produces Changes as the row is written: a
+	// large apply then never holds every document at once, and producing
+	// them overlaps with the database storing the previous rows.
+	ChangesFunc func() []byte
+	Reason      string
+}
+
+// Document returns the event's changes document.
+func (e Event) Document() []byte {
+	if e.ChangesFunc != nil {
+		return e.ChangesFunc()
+	}
+	return e.Changes
 }
 
 // KeyWrite is everything written for one key.
@@ -173,7 +185,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
 				kw := &b.Keys[evs[i].key]
 				e := kw.Events[evs[i].tok]
-				changes := e.Changes
+				changes := e.Document()
 				if changes == nil {
 					changes = []byte("{}")
 				}
