@@ -446,12 +446,12 @@ func upperFirst(s string) string {
 //
 // For_each instances share one result when no env() or file() argument
 // refers to each: the walk would give the same answer every time.
-func (e *evaluator) tokenSources(expr hcl.Expression, ctx *hcl.EvalContext) []string {
+func (e *evaluator) tokenSources(expr hcl.Expression, sc *scope) []string {
 	type sourcesKey struct{ expr hcl.Expression }
 	if v, ok := e.memos.Load(sourcesKey{expr}); ok {
 		return v.([]string)
 	}
-	out, perInstance := e.walkTokenSources(expr, ctx)
+	out, perInstance := e.walkTokenSources(expr, sc.Ctx())
 	if !perInstance {
 		e.memos.Store(sourcesKey{expr}, out)
 	}

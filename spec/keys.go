@@ -261,11 +261,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 	var diags hcl.Diagnostics
 	b := in.block
 	attrs := in.state.attrs
-	ctx := b.file.ctx
-	if in.ref.HasForEach {
-		ctx = ctx.NewChild()
-		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": in.eachKey, "value": in.eachValue})}
-	}
+	sc := &scope{in: &in}
 	k = &Key{Universal: b.Type == "universal_key", Block: in.ref}
 	ok := true
 
@@ -281,7 +277,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 			ok bool
 		}
 		r, ds, _ := e.shared(in, name, attr, func() (any, hcl.Diagnostics) {
-			v, ds := evalAttr(attr, ctx, cty.String)
+			v, ds := sc.value(attr, cty.String)
 			if d := reviewed(attr, v); d != nil {
 				return strResult{}, append(ds, d)
 			}
@@ -363,7 +359,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		}
 	}
 	if attr := attrs["revoked"]; attr != nil {
-		v, ds := e.evalShared(in, attr, ctx, cty.Bool)
+		v, ds := e.evalShared(in, attr, sc, cty.Bool)
 		diags = append(diags, ds...)
 		if v == cty.NilVal {
 			ok = false
@@ -380,7 +376,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		j []byte
 	}
 	if r, ds, failed := e.shared(in, "permissions", attrs["permissions"], func() (any, hcl.Diagnostics) {
-		p, j, ds := e.permissions(attrs["permissions"], ctx, settings)
+		p, j, ds := e.permissions(attrs["permissions"], sc.Ctx(), settings)
 		return permsResult{p, j}, ds
 	}); failed {
 		diags = append(diags, ds...)
@@ -394,7 +390,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		j []byte
 	}
 	if r, ds, failed := e.shared(in, "metadata", attrs["metadata"], func() (any, hcl.Diagnostics) {
-		m, j, ds := metadata(attrs["metadata"], ctx)
+		m, j, ds := metadata(attrs["metadata"], sc.Ctx())
 		return metaResult{m, j}, ds
 	}); failed {
 		diags = append(diags, ds...)
@@ -406,7 +402,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 
 	// Tokens.
 	if attr := attrs["token"]; attr != nil {
-		t, ds := e.tokenAttr(attr, in.content.Attributes["token"].Expr, ctx, settings)
+		t, ds := e.tokenAttr(attr, in.content.Attributes["token"].Expr, sc, settings)
 		diags = append(diags, ds...)
 		k.Token = t
 		ok = ok && !ds.HasErrors()
@@ -423,7 +419,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		diags = append(diags, errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
 		ok = false
 	case prev != nil:
-		t, ds := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, ctx, settings)
+		t, ds := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, sc, settings)
 		diags = append(diags, ds...)
 		s, good := str("previous_until", checkTime)
 		if ds.HasErrors() || !good {
@@ -474,9 +470,9 @@ func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f fun
 
 // evalShared is evalAttr through shared. It returns cty.NilVal when a
 // shared value failed in another instance (the failure is reported there).
-func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
+func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, sc *scope, ty cty.Type) (cty.Value, hcl.Diagnostics) {
 	v, ds, failed := e.shared(in, attr.Name, attr, func() (any, hcl.Diagnostics) {
-		v, ds := evalAttr(attr, ctx, ty)
+		v, ds := sc.value(attr, ty)
 		return v, ds
 	})
 	if failed && ds == nil {
@@ -487,9 +483,9 @@ func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, ctx *hcl.EvalCo
 
 // tokenAttr evaluates a token or previous_token attribute.
 // source is the attribute's expression as written (attr's may be folded).
-func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, ctx *hcl.EvalContext, settings Settings) (Token, hcl.Diagnostics) {
+func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *scope, settings Settings) (Token, hcl.Diagnostics) {
 	t := Token{Set: true, Range: attr.Expr.Range()}
-	v, diags := evalAttr(attr, ctx, cty.String)
+	v, diags := sc.value(attr, cty.String)
 	if diags.HasErrors() {
 		// The expression failed before it could be told apart from a
 		// literal (token = ["wat_…"] is a type error): its source line
@@ -499,7 +495,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, ctx *h
 		}
 		return t, diags
 	}
-	t.Sources = e.tokenSources(source, ctx)
+	t.Sources = e.tokenSources(source, sc)
 	rng := attr.Expr.Range().Ptr()
 	switch {
 	case !v.IsKnown():
@@ -522,7 +518,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, ctx *h
 	}
 	raw, _ := v.Unmark()
 	s := raw.AsString()
-	if e.smuggled(source, attr.Expr, ctx, s) {
+	if e.smuggled(source, attr.Expr, sc, s) {
 		return t, append(diags, hideSource(errorf(rng, "Literal token",
 			"The value of %s is written in the spec, although the expression also reads env() or file(). Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
 	}

@@ -23,6 +23,8 @@ type blockState struct {
 	perInstance map[string]bool
 	// shared holds one entry per field that instances share.
 	shared map[string]*memoEntry
+	// fast holds the fast forms of per-instance attributes (scope.go).
+	fast map[string]fastExpr
 }
 
 type memoEntry struct {
@@ -51,6 +53,7 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 		return bs
 	}
 	bs.perInstance = make(map[string]bool, len(content.Attributes))
+	bs.fast = make(map[string]fastExpr, len(content.Attributes))
 	bs.attrs = make(hcl.Attributes, len(content.Attributes))
 	for name, attr := range content.Attributes {
 		if name != "for_each" && refersToEach(attr.Expr) {
@@ -62,6 +65,9 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 					c.Expr = newLookup(ix)
 				}
 				attr = &c
+				if f := compileFast(attr.Expr); f != nil {
+					bs.fast[name] = f
+				}
 			}
 		}
 		bs.attrs[name] = attr

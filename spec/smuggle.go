@@ -26,27 +26,27 @@ const minSmuggled = 16
 // expr is the expression as written; folded, when not nil, is the same with
 // its each-free parts computed once (fold.go), which also exposes constants
 // a function made from literals (upper("wat_…")).
-func (e *evaluator) smuggled(expr, folded hcl.Expression, ctx *hcl.EvalContext, tok string) bool {
+func (e *evaluator) smuggled(expr, folded hcl.Expression, sc *scope, tok string) bool {
 	// The strings of an expression are the same for every for_each
 	// instance; only each.key and each.value differ.
 	type smuggleKey struct{ expr hcl.Expression }
-	var sc *smuggleScan
+	var scan *smuggleScan
 	if v, ok := e.memos.Load(smuggleKey{expr}); ok {
-		sc = v.(*smuggleScan)
+		scan = v.(*smuggleScan)
 	} else {
-		sc = e.scanStrings(expr, ctx)
+		scan = e.scanStrings(expr, sc.Ctx())
 		if folded != nil && folded != expr {
-			sc.strs = append(sc.strs, e.scanStrings(folded, ctx).strs...)
+			scan.strs = append(scan.strs, e.scanStrings(folded, sc.Ctx()).strs...)
 		}
-		e.memos.Store(smuggleKey{expr}, sc)
+		e.memos.Store(smuggleKey{expr}, scan)
 	}
-	for _, s := range sc.strs {
+	for _, s := range scan.strs {
 		if strings.Contains(tok, s) {
 			return true
 		}
 	}
-	for _, tr := range sc.each {
-		if s, ok := traversalString(tr, ctx); ok && len(s) >= minSmuggled && strings.Contains(tok, s) {
+	for _, tr := range scan.each {
+		if s, ok := sc.traversalString(tr); ok && len(s) >= minSmuggled && strings.Contains(tok, s) {
 			return true
 		}
 	}
