@@ -109,7 +109,6 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	if len(b.Keys) == 0 {
 		return st, nil
 	}
-	db := t.db
 	var creates []int
 	for i := range b.Keys {
 		if b.Keys[i].Create {
@@ -125,13 +124,26 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			b.Keys[i].KeyID = ids[j]
 			b.Keys[i].Key.ID = ids[j]
 		}
-		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "keys"},
+		n, err := t.copyIn(ctx, "keys",
 			[]string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at"},
-			pgx.CopyFromSlice(len(creates), func(j int) ([]any, error) {
+			len(creates), func(e *copyEncoder, j int) {
 				k := b.Keys[creates[j]].Key
-				return []any{k.ID, k.Tenant, k.Slug, k.Universal, k.Name, k.Description, k.Permissions, k.Metadata,
-					k.ExpiresAt, k.Owner, k.RevokedAt, nullString(k.RevokedReason), b.Now, b.Now}, nil
-			}))
+				e.row(14)
+				e.int8(k.ID)
+				e.text(k.Tenant)
+				e.text(k.Slug)
+				e.bool(k.Universal)
+				e.text(k.Name)
+				e.text(k.Description)
+				e.jsonb(k.Permissions)
+				e.jsonb(k.Metadata)
+				e.timestamptzPtr(k.ExpiresAt)
+				e.text(k.Owner)
+				e.timestamptzPtr(k.RevokedAt)
+				e.nullText(k.RevokedReason)
+				e.timestamptz(b.Now)
+				e.timestamptz(b.Now)
+			})
 		if err != nil {
 			return st, fmt.Errorf("inserting keys: %w", err)
 		}
@@ -156,17 +168,26 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		}
 	}
 	if len(toks) > 0 {
-		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "tokens"},
+		n, err := t.copyIn(ctx, "tokens",
 			[]string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
-			pgx.CopyFromSlice(len(toks), func(i int) ([]any, error) {
+			len(toks), func(e *copyEncoder, i int) {
 				kw := &b.Keys[toks[i].key]
-				nt := kw.NewTokens[toks[i].tok]
-				var retiredAt *time.Time
+				nt := &kw.NewTokens[toks[i].tok]
+				e.row(9)
+				e.int8(kw.KeyID)
+				e.bytes(nt.Digest[:])
+				e.text(token.Scheme)
+				e.text(nt.Hint)
+				e.text(nt.State)
+				e.timestamptzPtr(nt.ValidUntil)
+				e.timestamptz(b.Now)
 				if nt.State == StateRetired {
-					retiredAt = &b.Now
+					e.timestamptz(b.Now)
+				} else {
+					e.null()
 				}
-				return []any{kw.KeyID, nt.Digest[:], token.Scheme, nt.Hint, nt.State, nt.ValidUntil, b.Now, retiredAt, nullString(nt.RetiredReason)}, nil
-			}))
+				e.nullText(nt.RetiredReason)
+			})
 		if err != nil {
 			return st, fmt.Errorf("inserting tokens: %w", err)
 		}
@@ -180,17 +201,31 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		}
 	}
 	if len(evs) > 0 {
-		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{db.schema, "events"},
+		runID, err := parseUUID(b.RunID)
+		if err != nil {
+			return st, fmt.Errorf("writing events: %w", err)
+		}
+		n, err := t.copyIn(ctx, "events",
 			[]string{"at", "run_id", "key_id", "tenant", "slug", "action", "changes", "owner", "actor", "reason"},
-			pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
+			len(evs), func(e *copyEncoder, i int) {
 				kw := &b.Keys[evs[i].key]
-				e := kw.Events[evs[i].tok]
-				changes := e.Document()
+				ev := &kw.Events[evs[i].tok]
+				changes := ev.Document()
 				if changes == nil {
 					changes = []byte("{}")
 				}
-				return []any{b.Now, b.RunID, kw.KeyID, kw.Tenant, kw.Slug, e.Action, changes, b.Owner, b.Actor, nullString(e.Reason)}, nil
-			}))
+				e.row(10)
+				e.timestamptz(b.Now)
+				e.uuid(runID)
+				e.int8(kw.KeyID)
+				e.text(kw.Tenant)
+				e.text(kw.Slug)
+				e.text(ev.Action)
+				e.jsonb(changes)
+				e.text(b.Owner)
+				e.text(b.Actor)
+				e.nullText(ev.Reason)
+			})
 		if err != nil {
 			return st, fmt.Errorf("writing events: %w", err)
 		}
