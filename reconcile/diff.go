@@ -565,6 +565,21 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 
 	dg := k.Token.Digest
 	prevHandled := false
+	// replaceActive handles the active token that a new one replaces: it
+	// stays valid until the cutoff when the spec names it as the previous
+	// token (a rolling rotation), and is retired at once otherwise.
+	replaceActive := func() {
+		switch {
+		case active == nil:
+		case wantPrev != nil && wantPrevDigest == active.Digest:
+			until := wantPrev.Until
+			c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: active.Digest, State: store.StatePrevious, ValidUntil: &until})
+			tc.Previous, tc.PreviousUntil = active.Hint, &until
+			prevHandled = true
+		default:
+			retire(active, ReasonRotated)
+		}
+	}
 	switch {
 	case active != nil && active.Digest == dg:
 		// unchanged
@@ -572,16 +587,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		// Rolling a rotation back: the previous token becomes active again.
 		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: prev.Digest, State: store.StateActive})
 		tc.After = prev.Hint
-		if active != nil {
-			if wantPrev != nil && wantPrevDigest == active.Digest {
-				until := wantPrev.Until
-				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: active.Digest, State: store.StatePrevious, ValidUntil: &until})
-				tc.Previous, tc.PreviousUntil = active.Hint, &until
-				prevHandled = true
-			} else {
-				retire(active, ReasonRotated)
-			}
-		}
+		replaceActive()
 		prev = nil
 	case cutoff != nil && cutoff.Digest == dg:
 		return fmt.Sprintf("token was the previous token until %s and can never be active again — set a new token", cutoff.ValidUntil.UTC().Format(time.RFC3339))
@@ -591,17 +597,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 		}
 		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: d.hint(k.Token), State: store.StateActive})
 		tc.After = d.hint(k.Token)
-		if active != nil {
-			if wantPrev != nil && wantPrevDigest == active.Digest {
-				// Rolling rotation: the old token stays valid until the cutoff.
-				until := wantPrev.Until
-				c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: active.Digest, State: store.StatePrevious, ValidUntil: &until})
-				tc.Previous, tc.PreviousUntil = active.Hint, &until
-				prevHandled = true
-			} else {
-				retire(active, ReasonRotated)
-			}
-		}
+		replaceActive()
 	}
 
 	if !prevHandled {
