@@ -81,6 +81,11 @@ func compileFast(expr hcl.Expression) fastExpr {
 		if key := compileFast(x.Key); key != nil {
 			return mapLookupExpr{coll: x.coll, marks: x.marks, key: key}
 		}
+	case *hclsyntax.IndexExpr:
+		// A folded lookup inside a template ("p-${m()[each.key]}").
+		if l, ok := newLookup(x).(*lookupExpr); ok {
+			return compileFast(l)
+		}
 	case *hclsyntax.TemplateWrapExpr:
 		return compileFast(x.Wrapped)
 	case *hclsyntax.TemplateExpr:
