@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -64,4 +65,79 @@ func TestWriteAllocatesIDs(t *testing.T) {
 			assert.Equal(t, int64(100), distinct)
 		})
 	}
+}
+
+// TestWriteEncodesEveryColumn reads back, as PostgreSQL prints them, the
+// rows Write copies in binary: every column, set and unset, with times
+// before and after 2000-01-01 (PostgreSQL's epoch), below a microsecond,
+// and text beyond ASCII.
+func TestWriteEncodesEveryColumn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := open(t, store.Config{URL: pgtest.NewDatabase(t)})
+	_, err := db.Migrate(ctx)
+	require.NoError(t, err)
+
+	utc := func(s string) *time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return &tm
+	}
+	b := &store.Batch{
+		RunID: "0f8fad5b-d9cb-469f-a165-70867728950e", Owner: "platform/keys.hcl", Actor: "ci@example.com",
+		Now: *utc("2026-11-23T10:11:12.345678999Z"),
+		Keys: []store.KeyWrite{{
+			Create: true, Tenant: "acme", Slug: "full",
+			Key: &store.KeyRow{
+				Tenant: "acme", Slug: "full", Universal: true, Name: "Café 🔑", Description: "Zeilen\nund \"Anführungszeichen\"",
+				Permissions: []byte(`[{"name": "cms.entry", "models": ["ä"]}]`), Metadata: []byte(`{"team": "web"}`),
+				ExpiresAt: utc("1999-12-31T23:59:59.000001Z"), Owner: "platform/keys.hcl",
+				RevokedAt: utc("1969-07-20T20:17:40Z"), RevokedReason: "leaked",
+			},
+			NewTokens: []store.NewToken{
+				{Digest: token.DigestOf("a"), Hint: "wat_…aaaa", State: store.StateActive},
+				{Digest: token.DigestOf("p"), Hint: "wat_…pppp", State: store.StatePrevious, ValidUntil: utc("2027-01-02T03:04:05.5Z")},
+				{Digest: token.DigestOf("r"), Hint: "wat_…rrrr", State: store.StateRetired, RetiredReason: "rotated"},
+			},
+			Events: []store.Event{
+				{Action: "created", Changes: []byte(`{"name": {"new": "Café 🔑"}}`), Reason: "first"},
+				{Action: "revoked"},
+			},
+		}, {
+			Create: true, Tenant: "acme", Slug: "bare",
+			Key:       &store.KeyRow{Tenant: "acme", Slug: "bare", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"},
+			NewTokens: []store.NewToken{{Digest: token.DigestOf("b"), Hint: "wat_…bbbb", State: store.StateActive}},
+		}},
+	}
+	require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
+		st, err := tx.Write(ctx, b)
+		assert.Equal(t, store.WriteStats{KeysInserted: 2, TokensInserted: 4, Events: 2}, st)
+		return err
+	}))
+
+	_, err = db.Conn().Exec(ctx, "SET TimeZone = 'UTC'")
+	require.NoError(t, err)
+	rows := func(columns, from string) []string {
+		return queryStrings(t, db.Conn(), "SELECT concat_ws(' | ', "+columns+") FROM "+from)
+	}
+	assert.Equal(t, []string{
+		`bare | acme | f |  |  | [] | {} | <null> | o | <null> | <null> | 2026-11-23 10:11:12.345678+00 | 2026-11-23 10:11:12.345678+00`,
+		`full | acme | t | Café 🔑 | Zeilen` + "\n" + `und "Anführungszeichen" | [{"name": "cms.entry", "models": ["ä"]}] | {"team": "web"} | 1999-12-31 23:59:59.000001+00 | platform/keys.hcl | 1969-07-20 20:17:40+00 | leaked | 2026-11-23 10:11:12.345678+00 | 2026-11-23 10:11:12.345678+00`,
+	}, rows(`slug, tenant, universal, name, description, permissions, metadata, coalesce(expires_at::text, '<null>'), owner,
+		coalesce(revoked_at::text, '<null>'), coalesce(revoked_reason, '<null>'), created_at, updated_at`,
+		`keyprov.keys ORDER BY slug`))
+	hex := func(s string) string { d := token.DigestOf(s); return fmt.Sprintf(`\x%x`, d[:]) }
+	assert.Equal(t, []string{
+		`bare | wat_…bbbb | active | sha256 | <null> | 2026-11-23 10:11:12.345678+00 | <null> | <null> | ` + hex("b"),
+		`full | wat_…aaaa | active | sha256 | <null> | 2026-11-23 10:11:12.345678+00 | <null> | <null> | ` + hex("a"),
+		`full | wat_…pppp | previous | sha256 | 2027-01-02 03:04:05.5+00 | 2026-11-23 10:11:12.345678+00 | <null> | <null> | ` + hex("p"),
+		`full | wat_…rrrr | retired | sha256 | <null> | 2026-11-23 10:11:12.345678+00 | 2026-11-23 10:11:12.345678+00 | rotated | ` + hex("r"),
+	}, rows(`k.slug, t.hint, t.state, t.scheme, coalesce(t.valid_until::text, '<null>'), t.created_at,
+		coalesce(t.retired_at::text, '<null>'), coalesce(t.retired_reason, '<null>'), t.digest`,
+		`keyprov.tokens t JOIN keyprov.keys k ON k.id = t.key_id ORDER BY k.slug, t.hint`))
+	assert.Equal(t, []string{
+		`2026-11-23 10:11:12.345678+00 | 0f8fad5b-d9cb-469f-a165-70867728950e | acme | full | created | {"name": {"new": "Café 🔑"}} | platform/keys.hcl | ci@example.com | first | t`,
+		`2026-11-23 10:11:12.345678+00 | 0f8fad5b-d9cb-469f-a165-70867728950e | acme | full | revoked | {} | platform/keys.hcl | ci@example.com | <null> | t`,
+	}, rows(`e.at, e.run_id, e.tenant, e.slug, e.action, e.changes, e.owner, e.actor, coalesce(e.reason, '<null>'), e.key_id = k.id`,
+		`keyprov.events e JOIN keyprov.keys k ON k.slug = e.slug ORDER BY e.action`))
 }
