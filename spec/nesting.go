@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -34,8 +35,11 @@ func CheckNesting(src []byte, filename string, isJSON bool) hcl.Diagnostics {
 	if isJSON {
 		at = jsonNesting(src, filename, hcl.InitialPos)
 	} else {
+		if bound, ok := quickNesting(src); ok && bound <= MaxNesting {
+			return nil
+		}
 		toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
-		at = tokenNesting(toks, 0)
+		at = tokenNesting(toks, 0, MaxNesting)
 	}
 	if at == nil {
 		return nil
@@ -49,8 +53,11 @@ func checkExpressionNesting(src []byte, filename string) hcl.Diagnostics {
 	if !mayNest(src) {
 		return nil
 	}
+	if bound, ok := quickNesting(src); ok && bound <= MaxNesting {
+		return nil
+	}
 	toks, _ := hclsyntax.LexExpression(src, filename, hcl.InitialPos)
-	if at := tokenNesting(toks, 0); at != nil {
+	if at := tokenNesting(toks, 0, MaxNesting); at != nil {
 		return hcl.Diagnostics{tooDeep(at)}
 	}
 	return nil
@@ -103,10 +110,10 @@ var closes = map[hclsyntax.TokenType][]hclsyntax.TokenType{
 }
 
 // tokenNesting returns the range of the first token at which the nesting
-// of toks exceeds MaxNesting (base levels are already open), or nil. It
+// of toks exceeds limit (base levels are already open), or nil. It
 // over-counts rather than under-counts: a closing token that does not
 // match the innermost open one closes nothing.
-func tokenNesting(toks hclsyntax.Tokens, base int) *hcl.Range {
+func tokenNesting(toks hclsyntax.Tokens, base, limit int) *hcl.Range {
 	stack := []nestFrame{{}} // the bottom frame holds top-level operators
 	depth := base
 	top := func() *nestFrame { return &stack[len(stack)-1] }
@@ -173,12 +180,178 @@ func tokenNesting(toks hclsyntax.Tokens, base int) *hcl.Range {
 				}
 			}
 		}
-		if depth > MaxNesting {
+		if depth > limit {
 			return t.Range.Ptr()
 		}
 		prev = t.Type
 	}
 	return nil
+}
+
+// quickNesting returns, without lexing, a bound that the nesting
+// tokenNesting measures on the tokens of src never exceeds, or false when
+// src holds something it does not follow exactly as HCL's scanner does
+// (heredocs, templates in strings, strings across lines, block comments
+// left open, bytes outside ASCII outside strings, "~"). Lexing a large
+// spec costs more than parsing it: a spec of plain strings, literals and
+// brackets is measured on its bytes, anything else is lexed.
+//
+// The bound may be higher than the nesting (every "[" counts as an index
+// too, every operator character as one operator, "&" and "|" alone
+// included), never lower: a file it puts above MaxNesting is lexed and
+// measured exactly.
+func quickNesting(src []byte) (int, bool) {
+	type frame struct {
+		open byte
+		ops  int
+	}
+	stack := []frame{{}} // the bottom frame holds top-level operators
+	depth, bound := 0, 0
+	op := func() {
+		stack[len(stack)-1].ops++
+		depth++
+		bound = max(bound, depth)
+	}
+	push := func(c byte) {
+		stack = append(stack, frame{open: c})
+		depth++
+		bound = max(bound, depth)
+	}
+	pop := func(open byte) {
+		if n := len(stack); n > 1 && stack[n-1].open == open {
+			depth -= 1 + stack[n-1].ops
+			stack = stack[:n-1]
+		}
+	}
+	reset := func() {
+		f := &stack[len(stack)-1]
+		depth -= f.ops
+		f.ops = 0
+	}
+	next := func(i int) byte {
+		if i+1 < len(src) {
+			return src[i+1]
+		}
+		return 0
+	}
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '\n':
+			if o := stack[len(stack)-1].open; o == 0 || o == '{' {
+				reset()
+			}
+			i++
+		case c == ',':
+			reset()
+			i++
+		case c == '#' || c == '/' && next(i) == '/':
+			// A line comment takes its newline: HCL emits no newline token.
+			if j := bytes.IndexByte(src[i:], '\n'); j >= 0 {
+				i += j + 1
+			} else {
+				i = len(src)
+			}
+		case c == '/' && next(i) == '*':
+			j := bytes.Index(src[i+2:], []byte("*/"))
+			if j < 0 {
+				return 0, false
+			}
+			i += 2 + j + 2
+		case c == '"':
+			push('"')
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				switch src[j] {
+				case '\n', '\r':
+					return 0, false
+				case '\\':
+					// An escape takes the next character, unless it ends the line.
+					if n := next(j); n == '\n' || n == '\r' || n == 0 {
+						return 0, false
+					}
+					j++
+				case '{':
+					if p := src[j-1]; p == '$' || p == '%' {
+						return 0, false
+					}
+				}
+			}
+			if j == len(src) {
+				return 0, false
+			}
+			pop('"')
+			i = j + 1
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+			for i++; i < len(src); i++ {
+				if d := src[i]; !(d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' || d >= '0' && d <= '9' || d == '_' || d == '-') {
+					break
+				}
+			}
+		case c >= '0' && c <= '9':
+			i = numberEnd(src, i)
+		case c == '{' || c == '(':
+			push(c)
+			i++
+		case c == '[':
+			op() // perhaps an index
+			push(c)
+			i++
+		case c == '}':
+			pop('{')
+			i++
+		case c == ')':
+			pop('(')
+			i++
+		case c == ']':
+			pop('[')
+			i++
+		case c == '<' && next(i) == '<', c == '~':
+			return 0, false
+		case c == '=' && next(i) == '>':
+			i += 2
+		case c == '=' && next(i) == '=', c == '!' && next(i) == '=', c == '<' && next(i) == '=',
+			c == '>' && next(i) == '=', c == '&' && next(i) == '&', c == '|' && next(i) == '|':
+			op()
+			i += 2
+		case strings.IndexByte("+-*/%!<>?", c) >= 0:
+			op()
+			i++
+		case strings.IndexByte("=.:;&|^`'", c) >= 0:
+			i++
+		default:
+			return 0, false
+		}
+	}
+	return bound, true
+}
+
+// numberEnd returns the end of the number literal at src[i], a digit, as
+// HCL's scanner finds it: digits, dots and exponents ("1.5e+3"), not
+// ending in a dot.
+func numberEnd(src []byte, i int) int {
+	digit := func(j int) bool { return j < len(src) && src[j] >= '0' && src[j] <= '9' }
+	end := i + 1
+	for j := i + 1; j < len(src); {
+		switch c := src[j]; {
+		case digit(j):
+			j++
+			end = j
+		case c == '.':
+			j++
+		case (c == 'e' || c == 'E') && digit(j+1):
+			j += 2
+			end = j
+		case (c == 'e' || c == 'E') && (j+1 < len(src) && (src[j+1] == '+' || src[j+1] == '-')) && digit(j+2):
+			j += 3
+			end = j
+		default:
+			return end
+		}
+	}
+	return end
 }
 
 // jsonNesting measures a file in HCL's JSON syntax: arrays and objects,
@@ -231,7 +404,7 @@ func jsonNesting(src []byte, filename string, start hcl.Pos) *hcl.Range {
 				var s string
 				if json.Unmarshal(str, &s) == nil && (strings.Contains(s, "${") || strings.Contains(s, "%{")) {
 					toks, _ := hclsyntax.LexTemplate([]byte(s), filename, pos)
-					if at := tokenNesting(toks, depth); at != nil {
+					if at := tokenNesting(toks, depth, MaxNesting); at != nil {
 						// Positions inside a decoded string are approximate:
 						// point at the string.
 						return rangeAt(pos)
