@@ -114,10 +114,7 @@ func (e *evaluator) parse(srcs []Source) bool {
 	p := hclparse.NewParser()
 	ok := true
 	for _, src := range srcs {
-		var (
-			f     *hcl.File
-			diags hcl.Diagnostics
-		)
+		var diags hcl.Diagnostics
 		if int64(len(src.Bytes)) > e.limits.MaxSpecBytes {
 			e.add(errorf(nil, "Spec file too large", "%s has %d bytes; the limit is %d (KEYPROV_MAX_SPEC_BYTES).", src.Name, len(src.Bytes), e.limits.MaxSpecBytes))
 			ok = false
@@ -128,17 +125,21 @@ func (e *evaluator) parse(srcs []Source) bool {
 			ok = false
 			continue
 		}
+		var body hcl.Body
 		if src.IsJSON() {
-			f, diags = p.ParseJSON(src.Bytes, src.Name)
+			var f *hcl.File
+			if f, diags = p.ParseJSON(src.Bytes, src.Name); f != nil {
+				body = f.Body
+			}
 		} else {
-			f, diags = p.ParseHCL(src.Bytes, src.Name)
+			body, diags = parseNative(src.Bytes, src.Name)
 		}
 		e.add(diags...)
-		if diags.HasErrors() || f == nil {
+		if diags.HasErrors() || body == nil {
 			ok = false
 			continue
 		}
-		pf := &parsedFile{src: src, body: f.Body}
+		pf := &parsedFile{src: src, body: body}
 		pf.ctx = e.base.NewChild()
 		pf.ctx.Functions = e.fn.forFile(src.Dir)
 		e.files = append(e.files, pf)

@@ -35,7 +35,7 @@ func CheckNesting(src []byte, filename string, isJSON bool) hcl.Diagnostics {
 	if isJSON {
 		at = jsonNesting(src, filename, hcl.InitialPos)
 	} else {
-		if bound, ok := quickNesting(src); ok && bound <= MaxNesting {
+		if bound, ok := quickNesting(src, nil); ok && bound <= MaxNesting {
 			return nil
 		}
 		toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
@@ -53,7 +53,7 @@ func checkExpressionNesting(src []byte, filename string) hcl.Diagnostics {
 	if !mayNest(src) {
 		return nil
 	}
-	if bound, ok := quickNesting(src); ok && bound <= MaxNesting {
+	if bound, ok := quickNesting(src, nil); ok && bound <= MaxNesting {
 		return nil
 	}
 	toks, _ := hclsyntax.LexExpression(src, filename, hcl.InitialPos)
@@ -190,23 +190,33 @@ func tokenNesting(toks hclsyntax.Tokens, base, limit int) *hcl.Range {
 
 // quickNesting returns, without lexing, a bound that the nesting
 // tokenNesting measures on the tokens of src never exceeds, or false when
-// src holds something it does not follow exactly as HCL's scanner does
-// (heredocs, templates in strings, strings across lines, block comments
-// left open, bytes outside ASCII outside strings, "~"). Lexing a large
-// spec costs more than parsing it: a spec of plain strings, literals and
-// brackets is measured on its bytes, anything else is lexed.
+// src holds something it does not follow exactly as HCL's scanner does:
+// heredocs, template directives (%{), strip markers (~), strings across
+// lines, block comments left open, bytes outside ASCII outside strings,
+// braces that close an interpolation with a bracket or parenthesis still
+// open in it. Lexing a large spec costs more than parsing it: a spec of
+// strings, interpolations, literals, brackets, operators and comments is
+// measured on its bytes, anything else is lexed.
 //
 // The bound may be higher than the nesting (every "[" counts as an index
 // too, every operator character as one operator, "&" and "|" alone
 // included), never lower: a file it puts above MaxNesting is lexed and
 // measured exactly.
-func quickNesting(src []byte) (int, bool) {
+//
+// cut, when not nil, is called with the offset just after each "}\n" that
+// closes a block or object at the top level: a place where a body can be
+// cut in two (parse.go).
+func quickNesting(src []byte, cut func(int)) (int, bool) {
+	// A frame is an open bracket, brace or parenthesis, a string ('"') or
+	// an interpolation ('$'). In a string, the bytes are text; elsewhere,
+	// tokens.
 	type frame struct {
 		open byte
 		ops  int
 	}
 	stack := []frame{{}} // the bottom frame holds top-level operators
 	depth, bound := 0, 0
+	interps := 0 // open interpolations
 	op := func() {
 		stack[len(stack)-1].ops++
 		depth++
@@ -217,11 +227,14 @@ func quickNesting(src []byte) (int, bool) {
 		depth++
 		bound = max(bound, depth)
 	}
-	pop := func(open byte) {
-		if n := len(stack); n > 1 && stack[n-1].open == open {
+	pop := func(open byte) bool {
+		n := len(stack)
+		if n > 1 && stack[n-1].open == open {
 			depth -= 1 + stack[n-1].ops
 			stack = stack[:n-1]
+			return true
 		}
+		return false
 	}
 	reset := func() {
 		f := &stack[len(stack)-1]
@@ -236,6 +249,35 @@ func quickNesting(src []byte) (int, bool) {
 	}
 	for i := 0; i < len(src); {
 		c := src[i]
+		if stack[len(stack)-1].open == '"' {
+			switch {
+			case c == '"':
+				pop('"')
+				i++
+			case c == '\n' || c == '\r':
+				return 0, false
+			case c == '\\':
+				// An escape takes the next character, unless it ends the line.
+				if n := next(i); n == '\n' || n == '\r' || n == 0 {
+					return 0, false
+				}
+				i += 2
+			case (c == '$' || c == '%') && next(i) == c && i+2 < len(src) && src[i+2] == '{':
+				i += 3 // $${ and %%{ are text
+			case c == '$' && next(i) == '{':
+				if i+2 < len(src) && src[i+2] == '~' {
+					return 0, false
+				}
+				push('$')
+				interps++
+				i += 2
+			case c == '%' && next(i) == '{':
+				return 0, false
+			default:
+				i++
+			}
+			continue
+		}
 		switch {
 		case c == ' ' || c == '\t' || c == '\r':
 			i++
@@ -262,28 +304,7 @@ func quickNesting(src []byte) (int, bool) {
 			i += 2 + j + 2
 		case c == '"':
 			push('"')
-			j := i + 1
-			for ; j < len(src) && src[j] != '"'; j++ {
-				switch src[j] {
-				case '\n', '\r':
-					return 0, false
-				case '\\':
-					// An escape takes the next character, unless it ends the line.
-					if n := next(j); n == '\n' || n == '\r' || n == 0 {
-						return 0, false
-					}
-					j++
-				case '{':
-					if p := src[j-1]; p == '$' || p == '%' {
-						return 0, false
-					}
-				}
-			}
-			if j == len(src) {
-				return 0, false
-			}
-			pop('"')
-			i = j + 1
+			i++
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
 			for i++; i < len(src); i++ {
 				if d := src[i]; !(d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' || d >= '0' && d <= '9' || d == '_' || d == '-') {
@@ -299,8 +320,24 @@ func quickNesting(src []byte) (int, bool) {
 			op() // perhaps an index
 			push(c)
 			i++
+		case c == '}' && interps > 0:
+			// HCL's scanner ends the interpolation at the brace that
+			// balances it; tokenNesting closes the frame on top. They
+			// agree when the top is a brace or the interpolation.
+			switch stack[len(stack)-1].open {
+			case '{':
+				pop('{')
+			case '$':
+				pop('$')
+				interps--
+			default:
+				return 0, false
+			}
+			i++
 		case c == '}':
-			pop('{')
+			if pop('{') && len(stack) == 1 && cut != nil && next(i) == '\n' {
+				cut(i + 2)
+			}
 			i++
 		case c == ')':
 			pop('(')
@@ -324,6 +361,9 @@ func quickNesting(src []byte) (int, bool) {
 		default:
 			return 0, false
 		}
+	}
+	if stack[len(stack)-1].open == '"' {
+		return 0, false // a string left open
 	}
 	return bound, true
 }

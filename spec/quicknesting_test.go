@@ -29,7 +29,7 @@ func exactNesting(src []byte) int {
 // nesting: CheckNesting would then let a spec through unmeasured.
 func checkQuickBound(t *testing.T, src string) (int, bool) {
 	t.Helper()
-	bound, ok := quickNesting([]byte(src))
+	bound, ok := quickNesting([]byte(src), nil)
 	if ok {
 		if exact := exactNesting([]byte(src)); bound < exact {
 			t.Fatalf("quickNesting gives %d, below the exact nesting %d, for %q", bound, exact, src)
@@ -64,9 +64,15 @@ func TestQuickNesting(t *testing.T) {
 		{"a = b !=> c\n", 2},
 		{"\ufeffa = 1\n", -1},
 		{"a = <<EOT\n((((\nEOT\n", -1},
-		{`a = "${b}"`, -1},
+		{`a = "${b}"`, 2},
+		{`a = "${ {b = 1} }"`, 3},
+		{`a = "${f("${g(1)}")}"`, 6},
+		{`a = "${ "}" }"`, 3},
+		{`a = "${ ( }"`, -1},
+		{`a = "x${"`, -1},
 		{`a = "%{if b}c%{endif}"`, -1},
-		{`a = "$${b}"`, -1},
+		{`a = "$${b}"`, 1},
+		{`a = "%%{b}"`, 1},
 		{`a = "line` + "\n" + `"`, -1},
 		{`a = "back\` + "\n" + `"`, -1},
 		{`a = "open`, -1},
@@ -133,6 +139,12 @@ func FuzzQuickNestingBound(f *testing.F) {
 		{"a = ", "{b = 1 ~}", "1", 5},
 		{"a = ", "!=>", "0", 20},
 		{"a = ", "1e5-(", "x", 50},
+		{"a = ", `"${`, `1}"`, 50},
+		{"a = ", `"${(`, `1)}"`, 50},
+		{"a = ", `"${ { b = `, `1 } }"`, 50},
+		{"a = ", `"x${f("`, `")}"`, 50},
+		{"a = ", `"$${`, `}"`, 50},
+		{"a = ", `"${ ( }"`, `"`, 5},
 	} {
 		f.Add(seed.prefix, seed.unit, seed.suffix, seed.n)
 	}
