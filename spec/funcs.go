@@ -399,7 +399,7 @@ func decodeJSON(s string) (cty.Value, error) {
 		}
 	}
 	v, err := ctyjson.Unmarshal(b, ty)
-	if err == nil && numberOutOfRange(v) {
+	if err == nil && decodedNumberOutOfRange(v) {
 		return cty.NilVal, errNumberTooLarge
 	}
 	return v, err

@@ -29,7 +29,15 @@ var errNumberTooLarge = fmt.Errorf("the result is a number out of range: %s", nu
 // numberOutOfRange reports whether v holds a number whose magnitude exceeds
 // 1e±maxNumberExp (infinities aside). Only values whose type holds numbers
 // are walked.
-func numberOutOfRange(v cty.Value) bool {
+func numberOutOfRange(v cty.Value) bool { return outOfRange(v, false) }
+
+// decodedNumberOutOfRange is numberOutOfRange for a value decoded from
+// JSON text, where an infinity is a literal too large for cty's numbers
+// (1E700000000 overflows big.Float's exponent) and so out of range too:
+// it could not be written back as JSON.
+func decodedNumberOutOfRange(v cty.Value) bool { return outOfRange(v, true) }
+
+func outOfRange(v cty.Value, inf bool) bool {
 	if !typeHasNumber(v.Type(), MaxNesting) {
 		return false
 	}
@@ -40,7 +48,10 @@ func numberOutOfRange(v cty.Value) bool {
 	ty := v.Type()
 	if ty == cty.Number {
 		f := v.AsBigFloat()
-		if f.IsInf() || f.Sign() == 0 {
+		if f.IsInf() {
+			return inf
+		}
+		if f.Sign() == 0 {
 			return false
 		}
 		exp := f.MantExp(nil)
@@ -48,7 +59,7 @@ func numberOutOfRange(v cty.Value) bool {
 	}
 	if ty.IsCollectionType() || ty.IsObjectType() || ty.IsTupleType() {
 		for it := v.ElementIterator(); it.Next(); {
-			if _, el := it.Element(); numberOutOfRange(el) {
+			if _, el := it.Element(); outOfRange(el, inf) {
 				return true
 			}
 		}

@@ -146,7 +146,9 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 		d.failed = true
 		return
 	}
-	if numberOutOfRange(cv) {
+	// A value set from outside is written out, so an infinity in it is a
+	// literal past big.Float's exponent (1E700000000).
+	if decodedNumberOutOfRange(cv) {
 		var subject *hcl.Range
 		if rng.Start.Line > 0 {
 			subject = rng.Ptr()
