@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -318,63 +319,85 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 	return b.String()
 }
 
+// summaryActions are the actions tenantSummary counts, in its order.
+var summaryActions = [...]string{"create", "update", "rotate", "revoke", "blocked"}
+
+// actionCounts counts changes per summaryActions entry.
+type actionCounts [len(summaryActions)]int
+
+func (c *actionCounts) line() (string, int) {
+	var parts []string
+	total := 0
+	for i, n := range c {
+		if n > 0 {
+			parts = append(parts, strconv.Itoa(n)+" "+summaryActions[i])
+			total += n
+		}
+	}
+	return strings.Join(parts, ", "), total
+}
+
 // tenantSummary summarises changes per action, then per tenant (the
-// tenants with the most changes first, at most maxTenants of them).
+// tenants with the most changes first, at most maxTenants of them). It
+// runs on plans of 100,000 changes, so counts are arrays and only the
+// lines shown are formatted.
 func tenantSummary(changes []reconcile.Change, maxTenants int) string {
-	perAction := map[string]int{}
-	perTenant := map[string]map[string]int{}
+	var perAction actionCounts
+	perTenant := map[string]*actionCounts{}
 	for i := range changes {
 		c := &changes[i]
-		if c.Action == reconcile.NoOp {
+		a := -1
+		switch c.Action {
+		case reconcile.NoOp:
+			continue
+		case reconcile.Update:
+			a = 1
+			if len(c.Fields) == 0 && c.Rotated() {
+				a = 2
+			}
+		default:
+			a = slices.Index(summaryActions[:], string(c.Action))
+		}
+		if a < 0 {
 			continue
 		}
-		a := string(c.Action)
-		if c.Action == reconcile.Update && len(c.Fields) == 0 && c.Rotated() {
-			a = "rotate"
-		}
 		perAction[a]++
-		if perTenant[c.Address.Tenant] == nil {
-			perTenant[c.Address.Tenant] = map[string]int{}
+		m := perTenant[c.Address.Tenant]
+		if m == nil {
+			m = new(actionCounts)
+			perTenant[c.Address.Tenant] = m
 		}
-		perTenant[c.Address.Tenant][a]++
-	}
-	order := []string{"create", "update", "rotate", "revoke", "blocked"}
-	line := func(m map[string]int) (string, int) {
-		var parts []string
-		total := 0
-		for _, a := range order {
-			if n := m[a]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", n, a))
-				total += n
-			}
-		}
-		return strings.Join(parts, ", "), total
+		m[a]++
 	}
 	var b strings.Builder
-	all, _ := line(perAction)
+	all, _ := perAction.line()
 	fmt.Fprintf(&b, "  not shown: %s\n", all)
 	type row struct {
 		tenant string
-		text   string
+		counts *actionCounts
 		total  int
 	}
-	var rows []row
+	rows := make([]row, 0, len(perTenant))
 	for t, m := range perTenant {
-		text, total := line(m)
-		rows = append(rows, row{t, text, total})
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].total != rows[j].total {
-			return rows[i].total > rows[j].total
+		total := 0
+		for _, n := range m {
+			total += n
 		}
-		return rows[i].tenant < rows[j].tenant
+		rows = append(rows, row{t, m, total})
+	}
+	slices.SortFunc(rows, func(x, y row) int {
+		if x.total != y.total {
+			return y.total - x.total
+		}
+		return strings.Compare(x.tenant, y.tenant)
 	})
 	for i, r := range rows {
 		if maxTenants > 0 && i >= maxTenants {
 			fmt.Fprintf(&b, "  … and %d more tenants\n", len(rows)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  %s: %s\n", r.tenant, r.text)
+		text, _ := r.counts.line()
+		fmt.Fprintf(&b, "  %s: %s\n", r.tenant, text)
 	}
 	return b.String()
 }
