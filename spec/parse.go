@@ -9,9 +9,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// parsePart is the size from which a spec in native syntax is parsed in
-// parts: a file of 10,000 generated key blocks (2 MB) spent more time in
-// HCL's scanner and parser than in evaluating the keys, on one core.
+// parsePart is the smallest part a spec in native syntax is cut into to be
+// parsed in parallel, so files from twice that size are cut: a file of
+// 10,000 generated key blocks (2 MB) spent more time in HCL's scanner and
+// parser, on one core, than in evaluating the keys.
 const parsePart = 256 << 10
 
 // parseNative parses a spec file in native syntax. A large file whose
