@@ -98,10 +98,10 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return 0, db.CheckVersion(ctx)
 	}
 	ran := 0
-	err = pgx.BeginFunc(ctx, db.conn, func(tx pgx.Tx) error {
-		if err := db.lock(ctx, tx); err != nil {
-			return err
-		}
+	// In one transaction holding the advisory lock, committed as Update
+	// commits: a signal rolls back before COMMIT but never interrupts it,
+	// so an interrupted run never reports a migration it made as undone.
+	err = db.transact(ctx, func(tx pgx.Tx) error {
 		// Another process may have migrated while this one waited for the lock.
 		before, err := version(ctx, tx, db.schema)
 		if err != nil || before == SchemaVersion {

@@ -275,6 +275,11 @@ type Tx struct {
 // yields ErrConnectionLost (the server rolled back); one that breaks during
 // COMMIT yields ErrCommitUnknown.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return db.transact(ctx, func(tx pgx.Tx) error { return fn(&Tx{db: db, tx: tx}) })
+}
+
+// transact is Update on the bare transaction, for migrations too.
+func (db *DB) transact(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := db.conn.Begin(ctx)
 	if err != nil {
 		return db.broken(ctx, fmt.Errorf("beginning a transaction: %w", err))
@@ -285,7 +290,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := db.lock(ctx, tx); err != nil {
 		return db.broken(ctx, err)
 	}
-	if err := fn(&Tx{db: db, tx: tx}); err != nil {
+	if err := fn(tx); err != nil {
 		return db.broken(ctx, err)
 	}
 	if ctx.Err() != nil {
