@@ -182,6 +182,12 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	prog.End()
 	refused := errors.Is(err, reconcile.ErrRefused)
 	if err != nil && !refused {
+		if res != nil && res.Migrated > 0 {
+			// The migration commits on its own, before the apply's
+			// transaction: say so, since what follows says nothing was written.
+			log.Info().Int("migrations", res.Migrated).Msg("the schema was migrated and committed before the failure")
+			fmt.Fprintf(a.err, "keyprov: the schema was migrated (%s, committed) before the failure\n", plural(res.Migrated, "migration"))
+		}
 		return a.storeExit(withCause(ctx, err), c.name)
 	}
 	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: res.Applied, RunID: runID}
