@@ -461,15 +461,13 @@ func (e *evaluator) tokenSources(expr hcl.Expression, sc *scope) []string {
 
 func (e *evaluator) walkTokenSources(expr hcl.Expression, ctx *hcl.EvalContext) (out []string, perInstance bool) {
 	seen := map[string]bool{}
-	visiting := map[string]bool{}
-	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte)
-	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte) {
-		add := func(s string) {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
+	}
+	e.walkWithLocals(expr, ctx, func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, _ bool) {
 		node, ok := expr.(hclsyntax.Node)
 		nodeSrc := src
 		if !ok {
@@ -496,6 +494,19 @@ func (e *evaluator) walkTokenSources(expr hcl.Expression, ctx *hcl.EvalContext) 
 		} else if r := expr.Range(); strings.Contains(string(r.SliceBytes(src)), "env(") || strings.Contains(string(r.SliceBytes(src)), "file(") {
 			add(string(r.SliceBytes(src)))
 		}
+	})
+	sort.Strings(out)
+	return out, perInstance
+}
+
+// walkWithLocals calls visit on expr, then once on the declaration of each
+// local value expr refers to, directly or through other locals, each with
+// its own file's context and source text; top is true for expr only.
+func (e *evaluator) walkWithLocals(expr hcl.Expression, ctx *hcl.EvalContext, visit func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)) {
+	visiting := map[string]bool{}
+	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)
+	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool) {
+		visit(expr, ctx, src, top)
 		for _, tr := range expr.Variables() {
 			if tr.RootName() != "local" || len(tr) < 2 {
 				continue
@@ -506,19 +517,17 @@ func (e *evaluator) walkTokenSources(expr hcl.Expression, ctx *hcl.EvalContext) 
 			}
 			if d := e.localDecls[step.Name]; d != nil {
 				visiting[step.Name] = true
-				walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes)
+				walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes, false)
 			}
 		}
 	}
-	src := []byte(nil)
+	var src []byte
 	for _, f := range e.files {
 		if f.src.Name == expr.Range().Filename {
 			src = f.src.Bytes
 		}
 	}
-	walk(expr, ctx, src)
-	sort.Strings(out)
-	return out, perInstance
+	walk(expr, ctx, src, true)
 }
 
 // jsonTemplate parses a JSON string holding a template ("${env(\"X\")}")

@@ -70,9 +70,7 @@ func (e *evaluator) scanStrings(expr hcl.Expression, ctx *hcl.EvalContext) *smug
 			sc.strs = append(sc.strs, s)
 		}
 	}
-	visiting := map[string]bool{}
-	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)
-	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool) {
+	e.walkWithLocals(expr, ctx, func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool) {
 		node, ok := expr.(hclsyntax.Node)
 		if !ok {
 			// JSON syntax: a string holds a template in native syntax.
@@ -104,28 +102,9 @@ func (e *evaluator) scanStrings(expr hcl.Expression, ctx *hcl.EvalContext) *smug
 				if top {
 					sc.each = append(sc.each, tr)
 				}
-			case "local":
-				if len(tr) < 2 {
-					continue
-				}
-				step, ok := tr[1].(hcl.TraverseAttr)
-				if !ok || visiting[step.Name] {
-					continue
-				}
-				if d := e.localDecls[step.Name]; d != nil {
-					visiting[step.Name] = true
-					walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes, false)
-				}
 			}
 		}
-	}
-	var src []byte
-	for _, f := range e.files {
-		if f.src.Name == expr.Range().Filename {
-			src = f.src.Bytes
-		}
-	}
-	walk(expr, ctx, src, true)
+	})
 	return sc
 }
 
