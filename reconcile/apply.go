@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +37,18 @@ type Writer interface {
 
 // Meta identifies an apply in the events it writes.
 type Meta struct {
-	RunID string
+	RunID string // a UUID: events.run_id; NewRunID makes one
 	Actor string
+}
+
+// NewRunID returns a random UUID (version 4) identifying one run in logs
+// and events.
+func NewRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Apply executes a plan: it writes the changed rows and one event per

@@ -165,7 +165,7 @@ func TestRunWritesInBulk(t *testing.T) {
 		first, second := generateTokens(t, n), generateTokens(t, n)
 		run := func(s *spec.Spec, want reconcile.Summary) int64 {
 			before := proxy.n.Load()
-			res, err := reconcile.Run(ctx, db, s, reconcile.RunOptions{Meta: reconcile.Meta{RunID: newRunID(), Actor: "tester"}})
+			res, err := reconcile.Run(ctx, db, s, reconcile.RunOptions{Meta: reconcile.Meta{RunID: reconcile.NewRunID(), Actor: "tester"}})
 			require.NoError(t, err)
 			require.Equal(t, want, res.Plan.Summary())
 			return proxy.n.Load() - before

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -632,4 +633,15 @@ func documents(b *store.Batch) *store.Batch {
 		c.Keys[i].Events = evs
 	}
 	return &c
+}
+
+func TestNewRunID(t *testing.T) {
+	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := reconcile.NewRunID()
+		assert.Regexp(t, v4, id)
+		assert.False(t, seen[id], "run ids repeat: %s", id)
+		seen[id] = true
+	}
 }

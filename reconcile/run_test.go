@@ -389,7 +389,7 @@ tenant_key "blog" {
 `))
 	keys, versions := ts.keys(t), ts.rowVersions(t)
 
-	res, err := reconcile.Run(context.Background(), ts.db, ours, reconcile.RunOptions{Meta: reconcile.Meta{RunID: newRunID(), Actor: "tester"}})
+	res, err := reconcile.Run(context.Background(), ts.db, ours, reconcile.RunOptions{Meta: reconcile.Meta{RunID: reconcile.NewRunID(), Actor: "tester"}})
 	require.ErrorIs(t, err, reconcile.ErrRefused)
 	require.NotNil(t, res)
 	assert.False(t, res.Applied)

@@ -2,7 +2,6 @@ package reconcile_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sort"
 	"testing"
@@ -40,19 +39,10 @@ func newTestStore(t *testing.T) *testStore {
 	return &testStore{url: u, db: db, sql: conn}
 }
 
-// newRunID returns a random UUID, as keyprov's runs use.
-func newRunID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // apply runs an apply and requires it to succeed.
 func (ts *testStore) apply(t *testing.T, s *spec.Spec, opts reconcile.Options) (*reconcile.Result, string) {
 	t.Helper()
-	runID := newRunID()
+	runID := reconcile.NewRunID()
 	res, err := reconcile.Run(context.Background(), ts.db, s, reconcile.RunOptions{Options: opts, Meta: reconcile.Meta{RunID: runID, Actor: "tester"}})
 	require.NoError(t, err)
 	require.True(t, res.Applied)

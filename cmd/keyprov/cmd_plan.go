@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -116,7 +115,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	}
 	lf.setup(a)
 	start := time.Now()
-	runID := newRunID()
+	runID := reconcile.NewRunID()
 	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
 	a.log = log
 
@@ -228,15 +227,6 @@ func (fs *flagSet) given(name string) bool {
 		}
 	})
 	return found
-}
-
-// newRunID returns a random UUID (version 4) identifying one run in logs and events.
-func newRunID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // actor names who applies, for the audit trail: KEYPROV_ACTOR, else user@host.

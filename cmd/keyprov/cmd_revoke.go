@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 )
@@ -51,7 +52,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintln(a.err, `keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
 		return exitInvalid
 	}
-	runID := newRunID()
+	runID := reconcile.NewRunID()
 	a.log = a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
 	db, err := dbf.open(ctx, a, nil)
 	if err != nil {
