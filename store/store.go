@@ -315,9 +315,11 @@ func (db *DB) broken(ctx context.Context, err error) error {
 	return err
 }
 
-// View runs fn in a read-only transaction without the lock.
+// View runs fn in a read-only transaction without the lock. The
+// transaction is REPEATABLE READ: its queries (Load makes two) see one
+// snapshot even while an apply commits.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, db.conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		return fn(&Tx{db: db, tx: tx})
 	})
 }
