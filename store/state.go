@@ -89,17 +89,18 @@ type TokenRef struct {
 	KeyRevokedAt  *time.Time
 }
 
-// Load reads every key with its live tokens: the live tokens in one query,
-// the keys in another, joined here. Rows are decoded by hand from
+// Load reads every key with its live tokens: the keys in one query, the
+// live tokens in another, joined here. Rows are decoded by hand from
 // PostgreSQL's binary format: this is the hot path of every boot, and
 // generic scanning costs more than the queries.
 //
 // Two plain scans cost the server less than half of one join: joining
 // 100,000 keys to their tokens on the server means sorting the tokens by
-// key (or an index scan) and took 0.45-0.55 s, the two scans 0.2 s, and the
-// join here takes a few milliseconds. Both queries run in the caller's
-// transaction: View reads one snapshot; Update holds the advisory lock,
-// which every writer of keys and tokens takes.
+// key (or an index scan) and took 0.45-0.55 s, the two scans 0.2 s, and
+// the join here, through an index of the keys by id, a few milliseconds.
+// Both queries run in the caller's transaction: View reads one snapshot;
+// Update holds the advisory lock, which every writer of keys and tokens
+// takes.
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
@@ -112,10 +113,6 @@ func (t *Tx) Load(ctx context.Context) (*State, error) {
 		a     arena
 		names = interner{}
 	)
-	live, err := t.liveTokens(ctx, &a, names)
-	if err != nil {
-		return nil, fmt.Errorf("loading keys: %w", err)
-	}
 	// DescribeExec returns binary rows without a named prepared statement,
 	// so it is safe through PgBouncer.
 	rows, err := t.tx.Query(ctx, `SELECT id, tenant, slug, universal, name, description,
@@ -158,75 +155,82 @@ FROM `+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 	if !sorted {
 		slices.SortFunc(st.Keys, func(x, y *Key) int { return cmp.Compare(x.ID, y.ID) })
 	}
-	live.attach(st.Keys)
+	if err := t.loadTokens(ctx, newKeyIndex(st.Keys), &a, names); err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
 	return st, nil
 }
 
-// liveSet is the live tokens, sorted by key id; ids[i] is the key of toks[i].
-type liveSet struct {
-	ids  []int64
-	toks []Token
-}
-
-// liveTokens reads the active and previous tokens of every key.
-func (t *Tx) liveTokens(ctx context.Context, a *arena, names interner) (*liveSet, error) {
+// loadTokens reads the active and previous tokens of every key and gives
+// each to its key.
+func (t *Tx) loadTokens(ctx context.Context, byID keyIndex, a *arena, names interner) error {
 	rows, err := t.tx.Query(ctx, `SELECT key_id, digest, hint, state, valid_until
 FROM `+t.db.table("tokens")+` WHERE state <> 'retired'`, pgx.QueryExecModeDescribeExec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	type row struct {
-		keyID int64
-		tok   Token
-	}
-	var (
-		all    []row
-		sorted = true
-	)
+	var toks []Token // allocated in chunks, like the keys
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != 5 {
-			return nil, fmt.Errorf("%d token columns, want 5", len(v))
+			return fmt.Errorf("%d token columns, want 5", len(v))
 		}
-		r := row{keyID: decodeInt8(v[0]), tok: Token{Hint: a.string(v[2]), State: names.string(v[3]), ValidUntil: decodeTimePtr(v[4])}}
-		copy(r.tok.Digest[:], v[1])
-		if n := len(all); n > 0 && all[n-1].keyID > r.keyID {
-			sorted = false
+		k := byID.get(decodeInt8(v[0]))
+		if k == nil {
+			continue // a token of a key that is not loaded: none under the lock
 		}
-		all = append(all, r)
+		if len(toks) == cap(toks) {
+			toks = make([]Token, 0, 1024)
+		}
+		toks = append(toks, Token{Hint: a.string(v[2]), State: names.string(v[3]), ValidUntil: decodeTimePtr(v[4])})
+		tok := &toks[len(toks)-1]
+		copy(tok.Digest[:], v[1])
+		if k.Tokens == nil {
+			k.Tokens = toks[len(toks)-1 : len(toks) : len(toks)]
+		} else {
+			k.Tokens = append(k.Tokens, *tok) // a second live token: rare, copies
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// Tokens are written in digest order, so they come in no useful order.
-	if !sorted {
-		slices.SortFunc(all, func(x, y row) int { return cmp.Compare(x.keyID, y.keyID) })
-	}
-	ls := &liveSet{ids: make([]int64, len(all)), toks: make([]Token, len(all))}
-	for i := range all {
-		ls.ids[i], ls.toks[i] = all[i].keyID, all[i].tok
-	}
-	return ls, nil
+	return rows.Err()
 }
 
-// attach gives each key (sorted by id) its live tokens, as a slice of the
-// set's array. Tokens of keys not loaded are dropped.
-func (ls *liveSet) attach(keys []*Key) {
-	i := 0
-	for _, k := range keys {
-		for i < len(ls.ids) && ls.ids[i] < k.ID {
-			i++
-		}
-		j := i
-		for j < len(ls.ids) && ls.ids[j] == k.ID {
-			j++
-		}
-		if j > i {
-			k.Tokens = ls.toks[i:j:j]
-		}
-		i = j
+// keyIndex finds loaded keys by id: a slice indexed by id when the ids are
+// dense (they come from a sequence), a map otherwise.
+type keyIndex struct {
+	min   int64
+	dense []*Key
+	m     map[int64]*Key
+}
+
+// newKeyIndex indexes keys sorted by id.
+func newKeyIndex(keys []*Key) keyIndex {
+	if len(keys) == 0 {
+		return keyIndex{}
 	}
+	lo, hi := keys[0].ID, keys[len(keys)-1].ID
+	if span := uint64(hi - lo); span < uint64(4*len(keys)+1024) {
+		ix := keyIndex{min: lo, dense: make([]*Key, span+1)}
+		for _, k := range keys {
+			ix.dense[k.ID-lo] = k
+		}
+		return ix
+	}
+	ix := keyIndex{m: make(map[int64]*Key, len(keys))}
+	for _, k := range keys {
+		ix.m[k.ID] = k
+	}
+	return ix
+}
+
+func (ix keyIndex) get(id int64) *Key {
+	if ix.m != nil {
+		return ix.m[id]
+	}
+	if i := uint64(id - ix.min); i < uint64(len(ix.dense)) {
+		return ix.dense[i]
+	}
+	return nil
 }
 
 // arena hands out strings and byte slices carved from large byte chunks:

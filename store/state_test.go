@@ -20,11 +20,25 @@ import (
 // order: keys updated after they were written (so their rows moved), tokens
 // written in random key order, keys with an active and a previous token,
 // with retired tokens only, and with none.
+//
+// Key ids come from a sequence: dense, found through a slice, or (here with
+// a sequence that steps by 1000) sparse, found through a map.
 func TestLoadJoinsTokensToKeys(t *testing.T) {
 	t.Parallel()
+	for name, step := range map[string]int{"dense ids": 1, "sparse ids": 1000} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testLoadJoin(t, step)
+		})
+	}
+}
+
+func testLoadJoin(t *testing.T, step int) {
 	ctx := context.Background()
 	db := open(t, store.Config{URL: pgtest.NewDatabase(t)})
 	_, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	_, err = db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
 	require.NoError(t, err)
 
 	const n = 300
@@ -46,7 +60,7 @@ func TestLoadJoinsTokensToKeys(t *testing.T) {
 	}))
 	// Move rows: every seventh key is updated (a new row version at the end
 	// of the table), and the tokens are rewritten in random order.
-	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.keys SET name = name || ' (renamed)' WHERE id % 7 = 0")
+	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.keys SET name = name || ' (renamed)' WHERE slug LIKE '%0' OR slug LIKE '%7'")
 	require.NoError(t, err)
 	_, err = db.Conn().Exec(ctx, `CREATE TEMP TABLE t AS SELECT * FROM keyprov.tokens;
 		DELETE FROM keyprov.tokens;
