@@ -81,7 +81,7 @@ type evaluator struct {
 func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	e := &evaluator{opts: &opts, limits: opts.limits()}
 	e.fn = newFuncs(e.opts)
-	e.base = &hcl.EvalContext{Functions: e.fn.std, Variables: map[string]cty.Value{}}
+	e.base = newBaseContext(e.fn)
 
 	if len(srcs) == 0 {
 		return nil, hcl.Diagnostics{errorf(nil, "No spec files", "No spec file was given.")}
@@ -89,6 +89,7 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	if !e.parse(srcs) {
 		return nil, e.diags
 	}
+	_ = e.prefetch()
 	e.base.Variables["var"] = e.evalVariables()
 	e.evalLocals()
 	settings := e.evalSettings()
@@ -103,6 +104,12 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 		s.Files = append(s.Files, f.src.Name)
 	}
 	return s, e.diags
+}
+
+// newBaseContext is the root evaluation context: the standard functions,
+// and the variables (var, local) as they are evaluated.
+func newBaseContext(fn *funcs) *hcl.EvalContext {
+	return &hcl.EvalContext{Functions: fn.std, Variables: map[string]cty.Value{}}
 }
 
 func (e *evaluator) add(d ...*hcl.Diagnostic) { e.diags = append(e.diags, d...) }

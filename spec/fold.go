@@ -17,54 +17,63 @@ import (
 // still a secret. A sub-expression whose evaluation fails is left as it is,
 // so that its diagnostics come out as usual.
 func fold(expr hclsyntax.Expression, ctx *hcl.EvalContext) hclsyntax.Expression {
+	return replaceEachFree(expr, func(x hclsyntax.Expression) hclsyntax.Expression {
+		v, diags := x.Value(ctx)
+		if diags.HasErrors() {
+			return x
+		}
+		return &hclsyntax.LiteralValueExpr{Val: v, SrcRange: x.Range()}
+	})
+}
+
+// replaceEachFree returns expr with every largest sub-expression that does
+// not refer to each and calls a function replaced by f's result: the parts
+// fold computes once per block (prefetch starts them even earlier).
+func replaceEachFree(expr hclsyntax.Expression, f func(hclsyntax.Expression) hclsyntax.Expression) hclsyntax.Expression {
 	if !refersToEach(expr) {
 		if !callsFunction(expr) {
 			return expr // cheap already: a literal or a reference
 		}
-		v, diags := expr.Value(ctx)
-		if diags.HasErrors() {
-			return expr
-		}
-		return &hclsyntax.LiteralValueExpr{Val: v, SrcRange: expr.Range()}
+		return f(expr)
 	}
 	switch x := expr.(type) {
 	case *hclsyntax.IndexExpr:
 		c := *x
-		c.Collection, c.Key = fold(x.Collection, ctx), fold(x.Key, ctx)
+		c.Collection, c.Key = replaceEachFree(x.Collection, f), replaceEachFree(x.Key, f)
 		return &c
 	case *hclsyntax.FunctionCallExpr:
 		c := *x
 		c.Args = make([]hclsyntax.Expression, len(x.Args))
 		for i, a := range x.Args {
-			c.Args[i] = fold(a, ctx)
+			c.Args[i] = replaceEachFree(a, f)
 		}
 		return &c
 	case *hclsyntax.TemplateExpr:
 		c := *x
 		c.Parts = make([]hclsyntax.Expression, len(x.Parts))
 		for i, p := range x.Parts {
-			c.Parts[i] = fold(p, ctx)
+			c.Parts[i] = replaceEachFree(p, f)
 		}
 		return &c
 	case *hclsyntax.TemplateWrapExpr:
 		c := *x
-		c.Wrapped = fold(x.Wrapped, ctx)
+		c.Wrapped = replaceEachFree(x.Wrapped, f)
 		return &c
 	case *hclsyntax.ParenthesesExpr:
 		c := *x
-		c.Expression = fold(x.Expression, ctx)
+		c.Expression = replaceEachFree(x.Expression, f)
 		return &c
 	case *hclsyntax.RelativeTraversalExpr:
 		c := *x
-		c.Source = fold(x.Source, ctx)
+		c.Source = replaceEachFree(x.Source, f)
 		return &c
 	case *hclsyntax.ConditionalExpr:
 		c := *x
-		c.Condition, c.TrueResult, c.FalseResult = fold(x.Condition, ctx), fold(x.TrueResult, ctx), fold(x.FalseResult, ctx)
+		c.Condition, c.TrueResult, c.FalseResult = replaceEachFree(x.Condition, f), replaceEachFree(x.TrueResult, f), replaceEachFree(x.FalseResult, f)
 		return &c
 	case *hclsyntax.BinaryOpExpr:
 		c := *x
-		c.LHS, c.RHS = fold(x.LHS, ctx), fold(x.RHS, ctx)
+		c.LHS, c.RHS = replaceEachFree(x.LHS, f), replaceEachFree(x.RHS, f)
 		return &c
 	}
 	return expr
