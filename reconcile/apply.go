@@ -67,6 +67,19 @@ func Apply(ctx context.Context, w Writer, p *Plan, meta Meta) (store.WriteStats,
 // Batch converts the plan's changes into the store's rows and events.
 func Batch(p *Plan, meta Meta) *store.Batch {
 	b := &store.Batch{RunID: meta.RunID, Owner: p.Owner, Actor: meta.Actor, Now: p.Now}
+	n, creates := 0, 0
+	for i := range p.Changes {
+		if c := &p.Changes[i]; c.Changed() {
+			n++
+			if c.Action == Create {
+				creates++
+			}
+		}
+	}
+	// One allocation for the rows and one for the created events, instead
+	// of growing a slice of 100,000 rows and allocating 100,000 events.
+	b.Keys = make([]store.KeyWrite, 0, n)
+	created := make([]store.Event, creates)
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if !c.Changed() {
@@ -76,7 +89,12 @@ func Batch(p *Plan, meta Meta) *store.Batch {
 			Create: c.Action == Create, Key: c.Row, KeyID: c.KeyID,
 			Tenant: c.Address.Tenant, Slug: c.Address.Slug,
 			NewTokens: c.NewTokens, TokenUpdates: c.TokenUpdates,
-			Events: events(c),
+		}
+		if c.Action == Create {
+			created[0] = createdEvent(c)
+			kw.Events, created = created[:1:1], created[1:]
+		} else {
+			kw.Events = events(c)
 		}
 		b.Keys = append(b.Keys, kw)
 	}
@@ -221,12 +239,18 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// createdEvent is the audit row of a created key. Its document is made as
+// the row is written (see store.Event.ChangesFunc).
+func createdEvent(c *Change) store.Event {
+	return store.Event{Action: EventCreated, ChangesFunc: func() []byte { return createdChanges(c) }, Reason: c.Reason}
+}
+
 // events returns the audit rows of one change: one per kind of change.
 func events(c *Change) []store.Event {
 	var evs []store.Event
 	switch c.Action {
 	case Create:
-		return []store.Event{{Action: EventCreated, ChangesFunc: func() []byte { return createdChanges(c) }, Reason: c.Reason}}
+		return []store.Event{createdEvent(c)}
 	case Revoke:
 		m := map[string]any{"revoked": oldNew(false, true)}
 		for k, v := range tokenDetails(c.Token) {

@@ -41,7 +41,8 @@ func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
 }
 
 // BenchmarkDiff measures the pure diff of n keys: no-op (every key as
-// stored) and with 1% renamed.
+// stored), into an empty store (with the batch of rows to write), and with
+// 1% renamed.
 func BenchmarkDiff(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		s, st := benchSpecAndState(b, n)
@@ -54,6 +55,18 @@ func BenchmarkDiff(b *testing.B) {
 				}
 				if p := reconcile.Diff(s, st, known, reconcile.Options{}); p.HasChanges() {
 					b.Fatal("changes in a no-op")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("initial/%d", n), func(b *testing.B) {
+			// The client's work of an initial apply before the first row is
+			// sent: the plan of n creations, and their rows and events.
+			empty := &store.State{Now: testNow}
+			b.ReportAllocs()
+			for b.Loop() {
+				p := reconcile.Diff(s, empty, nil, reconcile.Options{})
+				if len(reconcile.Batch(p, reconcile.Meta{RunID: "00000000-0000-4000-8000-000000000001"}).Keys) != n {
+					b.Fatal("not every key created")
 				}
 			}
 		})

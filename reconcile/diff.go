@@ -421,8 +421,9 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 			return d.blocked(c, fmt.Sprintf("token was revoked at %s — set a new token", cur.RevokedAt.UTC().Format(time.RFC3339))), true
 		}
 		c.Fields = append(c.Fields, FieldChange{Field: "revoked", Before: true, After: false})
-		c.Token = &TokenChange{After: d.hint(k.Token)}
-		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: d.hint(k.Token), State: store.StateActive})
+		h := d.hint(k.Token)
+		c.Token = &TokenChange{After: h}
+		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: h, State: store.StateActive})
 		d.previousOnCreate(k, &c)
 	case k.Revoked:
 		c.Action = Revoke
@@ -472,8 +473,9 @@ func (d *differ) create(k *spec.Key, c Change, row store.KeyRow) Change {
 		if why := d.blockedBy(dg, nil); why != "" {
 			return d.blocked(c, why)
 		}
-		c.Token = &TokenChange{After: d.hint(k.Token)}
-		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: d.hint(k.Token), State: store.StateActive})
+		h := d.hint(k.Token)
+		c.Token = &TokenChange{After: h}
+		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: h, State: store.StateActive})
 	}
 	d.previousOnCreate(k, &c)
 	return c
