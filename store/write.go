@@ -111,6 +111,11 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	if len(b.Keys) == 0 {
 		return st, nil
 	}
+	// The new tokens are copied in digest order, which does not depend on
+	// the key ids: sort them on another core while the keys are written.
+	sortedTokens := make(chan []tokenRef, 1)
+	go func() { sortedTokens <- newTokensByDigest(b) }()
+
 	var creates []int
 	for i := range b.Keys {
 		if b.Keys[i].Create {
@@ -159,23 +164,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		return st, err
 	}
 
-	type tokRef struct {
-		key int
-		tok int
-	}
-	var toks []tokRef
-	for i := range b.Keys {
-		for j := range b.Keys[i].NewTokens {
-			toks = append(toks, tokRef{i, j})
-		}
-	}
-	if len(toks) > 0 {
-		// In digest order the primary key's index grows at its right edge
-		// instead of splitting pages all over: the COPY of 100,000 new tokens
-		// takes a fifth less time.
-		slices.SortFunc(toks, func(x, y tokRef) int {
-			return bytes.Compare(b.Keys[x.key].NewTokens[x.tok].Digest[:], b.Keys[y.key].NewTokens[y.tok].Digest[:])
-		})
+	if toks := <-sortedTokens; len(toks) > 0 {
 		n, err := t.copyIn(ctx, "tokens",
 			[]string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
 			len(toks), func(e *copyEncoder, i int) {
@@ -202,10 +191,10 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		st.TokensInserted = n
 	}
 
-	var evs []tokRef
+	var evs []tokenRef
 	for i := range b.Keys {
 		for j := range b.Keys[i].Events {
-			evs = append(evs, tokRef{i, j})
+			evs = append(evs, tokenRef{i, j})
 		}
 	}
 	if len(evs) > 0 {
@@ -240,6 +229,29 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		st.Events = n
 	}
 	return st, nil
+}
+
+// tokenRef is b.Keys[key].NewTokens[tok] (or .Events[tok]).
+type tokenRef struct {
+	key int
+	tok int
+}
+
+// newTokensByDigest lists the batch's new tokens in digest order. In that
+// order the primary key's index grows at its right edge instead of
+// splitting pages all over: the COPY of 100,000 new tokens takes a fifth
+// less time.
+func newTokensByDigest(b *Batch) []tokenRef {
+	var toks []tokenRef
+	for i := range b.Keys {
+		for j := range b.Keys[i].NewTokens {
+			toks = append(toks, tokenRef{i, j})
+		}
+	}
+	slices.SortFunc(toks, func(x, y tokenRef) int {
+		return bytes.Compare(b.Keys[x.key].NewTokens[x.tok].Digest[:], b.Keys[y.key].NewTokens[y.tok].Digest[:])
+	})
+	return toks
 }
 
 // allocateIDs draws n ids from the keys sequence. When nobody else draws
