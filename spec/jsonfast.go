@@ -50,10 +50,12 @@ func jsonStringMapAt(s string, i int) (map[string]cty.Value, int, bool) {
 		if !ok {
 			return nil, 0, false
 		}
-		if _, dup := m[k]; dup {
+		// One map operation instead of a lookup and an insert: a duplicate
+		// key leaves the length unchanged (and the whole map is dropped).
+		n := len(m)
+		if m[k] = cty.StringVal(v); len(m) == n {
 			return nil, 0, false
 		}
-		m[k] = cty.StringVal(v)
 		i = skipJSONSpace(s, j)
 		switch {
 		case i < len(s) && s[i] == ',':
