@@ -61,6 +61,7 @@ func interrupted(t *testing.T, r result, sig syscall.Signal, g *generatedSpec) {
 // time keyprov logs that it was interrupted, exits 3, writes nothing and
 // leaves no lock behind, and the next apply succeeds at once.
 func TestSignals(t *testing.T) {
+	top := t
 	small := writeSpec(t, specOpts{Keys: 200, Gen: "old"})
 	changed := writeSpec(t, specOpts{Keys: 200, Gen: "new"})
 	// A spec large enough that keyprov is still evaluating it when its
@@ -103,7 +104,9 @@ func TestSignals(t *testing.T) {
 					r := p.wait(t)
 					require.Equal(t, 0, r.code, "stderr:\n%s", tail(r.stderr, 3000))
 					require.Less(t, big.opts.Keys, 400000, "evaluating %d keys takes less than a second: no progress line to signal on", big.opts.Keys)
-					big = writeSpec(t, specOpts{Keys: 2 * big.opts.Keys, Gen: "big"})
+					// In a directory of the whole test: the next signal's
+					// subtest starts from this size.
+					big = writeSpecIn(t, top.TempDir(), specOpts{Keys: 2 * big.opts.Keys, Gen: "big"})
 				}
 				p.signal(t, sig)
 				r := p.wait(t)

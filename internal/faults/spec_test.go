@@ -38,6 +38,13 @@ type generatedSpec struct {
 // whatever the number of keys.
 func writeSpec(t *testing.T, o specOpts) *generatedSpec {
 	t.Helper()
+	return writeSpecIn(t, t.TempDir(), o)
+}
+
+// writeSpecIn is writeSpec into dir, which may outlive t (a spec that a
+// subtest makes for the subtests after it).
+func writeSpecIn(t *testing.T, dir string, o specOpts) *generatedSpec {
+	t.Helper()
 	if o.Tenants == 0 {
 		o.Tenants = 20
 	}
@@ -47,7 +54,6 @@ func writeSpec(t *testing.T, o specOpts) *generatedSpec {
 	if o.TenantPrefix == "" {
 		o.TenantPrefix = "tenant"
 	}
-	dir := t.TempDir()
 	g := &generatedSpec{dir: dir, opts: o, tokens: make(map[string]string, o.Keys)}
 	for i := 0; i < o.Keys; i++ {
 		tok, err := token.Generate(token.DefaultPrefix)
