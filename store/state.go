@@ -71,7 +71,7 @@ type Token struct {
 	ValidUntil *time.Time
 }
 
-// State is what the store holds, read in one query.
+// State is what the store holds, read by Load.
 type State struct {
 	// Now is the database's transaction time: every time-based decision
 	// (expiry, rotation cutoffs) is made against the database clock.

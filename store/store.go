@@ -1,7 +1,8 @@
 // Package store is keyprov's PostgreSQL store: connecting (with retries
 // while the database starts), migrating the schema keyprov owns, reading the
-// current keys in one query and writing changes in bulk, all inside one
-// transaction that holds a transaction-scoped advisory lock.
+// current keys and writing changes in bulk, a number of statements that
+// does not grow with the number of keys, all inside one transaction that
+// holds a transaction-scoped advisory lock.
 package store
 
 import (
