@@ -227,17 +227,27 @@ func evalAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value
 // reviewed checks that v, the value of an attribute that is printed in
 // plans, does not come from env() or file().
 func reviewed(attr *hcl.Attribute, v cty.Value) *hcl.Diagnostic {
-	if !v.ContainsMarked() {
+	if !containsMarked(v) {
 		return nil
 	}
 	return errorf(attr.Expr.Range().Ptr(), "Secret value in a reviewed attribute",
 		"The value of %q is derived from env() or file(). Only token and previous_token may be read from the environment or from files: every other attribute is printed in plans and must be reviewable in the spec.", attr.Name)
 }
 
+// containsMarked is v.ContainsMarked, which walks v with a callback and a
+// path for every value; a primitive is marked or not, and a for_each block
+// asks this of two strings per instance.
+func containsMarked(v cty.Value) bool {
+	if v.Type().IsPrimitiveType() {
+		return v.IsMarked()
+	}
+	return v.ContainsMarked()
+}
+
 // known reports whether v can be used: known, not null, and without the
 // secret mark. Diagnostics for other cases are reported where they arise.
 func known(v cty.Value) bool {
-	return v.IsWhollyKnown() && !v.IsNull() && !v.ContainsMarked()
+	return v.IsWhollyKnown() && !v.IsNull() && !containsMarked(v)
 }
 
 // -- settings ---------------------------------------------------------------

@@ -25,6 +25,12 @@ var markSecret = secretMark{}
 
 func isSecret(v cty.Value) bool { return v.HasMark(markSecret) }
 
+// hasSecretMark is isSecret on the marks of an unmarked value.
+func hasSecretMark(marks cty.ValueMarks) bool {
+	_, ok := marks[markSecret]
+	return ok
+}
+
 // errSecretHidden replaces the message of a function that failed on a value
 // derived from env() or file(): library messages may quote their arguments.
 var errSecretHidden = errors.New("the function failed on a value read by env() or file(); the message is withheld because it could contain a secret")

@@ -277,7 +277,7 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 			s  string
 			ok bool
 		}
-		r, ds, _ := e.shared(in, name, attr, func() (any, hcl.Diagnostics) {
+		eval := func() (strResult, hcl.Diagnostics) {
 			v, ds := sc.value(attr, cty.String)
 			if d := reviewed(attr, v); d != nil {
 				return strResult{}, append(ds, d)
@@ -293,9 +293,20 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 				return strResult{}, append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
 			}
 			return strResult{s, true}, ds
-		})
+		}
+		var (
+			res strResult
+			ds  hcl.Diagnostics
+		)
+		if in.state.isShared(name, attr) {
+			r, d, _ := e.shared(in, name, attr, func() (any, hcl.Diagnostics) { return eval() })
+			res, ds = r.(strResult), d
+		} else {
+			// Per instance (tenant = each.key): directly, without boxing the
+			// result for the memo.
+			res, ds = eval()
+		}
 		diags = append(diags, ds...)
-		res := r.(strResult)
 		return res.s, res.ok
 	}
 	ident := func(s string) string {
@@ -458,12 +469,11 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 // block and attr does not refer to each (or is absent), and every time
 // otherwise. Diagnostics of a shared value come back once, naming the block.
 func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f func() (any, hcl.Diagnostics)) (any, hcl.Diagnostics, bool) {
-	me := in.state.shared[field]
-	if me == nil || (attr != nil && in.state.perInstance[attr.Name]) {
+	if !in.state.isShared(field, attr) {
 		v, ds := f()
 		return v, ds, ds.HasErrors()
 	}
-	return me.get(func() (any, hcl.Diagnostics) {
+	return in.state.shared[field].get(func() (any, hcl.Diagnostics) {
 		v, ds := f()
 		return v, withAddress(ds, in.ref.Type+"."+in.ref.Label)
 	})
@@ -486,7 +496,7 @@ func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, sc *scope, ty c
 // source is the attribute's expression as written (attr's may be folded).
 func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *scope, settings Settings) (Token, hcl.Diagnostics) {
 	t := Token{Set: true, Range: attr.Expr.Range()}
-	v, diags := sc.value(attr, cty.String)
+	v, marks, diags := sc.rawValue(attr, cty.String)
 	if diags.HasErrors() {
 		// The expression failed before it could be told apart from a
 		// literal (token = ["wat_…"] is a type error): its source line
@@ -508,7 +518,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 		return t, diags
 	case v.IsNull():
 		return t, append(diags, errorf(rng, "Missing token", "%s is null.", attr.Name))
-	case !isSecret(v) || !e.opts.Secrets:
+	case !hasSecretMark(marks) || !e.opts.Secrets:
 		// Without the mark, nothing read by env() or file() reached the
 		// value. Offline, env() and file() yield unknowns, so a known value
 		// cannot come from them even when it carries the mark: HCL's
@@ -517,8 +527,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 		return t, append(diags, hideSource(errorf(rng, "Literal token",
 			"The value of %s is written in the spec. Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
 	}
-	raw, _ := v.Unmark()
-	s := raw.AsString()
+	s := v.AsString()
 	if e.smuggled(source, attr.Expr, sc, s) {
 		return t, append(diags, hideSource(errorf(rng, "Literal token",
 			"The value of %s is written in the spec, although the expression also reads env() or file(). Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))

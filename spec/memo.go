@@ -79,6 +79,12 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 	return bs
 }
 
+// isShared reports whether the instances of the block share field, whose
+// attribute is attr (nil when absent): see evaluator.shared.
+func (bs *blockState) isShared(field string, attr *hcl.Attribute) bool {
+	return bs.shared[field] != nil && (attr == nil || !bs.perInstance[attr.Name])
+}
+
 func refersToEach(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
 		if tr.RootName() == "each" {

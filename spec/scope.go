@@ -48,6 +48,28 @@ func (m mapLookupExpr) eval(k, v cty.Value) (cty.Value, bool) {
 	return m.coll.Index(kv).WithMarks(m.marks), true
 }
 
+// rawFastExpr is a fastExpr that can also give its value unmarked, with
+// the marks it would carry, without building the marked value. A token
+// read from a secrets map by 100,000 instances would otherwise be marked
+// and unmarked again: each a copy of its set of marks.
+type rawFastExpr interface {
+	evalRaw(key, value cty.Value) (raw cty.Value, marks cty.ValueMarks, ok bool)
+}
+
+// evalRaw is eval without the marks applied; they are m's own, shared by
+// every instance: not to be modified.
+func (m mapLookupExpr) evalRaw(k, v cty.Value) (cty.Value, cty.ValueMarks, bool) {
+	kv, ok := m.key.eval(k, v)
+	if !ok || !plainString(kv) || !m.coll.HasIndex(kv).True() {
+		return cty.NilVal, nil, false
+	}
+	el := m.coll.Index(kv)
+	if el.IsMarked() {
+		return cty.NilVal, nil, false // marks of its own: the general path merges them
+	}
+	return el, m.marks, true
+}
+
 type templateExpr struct{ parts []fastExpr }
 
 func (t templateExpr) eval(k, v cty.Value) (cty.Value, bool) {
@@ -133,6 +155,19 @@ func (s *scope) value(attr *hcl.Attribute, ty cty.Type) (cty.Value, hcl.Diagnost
 		}
 	}
 	return evalAttr(attr, s.Ctx(), ty)
+}
+
+// rawValue is value unmarked, with its marks, which may be shared: the
+// caller must not modify them.
+func (s *scope) rawValue(attr *hcl.Attribute, ty cty.Type) (cty.Value, cty.ValueMarks, hcl.Diagnostics) {
+	if f, ok := s.in.state.fast[attr.Name].(rawFastExpr); ok {
+		if raw, marks, ok := f.evalRaw(s.in.eachKey, s.in.eachValue); ok && raw.Type().Equals(ty) {
+			return raw, marks, nil
+		}
+	}
+	v, diags := s.value(attr, ty)
+	raw, marks := v.Unmark()
+	return raw, marks, diags
 }
 
 // traversalString is the package's traversalString for the instance, with
