@@ -339,11 +339,20 @@ func (c *actionCounts) line() (string, int) {
 
 // tenantSummary summarises changes per action, then per tenant (the
 // tenants with the most changes first, at most maxTenants of them). It
-// runs on plans of 100,000 changes, so counts are arrays and only the
-// lines shown are formatted.
+// runs on plans of 100,000 changes: counts are arrays, a plan's changes
+// come in address order so a tenant's are counted as one run (no map of
+// every tenant), and only the lines shown are formatted.
 func tenantSummary(changes []reconcile.Change, maxTenants int) string {
-	var perAction actionCounts
-	perTenant := map[string]*actionCounts{}
+	type row struct {
+		tenant string
+		counts actionCounts
+		total  int
+	}
+	var (
+		perAction actionCounts
+		rows      []row
+		inOrder   = true
+	)
 	for i := range changes {
 		c := &changes[i]
 		a := -1
@@ -362,42 +371,48 @@ func tenantSummary(changes []reconcile.Change, maxTenants int) string {
 			continue
 		}
 		perAction[a]++
-		m := perTenant[c.Address.Tenant]
-		if m == nil {
-			m = new(actionCounts)
-			perTenant[c.Address.Tenant] = m
+		if n := len(rows); n == 0 || rows[n-1].tenant != c.Address.Tenant {
+			if n > 0 && rows[n-1].tenant > c.Address.Tenant {
+				inOrder = false
+			}
+			rows = append(rows, row{tenant: c.Address.Tenant})
 		}
-		m[a]++
+		r := &rows[len(rows)-1]
+		r.counts[a]++
+		r.total++
+	}
+	if !inOrder {
+		// Not in address order (a caller's own plan): merge each tenant's runs.
+		slices.SortStableFunc(rows, func(x, y row) int { return strings.Compare(x.tenant, y.tenant) })
+		merged := rows[:0]
+		for _, r := range rows {
+			if n := len(merged); n > 0 && merged[n-1].tenant == r.tenant {
+				for i, k := range r.counts {
+					merged[n-1].counts[i] += k
+				}
+				merged[n-1].total += r.total
+				continue
+			}
+			merged = append(merged, r)
+		}
+		rows = merged
 	}
 	var b strings.Builder
 	all, _ := perAction.line()
 	fmt.Fprintf(&b, "  not shown: %s\n", all)
-	type row struct {
-		tenant string
-		counts *actionCounts
-		total  int
-	}
-	rows := make([]row, 0, len(perTenant))
-	for t, m := range perTenant {
-		total := 0
-		for _, n := range m {
-			total += n
-		}
-		rows = append(rows, row{t, m, total})
-	}
 	slices.SortFunc(rows, func(x, y row) int {
 		if x.total != y.total {
 			return y.total - x.total
 		}
 		return strings.Compare(x.tenant, y.tenant)
 	})
-	for i, r := range rows {
+	for i := range rows {
 		if maxTenants > 0 && i >= maxTenants {
 			fmt.Fprintf(&b, "  … and %d more tenants\n", len(rows)-i)
 			break
 		}
-		text, _ := r.counts.line()
-		fmt.Fprintf(&b, "  %s: %s\n", r.tenant, text)
+		text, _ := rows[i].counts.line()
+		fmt.Fprintf(&b, "  %s: %s\n", rows[i].tenant, text)
 	}
 	return b.String()
 }

@@ -191,6 +191,23 @@ func TestPlanGolden(t *testing.T) {
 	})
 }
 
+// A plan whose changes are not in address order (the diff's always are)
+// still gets one summary line per tenant.
+func TestTenantSummaryOutOfOrder(t *testing.T) {
+	p := &reconcile.Plan{Owner: "platform", Now: planNow}
+	for i, tenant := range []string{"globex", "acme", "globex", "initech", "acme", "acme"} {
+		p.Changes = append(p.Changes, reconcile.Change{Address: addr(fmt.Sprintf("%s/key-%d", tenant, i)), Action: reconcile.Create,
+			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+			Token: &reconcile.TokenChange{After: "wat_…Zr4T"}})
+	}
+	var text bytes.Buffer
+	require.NoError(t, (&view.TextView{MaxLines: 1}).Render(&text, &view.Report{Plan: p, Command: "plan"}))
+	out := text.String()
+	i := strings.Index(out, "  not shown:")
+	require.GreaterOrEqual(t, i, 0, out)
+	assert.Equal(t, "  not shown: 6 create\n  acme: 3 create\n  globex: 2 create\n  initech: 1 create\n", out[i:strings.Index(out, "\nPlan:")], out)
+}
+
 // planGolden compares got with testdata/plan/NAME.golden, or rewrites it with -update.
 func planGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
