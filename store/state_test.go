@@ -119,3 +119,38 @@ func testLoadJoin(t *testing.T, step int) {
 		})
 	}
 }
+
+// TestViewReadsOneSnapshot: a view's queries (Load makes two) do not see
+// what another session commits in between.
+func TestViewReadsOneSnapshot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := pgtest.NewDatabase(t)
+	db := open(t, store.Config{URL: u})
+	_, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	other := open(t, store.Config{URL: u})
+
+	require.NoError(t, db.View(ctx, func(tx *store.Tx) error {
+		before, err := tx.Load(ctx)
+		require.NoError(t, err)
+		require.NoError(t, other.Update(ctx, func(otx *store.Tx) error {
+			_, err := otx.Write(ctx, createBatch(3, 0))
+			return err
+		}))
+		after, err := tx.Load(ctx)
+		require.NoError(t, err)
+		assert.Len(t, before.Keys, 0)
+		assert.Len(t, after.Keys, 0, "the keys committed meanwhile are not seen")
+		return nil
+	}))
+	require.NoError(t, db.View(ctx, func(tx *store.Tx) error {
+		st, err := tx.Load(ctx)
+		require.NoError(t, err)
+		assert.Len(t, st.Keys, 3, "a new view sees them")
+		for _, k := range st.Keys {
+			assert.Len(t, k.Tokens, 1, "with their tokens")
+		}
+		return nil
+	}))
+}
