@@ -99,8 +99,8 @@ type TokenRef struct {
 // key (or an index scan) and took 0.45-0.55 s, the two scans 0.2 s, and
 // the join here, through an index of the keys by id, a few milliseconds.
 // Both queries run in the caller's transaction: View reads one snapshot;
-// Update holds the advisory lock, which every writer of keys and tokens
-// takes.
+// Update holds the advisory lock, which apply and revoke, the writers of
+// what Load reads, take (verify's last_used_at updates touch neither).
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
