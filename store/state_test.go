@@ -35,10 +35,8 @@ func TestLoadJoinsTokensToKeys(t *testing.T) {
 
 func testLoadJoin(t *testing.T, step int) {
 	ctx := context.Background()
-	db := open(t, store.Config{URL: pgtest.NewDatabase(t)})
-	_, err := db.Migrate(ctx)
-	require.NoError(t, err)
-	_, err = db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
+	db := openMigrated(t, pgtest.NewDatabase(t))
+	_, err := db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
 	require.NoError(t, err)
 
 	const n = 300
@@ -126,9 +124,7 @@ func TestViewReadsOneSnapshot(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
-	db := open(t, store.Config{URL: u})
-	_, err := db.Migrate(ctx)
-	require.NoError(t, err)
+	db := openMigrated(t, u)
 	other := open(t, store.Config{URL: u})
 
 	require.NoError(t, db.View(ctx, func(tx *store.Tx) error {

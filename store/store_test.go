@@ -33,6 +33,15 @@ func open(t *testing.T, cfg store.Config) *store.DB {
 	return db
 }
 
+// openMigrated opens the database at url and migrates keyprov's schema.
+func openMigrated(t *testing.T, url string) *store.DB {
+	t.Helper()
+	db := open(t, store.Config{URL: url})
+	_, err := db.Migrate(context.Background())
+	require.NoError(t, err)
+	return db
+}
+
 func queryStrings(t *testing.T, conn *pgx.Conn, sql string, args ...any) []string {
 	t.Helper()
 	rows, err := conn.Query(context.Background(), sql, args...)
@@ -114,10 +123,8 @@ func TestMigrateTooNew(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
-	db := open(t, store.Config{URL: u})
-	_, err := db.Migrate(ctx)
-	require.NoError(t, err)
-	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.schema_version SET version = version + 1")
+	db := openMigrated(t, u)
+	_, err := db.Conn().Exec(ctx, "UPDATE keyprov.schema_version SET version = version + 1")
 	require.NoError(t, err)
 
 	assert.ErrorIs(t, db.CheckVersion(ctx), store.ErrSchemaTooNew)

@@ -39,10 +39,8 @@ func TestWriteAllocatesIDs(t *testing.T) {
 	for name, step := range map[string]int{"consecutive": 1, "with gaps": 2} {
 		t.Run(name, func(t *testing.T) {
 			u := pgtest.NewDatabase(t)
-			db := open(t, store.Config{URL: u})
-			_, err := db.Migrate(ctx)
-			require.NoError(t, err)
-			_, err = db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
+			db := openMigrated(t, u)
+			_, err := db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
 			require.NoError(t, err)
 			for round := 0; round < 2; round++ {
 				b := createBatch(50, round*50)
@@ -74,9 +72,7 @@ func TestWriteAllocatesIDs(t *testing.T) {
 func TestWriteEncodesEveryColumn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := open(t, store.Config{URL: pgtest.NewDatabase(t)})
-	_, err := db.Migrate(ctx)
-	require.NoError(t, err)
+	db := openMigrated(t, pgtest.NewDatabase(t))
 
 	utc := func(s string) *time.Time {
 		tm, err := time.Parse(time.RFC3339Nano, s)
@@ -115,7 +111,7 @@ func TestWriteEncodesEveryColumn(t *testing.T) {
 		return err
 	}))
 
-	_, err = db.Conn().Exec(ctx, "SET TimeZone = 'UTC'")
+	_, err := db.Conn().Exec(ctx, "SET TimeZone = 'UTC'")
 	require.NoError(t, err)
 	rows := func(columns, from string) []string {
 		return queryStrings(t, db.Conn(), "SELECT concat_ws(' | ', "+columns+") FROM "+from)
