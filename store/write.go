@@ -113,7 +113,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	}
 	// The new tokens are copied in digest order, which does not depend on
 	// the key ids: sort them on another core while the keys are written.
-	sortedTokens := make(chan []tokenRef, 1)
+	sortedTokens := make(chan []rowRef, 1)
 	go func() { sortedTokens <- newTokensByDigest(b) }()
 
 	var creates []int
@@ -169,7 +169,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			[]string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
 			len(toks), func(e *copyEncoder, i int) {
 				kw := &b.Keys[toks[i].key]
-				nt := &kw.NewTokens[toks[i].tok]
+				nt := &kw.NewTokens[toks[i].i]
 				e.row(9)
 				e.int8(kw.KeyID)
 				e.bytes(nt.Digest[:])
@@ -191,10 +191,10 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		st.TokensInserted = n
 	}
 
-	var evs []tokenRef
+	var evs []rowRef
 	for i := range b.Keys {
 		for j := range b.Keys[i].Events {
-			evs = append(evs, tokenRef{i, j})
+			evs = append(evs, rowRef{i, j})
 		}
 	}
 	if len(evs) > 0 {
@@ -206,7 +206,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			[]string{"at", "run_id", "key_id", "tenant", "slug", "action", "changes", "owner", "actor", "reason"},
 			len(evs), func(e *copyEncoder, i int) {
 				kw := &b.Keys[evs[i].key]
-				ev := &kw.Events[evs[i].tok]
+				ev := &kw.Events[evs[i].i]
 				changes := ev.Document()
 				if changes == nil {
 					changes = []byte("{}")
@@ -231,25 +231,25 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	return st, nil
 }
 
-// tokenRef is b.Keys[key].NewTokens[tok] (or .Events[tok]).
-type tokenRef struct {
+// rowRef is b.Keys[key].NewTokens[i] or b.Keys[key].Events[i].
+type rowRef struct {
 	key int
-	tok int
+	i   int
 }
 
 // newTokensByDigest lists the batch's new tokens in digest order. In that
 // order the primary key's index grows at its right edge instead of
 // splitting pages all over: the COPY of 100,000 new tokens takes a fifth
 // less time.
-func newTokensByDigest(b *Batch) []tokenRef {
-	var toks []tokenRef
+func newTokensByDigest(b *Batch) []rowRef {
+	var toks []rowRef
 	for i := range b.Keys {
 		for j := range b.Keys[i].NewTokens {
-			toks = append(toks, tokenRef{i, j})
+			toks = append(toks, rowRef{i, j})
 		}
 	}
-	slices.SortFunc(toks, func(x, y tokenRef) int {
-		return bytes.Compare(b.Keys[x.key].NewTokens[x.tok].Digest[:], b.Keys[y.key].NewTokens[y.tok].Digest[:])
+	slices.SortFunc(toks, func(x, y rowRef) int {
+		return bytes.Compare(b.Keys[x.key].NewTokens[x.i].Digest[:], b.Keys[y.key].NewTokens[y.i].Digest[:])
 	})
 	return toks
 }
