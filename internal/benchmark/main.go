@@ -183,7 +183,7 @@ func (e *env) size(n int) error {
 			rss = max(rss, s.rssKB)
 			all = append(all, s)
 		}
-		m := median(all)
+		m := median(all, wallOf)
 		m.name = name
 		res = append(res, m)
 		return nil
@@ -230,7 +230,7 @@ func (e *env) size(n int) error {
 		}
 		flats = append(flats, f)
 	}
-	flat := median(flats)
+	flat := median(flats, wallOf)
 
 	ref, err := e.references(dbURL, d, n)
 	if err != nil {
@@ -240,12 +240,18 @@ func (e *env) size(n int) error {
 	return nil
 }
 
-// median returns the run with the median wall time.
-func median(all []scenario) scenario {
+// median returns the element of all that is the median by key (the upper
+// middle of an even count): the run with the median wall time, the median
+// of the psql script's times.
+func median[T any, K cmp.Ordered](all []T, key func(T) K) T {
 	sorted := slices.Clone(all)
-	slices.SortFunc(sorted, func(a, b scenario) int { return cmp.Compare(a.wall, b.wall) })
+	slices.SortFunc(sorted, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
 	return sorted[len(sorted)/2]
 }
+
+func wallOf(s scenario) time.Duration { return s.wall }
+
+func itself(d time.Duration) time.Duration { return d }
 
 // inputs are the generated files of one size.
 type inputs struct {
@@ -478,15 +484,8 @@ func (e *env) references(dbURL, dir string, n int) (refs, error) {
 			*dst = append(*dst, time.Since(start))
 		}
 	}
-	r.psqlInitial, r.psqlNoop = medianDuration(initial), medianDuration(noop)
+	r.psqlInitial, r.psqlNoop = median(initial, itself), median(noop, itself)
 	return r, nil
-}
-
-// medianDuration is median for durations.
-func medianDuration(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func writeUpserts(path string, rows [][]any) error {
