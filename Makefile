@@ -77,7 +77,7 @@ BENCH_N     ?= 1000,10000,100000
 BENCH_FLAGS ?=
 bench:
 	$(GO) run ./internal/benchmark -n $(BENCH_N) $(BENCH_FLAGS)
-	$(WITHPG) run -- $(GO) test -run '^$$' -bench . -benchmem ./spec ./reconcile ./token ./verify
+	$(WITHPG) run -- $(GO) test -run '^$$' -bench . -benchmem ./spec ./reconcile ./store ./token ./verify
 
 # The fault tests of internal/faults with long loops (make test runs them
 # with short ones): SIGKILLs and terminated sessions during a 20,000-key

@@ -1,0 +1,54 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/store"
+)
+
+// BenchmarkLoad measures reading n keys with their active tokens, as every
+// apply does under its lock: the two scans and the decoding, against a real
+// PostgreSQL. The rows look like the benchmark's tenant keys.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, store.Config{URL: pgtest.NewDatabase(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close(ctx)
+			if _, err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Conn().Exec(ctx, fmt.Sprintf(`
+INSERT INTO keyprov.keys (tenant, slug, name, permissions, metadata, owner)
+SELECT format('tenant-%%s', i), 'website', format('Website of tenant %%s', i),
+	'[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]', '{"team": "web", "tier": "free"}', 'platform'
+FROM generate_series(1, %[1]d) i;
+INSERT INTO keyprov.tokens (digest, key_id, hint, state)
+SELECT sha256(id::text::bytea), id, 'wat_…abcd', 'active' FROM keyprov.keys`, n)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Conn().Exec(ctx, "VACUUM ANALYZE keyprov.keys, keyprov.tokens"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				err := db.View(ctx, func(tx *store.Tx) error {
+					st, err := tx.Load(ctx)
+					if err == nil && (len(st.Keys) != n || st.Keys[n-1].Active() == nil) {
+						err = fmt.Errorf("loaded %d keys, want %d with tokens", len(st.Keys), n)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
