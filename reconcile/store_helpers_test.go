@@ -152,7 +152,7 @@ type eventRow struct {
 
 func (ts *testStore) events(t *testing.T) []eventRow {
 	t.Helper()
-	rows, err := ts.sql.Query(context.Background(), `SELECT id, at, run_id::text, key_id, tenant, slug, action, changes::text, owner, actor, reason
+	rows, err := ts.sql.Query(context.Background(), `SELECT id, at, run_id::text, key_id, tenant, slug, action, changes::jsonb::text, owner, actor, reason
 FROM keyprov.events ORDER BY id`)
 	require.NoError(t, err)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[eventRow])

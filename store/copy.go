@@ -59,6 +59,9 @@ func (c *copyEncoder) nullText(s string) {
 	c.text(s)
 }
 
+// json encodes JSON text as json, whose binary format is the text.
+func (c *copyEncoder) json(b []byte) { c.bytes(b) }
+
 // jsonb encodes JSON text as jsonb: a version byte, then the text.
 func (c *copyEncoder) jsonb(b []byte) {
 	c.buf = binary.BigEndian.AppendUint32(c.buf, uint32(len(b)+1))

@@ -33,7 +33,7 @@ type HistoryFilter struct {
 // History streams events newest first to fn, one row at a time, so that
 // memory does not grow with the number of events.
 func (db *DB) History(ctx context.Context, f HistoryFilter, fn func(*EventRow) error) error {
-	q := "SELECT e.id, e.at, e.run_id::text, e.tenant, e.slug, e.action, e.changes::text, e.owner, e.actor, coalesce(e.reason, '') FROM " + db.table("events") + " e"
+	q := "SELECT e.id, e.at, e.run_id::text, e.tenant, e.slug, e.action, e.changes::jsonb::text, e.owner, e.actor, coalesce(e.reason, '') FROM " + db.table("events") + " e"
 	var args []any
 	if f.Tenant != "" {
 		q += " WHERE e.key_id IN (SELECT id FROM " + db.table("keys") + " WHERE tenant = $1 AND slug = $2) OR (e.tenant = $1 AND e.slug = $2)"

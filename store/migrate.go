@@ -87,11 +87,16 @@ func (db *DB) CheckVersion(ctx context.Context) error {
 // migrations run in one transaction holding the advisory lock, so a crash
 // leaves the previous version intact.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
+	return db.migrateTo(ctx, SchemaVersion)
+}
+
+// migrateTo migrates to version target (tests build older schemas with it).
+func (db *DB) migrateTo(ctx context.Context, target int32) (int, error) {
 	v, err := db.Version(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if v == SchemaVersion {
+	if v >= target && v <= SchemaVersion {
 		return 0, nil
 	}
 	if v > SchemaVersion {
@@ -104,7 +109,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	err = db.transact(ctx, func(tx pgx.Tx) error {
 		// Another process may have migrated while this one waited for the lock.
 		before, err := version(ctx, tx, db.schema)
-		if err != nil || before == SchemaVersion {
+		if err != nil || before >= target {
 			return err
 		}
 		var schemaExists bool
@@ -128,10 +133,10 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		if err := m.LoadMigrations(migrationsFS()); err != nil {
 			return fmt.Errorf("loading migrations: %w", err)
 		}
-		if err := m.Migrate(ctx); err != nil {
+		if err := m.MigrateTo(ctx, target); err != nil {
 			return fmt.Errorf("migrating schema %q from version %d: %w", db.schema, before, err)
 		}
-		ran = int(SchemaVersion - before)
+		ran = int(target - before)
 		return nil
 	})
 	if err != nil {

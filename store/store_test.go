@@ -84,6 +84,48 @@ func TestMigrate(t *testing.T) {
 		"keyprov creates nothing outside its schema")
 }
 
+// TestMigrateEventsToJSON upgrades a store written at version 1, when
+// events.changes was jsonb: the events keep their content, and history
+// renders them as before.
+func TestMigrateEventsToJSON(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := pgtest.NewDatabase(t)
+	db := open(t, store.Config{URL: u})
+	n, err := db.MigrateTo(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	conn := pgtest.Connect(t, u)
+	const doc = `{"token": {"new": "wat_…9fQx"}, "metadata": {"new": {"team": "web"}}, "permissions": {"new": [{"name": "cms.read"}]}}`
+	_, err = conn.Exec(ctx, `INSERT INTO keyprov.events (run_id, key_id, tenant, slug, action, changes, owner)
+VALUES (gen_random_uuid(), 1, 'acme', 'site', 'created', $1::jsonb, 'platform'),
+	(gen_random_uuid(), 1, 'acme', 'site', 'moved', DEFAULT, 'platform')`, doc)
+	require.NoError(t, err)
+
+	n, err = db.Migrate(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int(store.SchemaVersion)-1, n)
+	assert.Equal(t, []string{"json"}, queryStrings(t, conn,
+		"SELECT data_type::text FROM information_schema.columns WHERE table_schema = 'keyprov' AND table_name = 'events' AND column_name = 'changes'"))
+
+	var got []string
+	require.NoError(t, db.History(ctx, store.HistoryFilter{Tenant: "acme", Slug: "site"}, func(e *store.EventRow) error {
+		got = append(got, e.Action+" "+string(e.Changes))
+		return nil
+	}))
+	assert.Equal(t, []string{"moved {}", "created " + doc}, got, "jsonb's text of the documents, as before the migration")
+
+	// A document written after the migration is stored as written.
+	_, err = conn.Exec(ctx, `INSERT INTO keyprov.events (run_id, key_id, tenant, slug, action, changes, owner)
+VALUES (gen_random_uuid(), 1, 'acme', 'site', 'updated', '{"name":{"old":"a","new":"b"}}', 'platform')`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{`{"name":{"old":"a","new":"b"}}`}, queryStrings(t, conn, "SELECT changes::text FROM keyprov.events WHERE action = 'updated'"))
+	_, err = conn.Exec(ctx, `INSERT INTO keyprov.events (run_id, tenant, slug, action, changes, owner)
+VALUES (gen_random_uuid(), 'acme', 'site', 'updated', '{"name":', 'platform')`)
+	require.Error(t, err, "the column still only takes JSON")
+}
+
 func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -218,7 +218,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 				e.text(kw.Tenant)
 				e.text(kw.Slug)
 				e.text(ev.Action)
-				e.jsonb(changes)
+				e.json(changes)
 				e.text(b.Owner)
 				e.text(b.Actor)
 				e.nullText(ev.Reason)

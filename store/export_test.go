@@ -1,0 +1,9 @@
+package store
+
+import "context"
+
+// MigrateTo migrates to an older version than SchemaVersion, to test the
+// later migrations on a store that has data.
+func (db *DB) MigrateTo(ctx context.Context, target int32) (int, error) {
+	return db.migrateTo(ctx, target)
+}
