@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -86,6 +87,10 @@ func writeChecksumStates(w io.Writer, s *spec.Spec) {
 	if s == nil {
 		return
 	}
+	// One write per key would be one system call per key.
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	w = bw
 	p := s.Settings.TokenPrefix
 	for _, k := range s.Keys {
 		if k.Token.Known {
