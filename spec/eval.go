@@ -383,9 +383,12 @@ func allowedBy(n string, patterns []string) bool {
 // -- moved ------------------------------------------------------------------
 
 func (e *evaluator) evalMoved(keys []*Key) []Moved {
+	if len(e.moved) == 0 {
+		return nil // no set of 100,000 declared addresses to build
+	}
 	var out []Moved
 	from := map[Address]hcl.Range{}
-	declared := map[Address]bool{}
+	declared := make(map[Address]bool, len(keys))
 	for _, k := range keys {
 		declared[k.Address] = true
 	}
