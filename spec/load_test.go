@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -170,5 +173,50 @@ func TestJSONSyntax(t *testing.T) {
 			diag{Pos: "keys.hcl.json:2:21", Summary: "Invalid start of value", Detail: "A JSON value must start with a brace, a bracket, a number, a string, or a keyword."},
 			diag{Pos: "keys.hcl.json:2:21", Summary: "Trailing comma in object", Detail: "JSON does not permit a trailing comma after the final property in an object."},
 		)
+	})
+}
+
+// TestReadFileLimited reads regular files of sizes around its buffer's
+// edges, and named pipes, whose size is not known in advance.
+func TestReadFileLimited(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 513, 4096, 100_000} {
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte('a' + i%26)
+		}
+		p := filepath.Join(dir, fmt.Sprint(n))
+		require.NoError(t, os.WriteFile(p, want, 0o600))
+		got, err := readFileLimited(p, 100_000, "LIMIT")
+		require.NoError(t, err, n)
+		assert.Equal(t, want, got, n)
+		if n > 0 {
+			_, err = readFileLimited(p, int64(n-1), "LIMIT")
+			assert.ErrorIs(t, err, ErrTooLarge, n)
+		}
+	}
+
+	fifo := func(t *testing.T, content []byte) string {
+		p := filepath.Join(t.TempDir(), "pipe")
+		require.NoError(t, syscall.Mkfifo(p, 0o600))
+		go func() {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			_, _ = f.Write(content)
+		}()
+		return p
+	}
+	t.Run("pipe", func(t *testing.T) {
+		want := bytes.Repeat([]byte("0123456789"), 10_000)
+		got, err := readFileLimited(fifo(t, want), 100_000, "LIMIT")
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	})
+	t.Run("pipe over the limit", func(t *testing.T) {
+		_, err := readFileLimited(fifo(t, bytes.Repeat([]byte("x"), 5000)), 4096, "LIMIT")
+		assert.ErrorIs(t, err, ErrTooLarge)
 	})
 }
