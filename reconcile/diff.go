@@ -334,12 +334,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // desiredRow is the key row the spec asks for (revocation set by the caller).
-func (d *differ) desiredRow(k *spec.Key) store.KeyRow {
+func (d *differ) desiredRow(k *spec.Key) store.KeyRow { return desiredRow(k, d.owner) }
+
+func desiredRow(k *spec.Key, owner string) store.KeyRow {
 	return store.KeyRow{
 		Tenant: k.Address.Tenant, Slug: k.Address.Slug, Universal: k.Universal,
 		Name: k.Name, Description: k.Description,
 		Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON,
-		ExpiresAt: k.Expires, Owner: d.owner,
+		ExpiresAt: k.Expires, Owner: owner,
 	}
 }
 

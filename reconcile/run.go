@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ type Result struct {
 	Stats    store.WriteStats
 	Migrated int
 	Timings  Timings
+	// ContentRead is the number of stored keys whose content was read: those
+	// whose content digest does not show that they are as the spec wants
+	// them. A run with nothing to change reads none.
+	ContentRead int
 }
 
 // Run reconciles the store with the spec: it migrates the schema, then in
@@ -48,7 +53,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 			return nil, err
 		}
 		err = db.View(ctx, func(tx *store.Tx) error {
-			st, known, err := load(ctx, tx, s, empty, &res.Timings)
+			st, known, err := load(ctx, tx, s, empty, res)
 			if err != nil {
 				return err
 			}
@@ -73,7 +78,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 	t = time.Now()
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		res.Timings.Lock = time.Since(t)
-		st, known, err := load(ctx, tx, s, false, &res.Timings)
+		st, known, err := load(ctx, tx, s, false, res)
 		if err != nil {
 			return err
 		}
@@ -92,17 +97,45 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 	return res, nil
 }
 
-func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, tm *Timings) (*store.State, map[token.Digest]store.TokenRef, error) {
+func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, res *Result) (*store.State, map[token.Digest]store.TokenRef, error) {
 	t := time.Now()
-	defer func() { tm.Load = time.Since(t) }()
+	defer func() { res.Timings.Load = time.Since(t) }()
 	if empty {
 		now, err := tx.Now(ctx)
 		return &store.State{Now: now}, nil, err
 	}
-	st, err := tx.Load(ctx)
+	st, err := tx.LoadElided(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	read := completeContent(s, st)
+	res.ContentRead = len(read)
+	if err := tx.FillContent(ctx, read); err != nil {
 		return nil, nil, err
 	}
 	known, err := tx.LookupDigests(ctx, CandidateDigests(s, st))
 	return st, known, err
+}
+
+// completeContent sets the content of the stored keys whose content digest
+// is the digest of the row the spec asks for: they hold that row. It
+// returns the other stored keys, whose content must be read: changed keys,
+// keys the spec does not declare (or declares under another address, with
+// a moved block), keys changed by another tool since keyprov wrote them.
+func completeContent(s *spec.Spec, st *store.State) []*store.Key {
+	var read []*store.Key
+	mergeKeys(s.Keys, sortedKeys(st.Keys, nil), func(k *spec.Key, cur *store.Key) {
+		if cur == nil || !cur.Elided {
+			return
+		}
+		if k != nil && cur.ContentDigest != nil {
+			row := desiredRow(k, s.Settings.Owner)
+			if d := store.ContentDigest(&row); bytes.Equal(d[:], cur.ContentDigest) {
+				cur.SetContent(&row)
+				return
+			}
+		}
+		read = append(read, cur)
+	})
+	return read
 }

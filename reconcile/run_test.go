@@ -289,6 +289,51 @@ tenant_key "blog" {
 	assert.Len(t, ts.events(t), 3, "no event")
 }
 
+// TestRunReadsContentOnlyWhenChanged: an apply reads the content of the
+// stored keys whose content digest does not show that they hold the row
+// the spec asks for, and of no other.
+func TestRunReadsContentOnlyWhenChanged(t *testing.T) {
+	t.Parallel()
+	src := withOwner("platform", twoKeys)
+	ts := newTestStore(t)
+	apply := func(src string) *reconcile.Result {
+		t.Helper()
+		res, _ := ts.apply(t, evalSpec(t, src), reconcile.Options{Adopt: true})
+		return res
+	}
+	digests := func() []string {
+		return ts.strings(t, "SELECT slug || ' ' || coalesce(encode(content_digest, 'hex'), 'NULL') FROM keyprov.keys ORDER BY slug")
+	}
+
+	assert.Zero(t, apply(src).ContentRead, "an empty store")
+	written := digests()
+	res := apply(src)
+	assert.Zero(t, res.ContentRead, "a no-op")
+	assert.Zero(t, res.Stats.Rows())
+
+	ts.exec(t, "UPDATE keyprov.keys SET last_used_at = now()")
+	ts.exec(t, "UPDATE keyprov.keys SET name = name, permissions = permissions")
+	assert.Equal(t, written, digests(), "updates that change no content keep the digests")
+	assert.Zero(t, apply(src).ContentRead)
+
+	ts.exec(t, "UPDATE keyprov.keys SET name = 'Edited by hand' WHERE slug = 'website'")
+	assert.Contains(t, digests(), "website NULL", "a change by hand forgets the digest")
+	res = apply(src)
+	assert.Equal(t, 1, res.ContentRead, "the key changed by hand")
+	assert.Equal(t, int64(1), res.Stats.KeysUpdated, "and restored")
+	assert.Equal(t, written, digests(), "with the digest of the spec's row")
+	assert.Zero(t, apply(src).ContentRead)
+
+	renamed := strings.Replace(src, `"Universal front-end key"`, `"Front end"`, 1)
+	res = apply(renamed)
+	assert.Equal(t, 1, res.ContentRead, "the key the spec changes")
+	assert.Equal(t, int64(1), res.Stats.KeysUpdated)
+	assert.Zero(t, apply(renamed).ContentRead)
+
+	ts.exec(t, `INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('acme', 'manual', 'Made by hand', 'dba')`)
+	assert.Equal(t, 1, apply(renamed).ContentRead, "a key the spec does not declare")
+}
+
 func TestRunDrift(t *testing.T) {
 	t.Parallel()
 	src := withOwner("platform", twoKeys)

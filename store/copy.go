@@ -71,8 +71,7 @@ func (c *copyEncoder) jsonb(b []byte) {
 
 // timestamptz encodes microseconds since 2000-01-01 UTC.
 func (c *copyEncoder) timestamptz(t time.Time) {
-	us := t.Unix()*1_000_000 + int64(t.Nanosecond()/1000) - pgEpochUnix*1_000_000
-	c.int8(us)
+	c.int8(pgMicros(t))
 }
 
 func (c *copyEncoder) timestamptzPtr(t *time.Time) {

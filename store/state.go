@@ -38,8 +38,34 @@ type Key struct {
 	RevokedAt     *time.Time
 	RevokedReason string
 	UpdatedAt     time.Time
+	// ContentDigest is the stored keys.content_digest (see ContentDigest),
+	// nil when unknown.
+	ContentDigest []byte
+	// Elided: LoadElided did not read the content (the fields from
+	// Universal to RevokedReason); FillContent reads it.
+	Elided bool
 	// Tokens are the live tokens: at most one active and one previous.
 	Tokens []Token
+}
+
+// SetContent sets the content of an elided key to r, which the caller has
+// found to have the key's stored ContentDigest, as FillContent would read
+// it (times in UTC, to the microsecond).
+func (k *Key) SetContent(r *KeyRow) {
+	k.Universal, k.Name, k.Description = r.Universal, r.Name, r.Description
+	k.Permissions, k.Metadata = r.Permissions, r.Metadata
+	k.ExpiresAt, k.Owner = storedTime(r.ExpiresAt), r.Owner
+	k.RevokedAt, k.RevokedReason = storedTime(r.RevokedAt), r.RevokedReason
+	k.Elided = false
+}
+
+// storedTime is t as a timestamptz column returns it.
+func storedTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Truncate(time.Microsecond)
+	return &s
 }
 
 // Active returns the active token, or nil.
@@ -104,6 +130,24 @@ type TokenRef struct {
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
+	return t.load(ctx, false)
+}
+
+// LoadElided is Load without the content of the keys: their id, address,
+// updated_at and content digest only, marked Elided. A no-op apply of
+// 100,000 keys reads no content at all: the caller compares each digest
+// with the digest of the row the spec asks for, sets the content of the
+// keys that match (Key.SetContent) and reads the others' (FillContent).
+func (t *Tx) LoadElided(ctx context.Context) (*State, error) {
+	return t.load(ctx, true)
+}
+
+const (
+	keyColumns     = "id, tenant, slug, updated_at, content_digest"
+	contentColumns = "universal, name, description, permissions::text, metadata::text, expires_at, owner, revoked_at, coalesce(revoked_reason, '')"
+)
+
+func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 	now, err := t.Now(ctx)
 	if err != nil {
 		return nil, err
@@ -113,11 +157,13 @@ func (t *Tx) Load(ctx context.Context) (*State, error) {
 		a     arena
 		names = interner{}
 	)
+	cols, ncols := keyColumns+", "+contentColumns, 14
+	if elide {
+		cols, ncols = keyColumns, 5
+	}
 	// DescribeExec returns binary rows without a named prepared statement,
 	// so it is safe through PgBouncer.
-	rows, err := t.tx.Query(ctx, `SELECT id, tenant, slug, universal, name, description,
-	permissions::text, metadata::text, expires_at, owner, revoked_at, coalesce(revoked_reason, ''), updated_at
-FROM `+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
+	rows, err := t.tx.Query(ctx, "SELECT "+cols+" FROM "+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 	if err != nil {
 		return nil, fmt.Errorf("loading keys: %w", err)
 	}
@@ -128,20 +174,20 @@ FROM `+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 	)
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 13 {
-			return nil, fmt.Errorf("loading keys: %d columns, want 13", len(v))
+		if len(v) != ncols {
+			return nil, fmt.Errorf("loading keys: %d columns, want %d", len(v), ncols)
 		}
 		if len(keys) == cap(keys) {
 			keys = make([]Key, 0, 1024)
 		}
 		keys = append(keys, Key{
-			ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2]), Universal: decodeBool(v[3]),
-			Name: a.string(v[4]), Description: a.string(v[5]),
-			Permissions: a.bytes(v[6]), Metadata: a.bytes(v[7]),
-			ExpiresAt: decodeTimePtr(v[8]), Owner: names.string(v[9]), RevokedAt: decodeTimePtr(v[10]),
-			RevokedReason: a.string(v[11]), UpdatedAt: decodeTime(v[12]),
+			ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2]), UpdatedAt: decodeTime(v[3]),
+			ContentDigest: a.bytesOrNil(v[4]), Elided: elide,
 		})
 		k := &keys[len(keys)-1]
+		if !elide {
+			k.decodeContent(v[5:], &a, names)
+		}
 		if n := len(st.Keys); n > 0 && st.Keys[n-1].ID > k.ID {
 			sorted = false
 		}
@@ -159,6 +205,66 @@ FROM `+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 		return nil, fmt.Errorf("loading keys: %w", err)
 	}
 	return st, nil
+}
+
+// decodeContent decodes the contentColumns.
+func (k *Key) decodeContent(v [][]byte, a *arena, names interner) {
+	k.Universal, k.Name, k.Description = decodeBool(v[0]), a.string(v[1]), a.string(v[2])
+	k.Permissions, k.Metadata = a.bytes(v[3]), a.bytes(v[4])
+	k.ExpiresAt, k.Owner = decodeTimePtr(v[5]), names.string(v[6])
+	k.RevokedAt, k.RevokedReason = decodeTimePtr(v[7]), a.string(v[8])
+	k.Elided = false
+}
+
+// FillScanAbove is the number of keys above which FillContent reads the
+// content of every key instead of finding the keys by id.
+const FillScanAbove = 10_000
+
+// FillContent reads the content of elided keys (of the State of this
+// transaction's LoadElided).
+func (t *Tx) FillContent(ctx context.Context, keys []*Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*Key, len(keys))
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		byID[k.ID], ids[i] = k, k.ID
+	}
+	// A few keys are found by id; many are found faster by reading them all.
+	q := "SELECT id, " + contentColumns + " FROM " + t.db.table("keys") + " k"
+	var args []any
+	if len(keys) <= FillScanAbove {
+		q += " JOIN unnest($1::bigint[]) AS w(id) USING (id)"
+		args = append(args, ids)
+	}
+	rows, err := t.tx.Query(ctx, q, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
+	if err != nil {
+		return fmt.Errorf("loading the content of %d keys: %w", len(keys), err)
+	}
+	defer rows.Close()
+	var (
+		a     arena
+		names = interner{}
+	)
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 10 {
+			return fmt.Errorf("loading the content of keys: %d columns, want 10", len(v))
+		}
+		if k := byID[decodeInt8(v[0])]; k != nil {
+			k.decodeContent(v[1:], &a, names)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("loading the content of %d keys: %w", len(keys), err)
+	}
+	for _, k := range keys {
+		if k.Elided {
+			return fmt.Errorf("loading the content of keys: key %d (%s/%s) is gone", k.ID, k.Tenant, k.Slug)
+		}
+	}
+	return nil
 }
 
 // loadTokens reads the active and previous tokens of every key and gives
@@ -255,6 +361,14 @@ func (a *arena) bytes(b []byte) []byte {
 	start := len(a.buf)
 	a.buf = append(a.buf, b...)
 	return a.buf[start:len(a.buf):len(a.buf)]
+}
+
+// bytesOrNil is bytes, with NULL (nil) kept as nil.
+func (a *arena) bytesOrNil(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return a.bytes(b)
 }
 
 func (a *arena) string(b []byte) string {

@@ -123,7 +123,17 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		}
 	}
 	if len(creates) > 0 {
+		// The content digests are computed while the database draws the ids.
+		digestsDone := make(chan [][32]byte, 1)
+		go func() {
+			ds := make([][32]byte, len(creates))
+			for j, i := range creates {
+				ds[j] = ContentDigest(b.Keys[i].Key)
+			}
+			digestsDone <- ds
+		}()
 		ids, err := t.allocateIDs(ctx, len(creates))
+		digests := <-digestsDone
 		if err != nil {
 			return st, fmt.Errorf("allocating key ids: %w", err)
 		}
@@ -132,10 +142,10 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			b.Keys[i].Key.ID = ids[j]
 		}
 		n, err := t.copyIn(ctx, "keys",
-			[]string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at"},
+			[]string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest"},
 			len(creates), func(e *copyEncoder, j int) {
 				k := b.Keys[creates[j]].Key
-				e.row(14)
+				e.row(15)
 				e.int8(k.ID)
 				e.text(k.Tenant)
 				e.text(k.Slug)
@@ -150,6 +160,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 				e.nullText(k.RevokedReason)
 				e.timestamptz(b.Now)
 				e.timestamptz(b.Now)
+				e.bytes(digests[j][:])
 			})
 		if err != nil {
 			return st, fmt.Errorf("inserting keys: %w", err)
@@ -296,6 +307,7 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		reasons                                    []*string
 		universals                                 []bool
 		expires, revoked                           []*time.Time
+		digests                                    [][]byte
 	)
 	for i := range b.Keys {
 		kw := &b.Keys[i]
@@ -316,6 +328,8 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		owners = append(owners, k.Owner)
 		revoked = append(revoked, k.RevokedAt)
 		reasons = append(reasons, nullString(k.RevokedReason))
+		d := ContentDigest(k)
+		digests = append(digests, d[:])
 	}
 	if len(ids) == 0 {
 		return nil
@@ -323,12 +337,13 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 	tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("keys")+` AS k SET
 	tenant = u.tenant, slug = u.slug, universal = u.universal, name = u.name, description = u.description,
 	permissions = u.permissions::jsonb, metadata = u.metadata::jsonb, expires_at = u.expires_at,
-	owner = u.owner, revoked_at = u.revoked_at, revoked_reason = u.revoked_reason, updated_at = $13
+	owner = u.owner, revoked_at = u.revoked_at, revoked_reason = u.revoked_reason, updated_at = $13,
+	content_digest = u.content_digest
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[])
-	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason)
+	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $14::bytea[])
+	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason, content_digest)
 WHERE k.id = u.id`,
-		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now)
+		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now, digests)
 	if err != nil {
 		return fmt.Errorf("updating keys: %w", err)
 	}
