@@ -36,18 +36,26 @@ SELECT sha256(id::text::bytea), id, 'wat_…abcd', 'active' FROM keyprov.keys`, 
 			if _, err := db.Conn().Exec(ctx, "VACUUM ANALYZE keyprov.keys, keyprov.tokens"); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				err := db.View(ctx, func(tx *store.Tx) error {
-					st, err := tx.Load(ctx)
-					if err == nil && (len(st.Keys) != n || st.Keys[n-1].Active() == nil) {
-						err = fmt.Errorf("loaded %d keys, want %d with tokens", len(st.Keys), n)
+			// In full (list, and keys whose digest does not match), and
+			// without content (every apply).
+			for name, load := range map[string]func(*store.Tx, context.Context) (*store.State, error){
+				"full": (*store.Tx).Load, "elided": (*store.Tx).LoadElided,
+			} {
+				b.Run(name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						err := db.View(ctx, func(tx *store.Tx) error {
+							st, err := load(tx, ctx)
+							if err == nil && (len(st.Keys) != n || st.Keys[n-1].Active() == nil) {
+								err = fmt.Errorf("loaded %d keys, want %d with tokens", len(st.Keys), n)
+							}
+							return err
+						})
+						if err != nil {
+							b.Fatal(err)
+						}
 					}
-					return err
 				})
-				if err != nil {
-					b.Fatal(err)
-				}
 			}
 		})
 	}
