@@ -30,7 +30,7 @@ SELECT format('tenant-%%s', i), 'website', format('Website of tenant %%s', i),
 	'[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]', '{"team": "web", "tier": "free"}', 'platform'
 FROM generate_series(1, %[1]d) i;
 INSERT INTO keyprov.tokens (digest, key_id, hint, state)
-SELECT sha256(id::text::bytea), id, 'wat_…abcd', 'active' FROM keyprov.keys`, n)); err != nil {
+SELECT sha256(id::text::bytea), id, 'wat_…abcd', 'active' FROM keyprov.keys ORDER BY 1`, n)); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := db.Conn().Exec(ctx, "VACUUM ANALYZE keyprov.keys, keyprov.tokens"); err != nil {
