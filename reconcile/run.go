@@ -104,11 +104,16 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, res *Resu
 		now, err := tx.Now(ctx)
 		return &store.State{Now: now}, nil, err
 	}
+	// The digests of the rows the spec asks for depend on the spec only:
+	// they are computed while the database reads the keys.
+	digests := make(chan [][32]byte, 1)
+	go func() { digests <- rowDigests(s) }()
 	st, err := tx.LoadElided(ctx)
+	want := <-digests
 	if err != nil {
 		return nil, nil, err
 	}
-	read := completeContent(s, st)
+	read := completeContent(s, st, want)
 	res.ContentRead = len(read)
 	if err := tx.FillContent(ctx, read); err != nil {
 		return nil, nil, err
@@ -117,23 +122,33 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, res *Resu
 	return st, known, err
 }
 
+// rowDigests returns the content digest of the row each of the spec's keys
+// asks for, in the spec's order.
+func rowDigests(s *spec.Spec) [][32]byte {
+	ds := make([][32]byte, len(s.Keys))
+	for i, k := range s.Keys {
+		row := desiredRow(k, s.Settings.Owner)
+		ds[i] = store.ContentDigest(&row)
+	}
+	return ds
+}
+
 // completeContent sets the content of the stored keys whose content digest
-// is the digest of the row the spec asks for: they hold that row. It
-// returns the other stored keys, whose content must be read: changed keys,
-// keys the spec does not declare (or declares under another address, with
-// a moved block), keys changed by another tool since keyprov wrote them.
-func completeContent(s *spec.Spec, st *store.State) []*store.Key {
+// is the digest of the row the spec asks for (want, from rowDigests): they
+// hold that row. It returns the other stored keys, whose content must be
+// read: changed keys, keys the spec does not declare (or declares under
+// another address, with a moved block), keys changed by another tool since
+// keyprov wrote them.
+func completeContent(s *spec.Spec, st *store.State, want [][32]byte) []*store.Key {
 	var read []*store.Key
-	mergeKeys(s.Keys, sortedKeys(st.Keys, nil), func(k *spec.Key, cur *store.Key) {
+	mergeIndexed(s.Keys, sortedKeys(st.Keys, nil), func(i int, cur *store.Key) {
 		if cur == nil || !cur.Elided {
 			return
 		}
-		if k != nil && cur.ContentDigest != nil {
-			row := desiredRow(k, s.Settings.Owner)
-			if d := store.ContentDigest(&row); bytes.Equal(d[:], cur.ContentDigest) {
-				cur.SetContent(&row)
-				return
-			}
+		if i >= 0 && bytes.Equal(want[i][:], cur.ContentDigest) {
+			row := desiredRow(s.Keys[i], s.Settings.Owner)
+			cur.SetContent(&row)
+			return
 		}
 		read = append(read, cur)
 	})
