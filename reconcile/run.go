@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyprov/keyprov/spec"
@@ -105,10 +106,17 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, res *Resu
 		return &store.State{Now: now}, nil, err
 	}
 	// The digests of the rows the spec asks for depend on the spec only:
-	// they are computed while the database reads the keys.
-	digests := make(chan [][32]byte, 1)
-	go func() { digests <- rowDigests(s) }()
+	// they are computed while the database reads the keys, and given up
+	// when it has none (the first apply).
+	var (
+		digests = make(chan [][32]byte, 1)
+		stop    atomic.Bool
+	)
+	go func() { digests <- rowDigests(s, &stop) }()
 	st, err := tx.LoadElided(ctx)
+	if err != nil || len(st.Keys) == 0 {
+		stop.Store(true)
+	}
 	want := <-digests
 	if err != nil {
 		return nil, nil, err
@@ -123,10 +131,13 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty bool, res *Resu
 }
 
 // rowDigests returns the content digest of the row each of the spec's keys
-// asks for, in the spec's order.
-func rowDigests(s *spec.Spec) [][32]byte {
+// asks for, in the spec's order; nil once stop is set.
+func rowDigests(s *spec.Spec, stop *atomic.Bool) [][32]byte {
 	ds := make([][32]byte, len(s.Keys))
 	for i, k := range s.Keys {
+		if i%1024 == 0 && stop.Load() {
+			return nil
+		}
 		row := desiredRow(k, s.Settings.Owner)
 		ds[i] = store.ContentDigest(&row)
 	}
