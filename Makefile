@@ -72,7 +72,7 @@ clean:
 # Benchmarks report, they never fail on a time (see BENCHMARKS.md): keyprov
 # at N keys against COPY, CopyFrom and a psql script of upserts on the same
 # data, in a throwaway cluster, then the Go micro-benchmarks (evaluation,
-# diff, hashing, verification). 1,000,000 keys: make bench BENCH_FLAGS=-million
+# diff, loading, hashing, verification). 1,000,000 keys: make bench BENCH_FLAGS=-million
 BENCH_N     ?= 1000,10000,100000
 BENCH_FLAGS ?=
 bench:
