@@ -74,8 +74,13 @@ const (
 // (they may be retired, or used by another key). A run with nothing to
 // change returns none.
 func CandidateDigests(s *spec.Spec, st *store.State) []token.Digest {
+	return candidateDigests(s, sortedKeys(st.Keys, nil))
+}
+
+// candidateDigests is CandidateDigests on the stored keys sorted by address.
+func candidateDigests(s *spec.Spec, have []entry) []token.Digest {
 	var out []token.Digest
-	mergeKeys(s.Keys, sortedKeys(st.Keys, nil), func(k *spec.Key, cur *store.Key) {
+	mergeKeys(s.Keys, have, func(k *spec.Key, cur *store.Key) {
 		if k == nil {
 			return
 		}

@@ -116,7 +116,7 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty, full bool, res
 			return nil, nil, err
 		}
 		res.ContentRead = len(st.Keys)
-		known, err := tx.LookupDigests(ctx, CandidateDigests(s, st))
+		known, err := tx.LookupDigests(ctx, candidateDigests(s, byAddress(st)))
 		return st, known, err
 	}
 	// The digests of the rows the spec asks for depend on the spec only:
@@ -135,13 +135,27 @@ func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty, full bool, res
 	if err != nil {
 		return nil, nil, err
 	}
-	read := completeContent(s, st, want)
+	byAddr := byAddress(st)
+	read := completeContent(s, byAddr, want)
 	res.ContentRead = len(read)
 	if err := tx.FillContent(ctx, read); err != nil {
 		return nil, nil, err
 	}
-	known, err := tx.LookupDigests(ctx, CandidateDigests(s, st))
+	known, err := tx.LookupDigests(ctx, candidateDigests(s, byAddr))
 	return st, known, err
+}
+
+// byAddress puts the loaded keys in address order and returns them as the
+// merge walks take them. The store returns them in id order, which is not
+// address order once keys were added over time; the walks here and the
+// diff's then find them sorted instead of each sorting them again (40-50
+// ms for 100,000 keys).
+func byAddress(st *store.State) []entry {
+	es := sortedKeys(st.Keys, nil)
+	for i := range es {
+		st.Keys[i] = es[i].key
+	}
+	return es
 }
 
 // rowDigests returns the content digest of the row each of the spec's keys
@@ -158,15 +172,15 @@ func rowDigests(s *spec.Spec, stop *atomic.Bool) [][32]byte {
 	return ds
 }
 
-// completeContent sets the content of the stored keys whose content digest
-// is the digest of the row the spec asks for (want, from rowDigests): they
-// hold that row. It returns the other stored keys, whose content must be
-// read: changed keys, keys the spec does not declare (or declares under
-// another address, with a moved block), keys changed by another tool since
-// keyprov wrote them.
-func completeContent(s *spec.Spec, st *store.State, want [][32]byte) []*store.Key {
+// completeContent sets the content of the stored keys (have, sorted by
+// address) whose content digest is the digest of the row the spec asks for
+// (want, from rowDigests): they hold that row. It returns the other stored
+// keys, whose content must be read: changed keys, keys the spec does not
+// declare (or declares under another address, with a moved block), keys
+// changed by another tool since keyprov wrote them.
+func completeContent(s *spec.Spec, have []entry, want [][32]byte) []*store.Key {
 	var read []*store.Key
-	mergeIndexed(s.Keys, sortedKeys(st.Keys, nil), func(i int, cur *store.Key) {
+	mergeIndexed(s.Keys, have, func(i int, cur *store.Key) {
 		if cur == nil || !cur.Elided {
 			return
 		}
