@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -189,27 +190,17 @@ func readFileLimited(name string, max int64, setting string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (%s)", ErrTooLarge, fi.Size(), max, setting)
 	}
 	// A regular file is read into one buffer of its size (io.ReadAll would
-	// grow, copy and clear its buffer about twenty times for a 10 MB file);
-	// the byte to spare sees a file that grew since Stat.
-	size := 512
+	// grow, copy and clear its buffer about twenty times for a 10 MB file).
+	// ReadFrom wants bytes.MinRead free bytes before each read, which also
+	// sees a file that grew since Stat.
+	var buf bytes.Buffer
 	if fi.Mode().IsRegular() {
-		size = int(fi.Size()) + 1
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
 	}
-	b := make([]byte, 0, size)
-	r := io.LimitReader(f, max+1)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, err
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
 	}
