@@ -31,23 +31,19 @@ func ContentDigest(r *KeyRow) [32]byte {
 	} else {
 		b = append(b, 0)
 	}
-	b = appendString(b, r.Name)
-	b = appendString(b, r.Description)
-	b = appendBytes(b, r.Permissions)
-	b = appendBytes(b, r.Metadata)
+	b = appendField(b, r.Name)
+	b = appendField(b, r.Description)
+	b = appendField(b, r.Permissions)
+	b = appendField(b, r.Metadata)
 	b = appendTime(b, r.ExpiresAt)
-	b = appendString(b, r.Owner)
+	b = appendField(b, r.Owner)
 	b = appendTime(b, r.RevokedAt)
-	b = appendString(b, r.RevokedReason)
+	b = appendField(b, r.RevokedReason)
 	return sha256.Sum256(b)
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, s []byte) []byte {
+// appendField appends a string (or JSON text) with its 4-byte length.
+func appendField[T string | []byte](b []byte, s T) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 	return append(b, s...)
 }

@@ -117,7 +117,8 @@ type TokenRef struct {
 
 // Load reads every key with its live tokens: the keys in one query, the
 // live tokens in another, joined here. Rows are decoded by hand from
-// PostgreSQL's binary format: this is the hot path of every boot, and
+// PostgreSQL's binary format: reading the store is the hot path of every
+// boot (in LoadElided's form; Load serves list and --full-read), and
 // generic scanning costs more than the queries.
 //
 // Two plain scans cost the server less than half of one join: joining
@@ -227,14 +228,17 @@ func (t *Tx) FillContent(ctx context.Context, keys []*Key) error {
 		return nil
 	}
 	byID := make(map[int64]*Key, len(keys))
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
-		byID[k.ID], ids[i] = k, k.ID
+	for _, k := range keys {
+		byID[k.ID] = k
 	}
 	// A few keys are found by id; many are found faster by reading them all.
 	q := "SELECT id, " + contentColumns + " FROM " + t.db.table("keys") + " k"
 	var args []any
 	if len(keys) <= FillScanAbove {
+		ids := make([]int64, len(keys))
+		for i, k := range keys {
+			ids[i] = k.ID
+		}
 		q += " JOIN unnest($1::bigint[]) AS w(id) USING (id)"
 		args = append(args, ids)
 	}
