@@ -183,3 +183,28 @@ func TestRunWritesInBulk(t *testing.T) {
 	assert.LessOrEqual(t, small.create, int64(20), "a create is a handful of statements")
 	assert.LessOrEqual(t, small.noop, small.create, "a no-op sends no more than a write")
 }
+
+// TestInitialApplyBuildsIndexesAfterTheRows runs the first apply of a spec
+// larger than the bulk-load threshold: the store builds the indexes of its
+// empty tables after the rows, and everything after reads and writes it
+// like any other store.
+func TestInitialApplyBuildsIndexesAfterTheRows(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	ts := newTestStoreWith(t, store.Config{BulkLoadAbove: 10})
+	first, second := generateTokens(t, n), generateTokens(t, n)
+
+	res, _ := ts.apply(t, bulkSpec(t, n, "Key", first), reconcile.Options{})
+	assert.Equal(t, reconcile.Summary{Created: n}, res.Plan.Summary())
+	assert.Equal(t, store.WriteStats{KeysInserted: n, TokensInserted: n, Events: n, IndexesRebuilt: 6}, res.Stats)
+	assert.Equal(t, []string{
+		"events_key", "events_pkey", "keys_identity", "keys_pkey", "tokens_digest", "tokens_one_active",
+	}, ts.strings(t, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'keyprov' ORDER BY 1"))
+
+	assert.Equal(t, reconcile.Summary{Unchanged: n}, ts.plan(t, bulkSpec(t, n, "Key", first), reconcile.Options{}).Summary())
+	res, _ = ts.apply(t, bulkSpec(t, n, "Renamed", second), reconcile.Options{})
+	assert.Equal(t, reconcile.Summary{Updated: n, Rotated: n}, res.Plan.Summary())
+	assert.Zero(t, res.Stats.IndexesRebuilt, "the tables are no longer empty")
+	assert.Equal(t, []string{fmt.Sprint(n)}, ts.strings(t, "SELECT count(*)::text FROM keyprov.tokens WHERE state = 'active'"))
+	assert.Equal(t, reconcile.Summary{Unchanged: n}, ts.plan(t, bulkSpec(t, n, "Renamed", second), reconcile.Options{}).Summary())
+}

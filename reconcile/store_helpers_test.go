@@ -28,9 +28,17 @@ type testStore struct {
 
 func newTestStore(t *testing.T) *testStore {
 	t.Helper()
+	return newTestStoreWith(t, store.Config{})
+}
+
+// newTestStoreWith is newTestStore with cfg's options (URL, Wait and
+// LockTimeout are set here).
+func newTestStoreWith(t *testing.T, cfg store.Config) *testStore {
+	t.Helper()
 	u := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{URL: u, Wait: 10 * time.Second, LockTimeout: 10 * time.Second})
+	cfg.URL, cfg.Wait, cfg.LockTimeout = u, 10*time.Second, 10*time.Second
+	db, err := store.Open(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close(context.Background()) })
 	conn := pgtest.Connect(t, u)

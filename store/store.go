@@ -66,6 +66,10 @@ type Config struct {
 	Log zerolog.Logger
 	// OnAttempt, when set, is called before each connection attempt (progress display).
 	OnAttempt func(attempt int, elapsed time.Duration)
+	// BulkLoadAbove is the number of rows above which a write into an
+	// empty table builds the table's indexes after the rows (see bulk.go);
+	// 0 means DefaultBulkLoadAbove, a negative number never.
+	BulkLoadAbove int
 }
 
 // DB is a connection to the store.
@@ -73,6 +77,13 @@ type DB struct {
 	conn   *pgx.Conn
 	schema string
 	cfg    Config
+}
+
+func (db *DB) bulkLoadAbove() int {
+	if db.cfg.BulkLoadAbove == 0 {
+		return DefaultBulkLoadAbove
+	}
+	return db.cfg.BulkLoadAbove
 }
 
 // Conn returns the underlying connection (tests and tools).

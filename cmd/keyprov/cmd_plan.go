@@ -206,7 +206,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	ev.Int("created", sum.Created).Int("updated", sum.Updated).Int("rotated", sum.Rotated).
 		Int("revoked", sum.Revoked).Int("moved", sum.Moved).Int("adopted", sum.Adopted).
 		Int("blocked", sum.Blocked).Int("unchanged", sum.Unchanged).Int("warnings", len(res.Plan.Warnings)).
-		Int64("rows_written", res.Stats.Rows()).Int("content_read", res.ContentRead).Int("migrations", res.Migrated).
+		Int64("rows_written", res.Stats.Rows()).Int64("indexes_rebuilt", res.Stats.IndexesRebuilt).Int("content_read", res.ContentRead).Int("migrations", res.Migrated).
 		Dur("eval", evalTime).Dur("migrate", res.Timings.Migrate).Dur("lock", res.Timings.Lock).
 		Dur("load", res.Timings.Load).Dur("diff", res.Timings.Diff).Dur("write", res.Timings.Write).
 		Dur("duration", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DefaultBulkLoadAbove is the number of rows above which a COPY into an
+// empty table builds the table's indexes after the rows (Config.BulkLoadAbove).
+const DefaultBulkLoadAbove = 10_000
+
+// Loading a large number of rows into an empty table is the one case where
+// maintaining the indexes row by row is the slow way: PostgreSQL builds an
+// index from a sorted scan of the table several times faster than it inserts
+// the same entries one at a time (the PostgreSQL manual's "Populating a
+// Database" says the same). An initial apply of 100,000 keys writes 300,000
+// rows into three empty tables; with their six indexes built afterwards, it
+// spends about 0.9 s storing them instead of 1.3-1.7 s.
+//
+// Dropping an index takes an ACCESS EXCLUSIVE lock on its table until the
+// transaction ends, so the bulk load only happens when nobody can be
+// reading anything from the table: it is empty, and the lock is free now
+// (LOCK … NOWAIT; anyone holding a lock on it, even a reader, sends the rows
+// the ordinary way instead of making keyprov or them wait). Readers that
+// come later wait for the commit instead of finding no keys.
+//
+// Only indexes that the rebuild restores exactly are dropped: those that no
+// foreign key uses, that carry no comment, no tablespace of their own, no
+// CLUSTER mark and no replica identity, that are valid, and that belong to
+// no partitioned index. Others stay and are maintained row by row. The
+// rebuild recreates each from its own definition in the catalog
+// (pg_get_indexdef, or pg_get_constraintdef for the indexes of primary key,
+// unique and exclusion constraints), under the same name. Everything
+// happens in the apply's transaction: if anything fails, PostgreSQL rolls
+// the drop back with the rest.
+
+// bulkIndexesQuery lists the indexes of table $1 with how to drop and
+// rebuild each, and whether the rebuild restores it exactly.
+const bulkIndexesQuery = `
+SELECT con.oid IS NOT NULL,
+       CASE WHEN con.oid IS NULL THEN format('%I.%I', n.nspname, ic.relname) ELSE format('%I', con.conname) END,
+       CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(con.oid) END,
+       i.indisvalid AND i.indisready AND i.indislive
+         AND NOT i.indisreplident AND NOT i.indisclustered
+         AND ic.reltablespace = 0
+         AND obj_description(i.indexrelid, 'pg_class') IS NULL
+         AND (con.oid IS NULL OR obj_description(con.oid, 'pg_constraint') IS NULL)
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+         AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid OR h.inhparent = i.indexrelid)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE i.indrelid = $1::regclass
+ORDER BY ic.relname`
+
+// bulkTableQuery tells whether table $1 can have its indexes rebuilt at all:
+// a plain table, in no inheritance tree, owned by a role of the current user.
+const bulkTableQuery = `
+SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid)
+       AND pg_has_role(c.relowner, 'USAGE')
+FROM pg_class c WHERE c.oid = $1::regclass`
+
+// copyInBulk is copyIn, with the table's indexes built after the rows when
+// n exceeds the bulk-load threshold and the table is empty and free. It
+// returns the number of indexes it rebuilt.
+func (t *Tx) copyInBulk(ctx context.Context, table string, columns []string, n int, encode func(e *copyEncoder, i int)) (rows, rebuilt int64, err error) {
+	var (
+		rebuild []string
+		indexes int
+	)
+	if above := t.db.bulkLoadAbove(); above >= 0 && n > above {
+		if rebuild, indexes, err = t.dropIndexesForLoad(ctx, table); err != nil {
+			return 0, 0, fmt.Errorf("preparing the bulk load: %w", err)
+		}
+	}
+	if rows, err = t.copyIn(ctx, table, columns, n, encode); err != nil {
+		return 0, 0, err
+	}
+	if len(rebuild) > 0 {
+		// One round trip: the statements are sent as one simple query.
+		if _, err := t.tx.Conn().PgConn().Exec(ctx, strings.Join(rebuild, ";\n")).ReadAll(); err != nil {
+			return 0, 0, fmt.Errorf("building the indexes of %s: %w", table, err)
+		}
+	}
+	return rows, int64(indexes), nil
+}
+
+// dropIndexesForLoad drops the indexes of table that it can rebuild
+// exactly, if the table is empty and can be locked without waiting, and
+// returns the statements that rebuild them and the number of indexes
+// dropped. It returns none, having changed and kept locked nothing, when
+// the table is not empty or not free, or when the current user may not
+// drop its indexes.
+func (t *Tx) dropIndexesForLoad(ctx context.Context, table string) ([]string, int, error) {
+	// A table with rows is left alone without being locked even briefly.
+	var empty bool
+	if err := t.tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+t.db.table(table)+")").Scan(&empty); err != nil || !empty {
+		return nil, 0, err
+	}
+	sp, err := t.tx.Begin(ctx) // a savepoint: rolling back to it releases the lock
+	if err != nil {
+		return nil, 0, err
+	}
+	drop, rebuild, n, err := t.dropIndexes(ctx, sp, table)
+	if err != nil || n == 0 {
+		if rbErr := sp.Rollback(ctx); rbErr != nil {
+			return nil, 0, errors.Join(err, rbErr)
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "42501") { // lock_not_available, insufficient_privilege
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	if _, err := sp.Conn().PgConn().Exec(ctx, strings.Join(drop, ";\n")).ReadAll(); err != nil {
+		return nil, 0, errors.Join(fmt.Errorf("dropping the indexes of %s: %w", table, err), sp.Rollback(ctx))
+	}
+	return rebuild, n, sp.Commit(ctx)
+}
+
+// dropIndexes locks table, checks that it is still empty, and returns the
+// statements that drop and rebuild its indexes and their number (none if
+// it is not empty).
+func (t *Tx) dropIndexes(ctx context.Context, sp pgx.Tx, table string) (drop, rebuild []string, n int, err error) {
+	name := t.db.table(table)
+	if _, err := sp.Exec(ctx, "LOCK TABLE "+name+" IN ACCESS EXCLUSIVE MODE NOWAIT"); err != nil {
+		return nil, nil, 0, err
+	}
+	var ok bool
+	if err := sp.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+name+")").Scan(&ok); err != nil || !ok {
+		return nil, nil, 0, err
+	}
+	if err := sp.QueryRow(ctx, bulkTableQuery, name).Scan(&ok); err != nil || !ok {
+		return nil, nil, 0, err
+	}
+	rows, err := sp.Query(ctx, bulkIndexesQuery, name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var (
+		isConstraint, exact bool
+		ident, def          string
+		dropConstraints     []string
+		addConstraints      []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&isConstraint, &ident, &def, &exact}, func() error {
+		if exact {
+			n++
+		}
+		switch {
+		case !exact:
+		case isConstraint:
+			dropConstraints = append(dropConstraints, "DROP CONSTRAINT "+ident)
+			addConstraints = append(addConstraints, "ADD CONSTRAINT "+ident+" "+def)
+		default:
+			drop = append(drop, "DROP INDEX "+ident)
+			rebuild = append(rebuild, def)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if len(dropConstraints) > 0 {
+		drop = append(drop, "ALTER TABLE "+name+" "+strings.Join(dropConstraints, ", "))
+		// One ALTER TABLE adds every constraint.
+		rebuild = append(rebuild, "ALTER TABLE "+name+" "+strings.Join(addConstraints, ", "))
+	}
+	return drop, rebuild, n, nil
+}

@@ -1,0 +1,262 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/store"
+)
+
+// indexCatalog describes everything about the indexes of keyprov's tables
+// that a rebuild could lose: definitions, names, constraints (with their
+// deferrability), validity, CLUSTER and replica identity marks, comments,
+// and the foreign keys that use them.
+func indexCatalog(t *testing.T, conn *pgx.Conn) []string {
+	t.Helper()
+	return queryStrings(t, conn, `
+SELECT concat_ws(' | ', c.relname, ic.relname, pg_get_indexdef(i.indexrelid),
+       'constraint: ' || con.conname || ' ' || pg_get_constraintdef(con.oid) || ' deferrable=' || con.condeferrable || ' deferred=' || con.condeferred,
+       'valid=' || i.indisvalid, 'clustered=' || i.indisclustered, 'replident=' || i.indisreplident,
+       'comment: ' || obj_description(i.indexrelid, 'pg_class'),
+       'constraint comment: ' || obj_description(con.oid, 'pg_constraint'),
+       'options: ' || array_to_string(ic.reloptions, ','))
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_class ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE c.relnamespace = 'keyprov'::regnamespace
+UNION ALL
+SELECT concat_ws(' | ', conrelid::regclass::text, conname, pg_get_constraintdef(oid), conindid::regclass::text)
+FROM pg_constraint WHERE contype = 'f'
+ORDER BY 1`)
+}
+
+// openBulk opens a migrated store in a database of its own that bulk-loads
+// batches of more than above rows.
+func openBulk(t *testing.T, above int) (*store.DB, *pgx.Conn) {
+	t.Helper()
+	u := pgtest.NewDatabase(t)
+	db := open(t, store.Config{URL: u, BulkLoadAbove: above, LockTimeout: time.Minute})
+	_, err := db.Migrate(context.Background())
+	require.NoError(t, err)
+	return db, pgtest.Connect(t, u)
+}
+
+func write(t *testing.T, db *store.DB, b *store.Batch) (store.WriteStats, error) {
+	t.Helper()
+	var st store.WriteStats
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
+		var err error
+		st, err = tx.Write(context.Background(), b)
+		return err
+	})
+	return st, err
+}
+
+func rowCounts(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	return queryStrings(t, conn, `SELECT concat_ws(' ', (SELECT count(*) FROM keyprov.keys),
+		(SELECT count(*) FROM keyprov.tokens), (SELECT count(*) FROM keyprov.events))`)[0]
+}
+
+func requireUniqueViolation(t *testing.T, err error, constraint string) {
+	t.Helper()
+	var pe *pgconn.PgError
+	require.True(t, errors.As(err, &pe), "want a unique violation of %s, got %v", constraint, err)
+	assert.Equal(t, "23505", pe.Code, "%v", err)
+	assert.Equal(t, constraint, pe.ConstraintName, "%v", err)
+}
+
+// TestBulkLoad covers writing many rows into empty tables, where the
+// tables' indexes are built after the rows: every index comes back exactly
+// as it was and enforces what it did, and the ordinary way is kept whenever
+// the bulk load could lose something or make anyone wait.
+func TestBulkLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("rebuilds every index of the empty tables", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		before := indexCatalog(t, conn)
+		require.Len(t, before, 6)
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.Equal(t, store.WriteStats{KeysInserted: 25, TokensInserted: 25, Events: 25, IndexesRebuilt: 6}, st)
+		assert.Equal(t, int64(75), st.Rows(), "rebuilt indexes are not rows")
+		assert.Equal(t, before, indexCatalog(t, conn))
+		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+
+		// The rebuilt indexes enforce what they did.
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('acme', 'k0003', 'x', 'o')")
+		requireUniqueViolation(t, err, "keys_identity")
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (id, tenant, slug, name, owner) SELECT min(id), 'acme', 'new', 'x', 'o' FROM keyprov.keys")
+		requireUniqueViolation(t, err, "keys_pkey")
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state, valid_until) SELECT digest, key_id + 1000, 'h', 'previous', now() FROM keyprov.tokens LIMIT 1")
+		requireUniqueViolation(t, err, "tokens_digest")
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state) SELECT '\\x00', key_id, 'h', 'active' FROM keyprov.tokens LIMIT 1")
+		requireUniqueViolation(t, err, "tokens_one_active")
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.events (id, run_id, tenant, slug, action, owner) OVERRIDING SYSTEM VALUE SELECT min(id), gen_random_uuid(), 'a', 'b', 'c', 'd' FROM keyprov.events")
+		requireUniqueViolation(t, err, "events_pkey")
+
+		// And the store reads back as written.
+		var keys int
+		require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
+			s, err := tx.Load(ctx)
+			keys = len(s.Keys)
+			for _, k := range s.Keys {
+				assert.Len(t, k.Tokens, 1, k.Slug)
+			}
+			return err
+		}))
+		assert.Equal(t, 25, keys)
+
+		// The tables are no longer empty: the next batch is written the ordinary way.
+		st, err = write(t, db, createBatch(25, 100))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+		assert.Equal(t, before, indexCatalog(t, conn))
+	})
+
+	t.Run("up to the threshold, the ordinary way", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 25)
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+	})
+
+	t.Run("never when disabled", func(t *testing.T) {
+		t.Parallel()
+		db, _ := openBulk(t, -1)
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+	})
+
+	t.Run("a table in use is not waited for", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		before := indexCatalog(t, conn)
+		// A reader in the middle of a transaction holds a lock on keys,
+		// and keeps it until the write is done. Waiting for it would time
+		// out after a minute (the store's lock_timeout) and fail the write.
+		reader, err := conn.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = reader.Rollback(ctx) }()
+		var n int
+		require.NoError(t, reader.QueryRow(ctx, "SELECT count(*) FROM keyprov.keys").Scan(&n))
+		done := make(chan error, 1)
+		go func() {
+			st, err := write(t, db, createBatch(25, 0))
+			if err == nil && st.IndexesRebuilt != 4 {
+				err = errors.New("want the indexes of tokens and events rebuilt, not those of keys")
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the write waited for the reader's lock")
+		}
+		require.NoError(t, reader.Commit(ctx))
+		assert.Equal(t, before, indexCatalog(t, conn))
+		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+	})
+
+	t.Run("indexes a rebuild would change are kept", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		for _, q := range []string{
+			// A comment on an index of someone else's.
+			"CREATE INDEX keys_by_name ON keyprov.keys (name) WITH (fillfactor = 70)",
+			"COMMENT ON INDEX keyprov.keys_by_name IS 'for the admin UI'",
+			// A foreign key that uses keys' primary key.
+			"CREATE TABLE public.app_keys (key_id bigint REFERENCES keyprov.keys (id))",
+			// A CLUSTER mark.
+			"ALTER TABLE keyprov.events CLUSTER ON events_key",
+			// An index keyprov does not know, deferrable.
+			"ALTER TABLE keyprov.tokens ADD CONSTRAINT tokens_hint UNIQUE (hint) DEFERRABLE INITIALLY DEFERRED",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		before := indexCatalog(t, conn)
+		require.Len(t, before, 9)
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		// keys_identity, tokens_digest, tokens_one_active, tokens_hint and
+		// events_pkey; not keys_pkey, keys_by_name nor events_key.
+		assert.EqualValues(t, 5, st.IndexesRebuilt)
+		assert.Equal(t, before, indexCatalog(t, conn))
+		_, err = conn.Exec(ctx, "INSERT INTO public.app_keys SELECT min(id) FROM keyprov.keys")
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, "INSERT INTO public.app_keys VALUES (-1)")
+		require.Error(t, err, "the foreign key still holds")
+	})
+
+	t.Run("a failed load changes nothing", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		before := indexCatalog(t, conn)
+		b := createBatch(25, 0)
+		// Two keys with one token: the tokens' primary key refuses it when
+		// it is built.
+		b.Keys[20].NewTokens[0].Digest = b.Keys[3].NewTokens[0].Digest
+		_, err := write(t, db, b)
+		requireUniqueViolation(t, err, "tokens_digest")
+		assert.Contains(t, err.Error(), "building the indexes of tokens")
+		assert.Equal(t, before, indexCatalog(t, conn))
+		assert.Equal(t, "0 0 0", rowCounts(t, conn))
+		// Nothing is left behind: the same batch, fixed, loads.
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.EqualValues(t, 6, st.IndexesRebuilt)
+	})
+
+	t.Run("a role that does not own the tables, the ordinary way", func(t *testing.T) {
+		t.Parallel()
+		admin := pgtest.AdminURL(t)
+		u := pgtest.NewDatabase(t)
+		openMigrated(t, u)
+		// Roles belong to the server: this one has a name of its own.
+		name := fmt.Sprintf("keyprov_writer_%d", time.Now().UnixNano())
+		role := pgx.Identifier{name}.Sanitize()
+		adminConn := pgtest.Connect(t, admin)
+		_, err := adminConn.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD 'Wr1ter-pass'")
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			conn := pgtest.Connect(t, u)
+			_, _ = conn.Exec(context.Background(), "DROP OWNED BY "+role)
+			t.Cleanup(func() { _, _ = pgtest.Connect(t, admin).Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+		})
+		conn := pgtest.Connect(t, u)
+		for _, q := range []string{
+			"GRANT USAGE ON SCHEMA keyprov TO " + role,
+			// UPDATE and DELETE let it take LOCK … ACCESS EXCLUSIVE; only the owner may drop an index.
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA keyprov TO " + role,
+			"GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA keyprov TO " + role,
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		before := indexCatalog(t, conn)
+		db := open(t, store.Config{URL: pgtest.WithUser(u, name, "Wr1ter-pass"), BulkLoadAbove: 10})
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+		assert.Equal(t, before, indexCatalog(t, conn))
+		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+	})
+}
