@@ -96,8 +96,8 @@ func (t *Tx) copyInBulk(ctx context.Context, table string, columns []string, n i
 // exactly, if the table is empty and can be locked without waiting, and
 // returns the statements that rebuild them and the number of indexes
 // dropped. It returns none, having changed and kept locked nothing, when
-// the table is not empty or not free, or when the current user may not
-// drop its indexes.
+// the table is not empty or not free, when the current user may not drop
+// its indexes, or when the server refuses the DDL for any other reason.
 func (t *Tx) dropIndexesForLoad(ctx context.Context, table string) ([]string, int, error) {
 	// A table with rows is left alone without being locked even briefly.
 	var empty bool
@@ -109,20 +109,23 @@ func (t *Tx) dropIndexesForLoad(ctx context.Context, table string) ([]string, in
 		return nil, 0, err
 	}
 	drop, rebuild, n, err := t.dropIndexes(ctx, sp, table)
-	if err != nil || n == 0 {
-		if rbErr := sp.Rollback(ctx); rbErr != nil {
-			return nil, 0, errors.Join(err, rbErr)
+	if err == nil && n > 0 {
+		if _, err = sp.Conn().PgConn().Exec(ctx, strings.Join(drop, ";\n")).ReadAll(); err == nil {
+			return rebuild, n, sp.Commit(ctx)
 		}
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "42501") { // lock_not_available, insufficient_privilege
-			return nil, 0, nil
-		}
-		return nil, 0, err
 	}
-	if _, err := sp.Conn().PgConn().Exec(ctx, strings.Join(drop, ";\n")).ReadAll(); err != nil {
-		return nil, 0, errors.Join(fmt.Errorf("dropping the indexes of %s: %w", table, err), sp.Rollback(ctx))
+	// Nothing to drop, or the server said no: the lock is taken
+	// (lock_not_available), the role may not drop the indexes, an event
+	// trigger forbids DDL outside migrations… The bulk load is only a
+	// faster way: the rows go the ordinary way, with nothing changed.
+	if rbErr := sp.Rollback(ctx); rbErr != nil {
+		return nil, 0, errors.Join(err, rbErr)
 	}
-	return rebuild, n, sp.Commit(ctx)
+	var pe *pgconn.PgError
+	if err == nil || (errors.As(err, &pe) && ctx.Err() == nil) {
+		return nil, 0, nil
+	}
+	return nil, 0, err
 }
 
 // dropIndexes locks table, checks that it is still empty, and returns the

@@ -225,6 +225,25 @@ func TestBulkLoad(t *testing.T) {
 		assert.EqualValues(t, 6, st.IndexesRebuilt)
 	})
 
+	t.Run("DDL refused by the server, the ordinary way", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		for _, q := range []string{
+			`CREATE FUNCTION public.no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+			 BEGIN RAISE EXCEPTION 'DDL only in migrations'; END $$`,
+			`CREATE EVENT TRIGGER no_ddl ON ddl_command_start WHEN TAG IN ('DROP INDEX', 'ALTER TABLE') EXECUTE FUNCTION public.no_ddl()`,
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		before := indexCatalog(t, conn)
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+		assert.Equal(t, before, indexCatalog(t, conn))
+		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+	})
+
 	t.Run("a role that does not own the tables, the ordinary way", func(t *testing.T) {
 		t.Parallel()
 		admin := pgtest.AdminURL(t)
