@@ -218,6 +218,7 @@ func (e *env) size(n int) error {
 		for _, s := range res {
 			fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
 		}
+		phases(res)
 		fmt.Println()
 		return nil
 	}
@@ -515,6 +516,20 @@ func writeUpserts(path string, rows [][]any) error {
 	return w.Flush()
 }
 
+// phases splits the database phase of each reported run by the summary
+// line's fields: where its time went.
+func phases(res []scenario) {
+	fmt.Printf("\n| database phase of that run | migrate | lock | load | diff | write | the rest (connecting, committing, printing) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range res {
+		ms := func(k string) time.Duration {
+			f, _ := s.summary[k].(float64)
+			return time.Duration(f * float64(time.Millisecond))
+		}
+		rest := s.db - ms("migrate") - ms("lock") - ms("load") - ms("diff") - ms("write")
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", s.name, sec(ms("migrate")), sec(ms("lock")), sec(ms("load")), sec(ms("diff")), sec(ms("write")), sec(rest))
+	}
+}
+
 func report(n int, res []scenario, rss int64, flat scenario, r refs) {
 	fmt.Printf("\nkeyprov: the median of %d runs of each scenario.\n", runs)
 	fmt.Printf("\n| scenario | spec eval | database | total wall | peak RSS | rows written |\n|---|---:|---:|---:|---:|---:|\n")
@@ -522,6 +537,7 @@ func report(n int, res []scenario, rss int64, flat scenario, r refs) {
 		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
 	}
 	fmt.Printf("| %s | %s | – | %s | %s | – |\n", flat.name, sec(flat.eval), sec(flat.wall), mb(flat.rssKB))
+	phases(res)
 	fmt.Printf("\n| reference (same data) | time |\n|---|---:|\n")
 	fmt.Printf("| COPY keys TO STDOUT (read lower bound) | %s |\n", sec(r.copyRead))
 	fmt.Printf("| CopyFrom of %d rows into an empty table with the same indexes (write lower bound) | %s |\n", n, sec(r.copyFrom))
