@@ -44,8 +44,14 @@ ORDER BY 1`)
 // batches of more than above rows.
 func openBulk(t *testing.T, above int) (*store.DB, *pgx.Conn) {
 	t.Helper()
+	return openBulkMode(t, above, "")
+}
+
+// openBulkMode is openBulk with a query mode (a key of store.QueryModes).
+func openBulkMode(t *testing.T, above int, mode string) (*store.DB, *pgx.Conn) {
+	t.Helper()
 	u := pgtest.NewDatabase(t)
-	db := open(t, store.Config{URL: u, BulkLoadAbove: above, LockTimeout: time.Minute})
+	db := open(t, store.Config{URL: u, BulkLoadAbove: above, LockTimeout: time.Minute, QueryMode: mode})
 	_, err := db.Migrate(context.Background())
 	require.NoError(t, err)
 	return db, pgtest.Connect(t, u)
@@ -84,48 +90,51 @@ func TestBulkLoad(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	t.Run("rebuilds every index of the empty tables", func(t *testing.T) {
-		t.Parallel()
-		db, conn := openBulk(t, 10)
-		before := indexCatalog(t, conn)
-		require.Len(t, before, 6)
-		st, err := write(t, db, createBatch(25, 0))
-		require.NoError(t, err)
-		assert.Equal(t, store.WriteStats{KeysInserted: 25, TokensInserted: 25, Events: 25, IndexesRebuilt: 6}, st)
-		assert.Equal(t, int64(75), st.Rows(), "rebuilt indexes are not rows")
-		assert.Equal(t, before, indexCatalog(t, conn))
-		assert.Equal(t, "25 25 25", rowCounts(t, conn))
+	// In every query mode: the simple protocol (and PgBouncer) too.
+	for _, mode := range []string{"exec", "simple", "cache"} {
+		t.Run("rebuilds every index of the empty tables/"+mode, func(t *testing.T) {
+			t.Parallel()
+			db, conn := openBulkMode(t, 10, mode)
+			before := indexCatalog(t, conn)
+			require.Len(t, before, 6)
+			st, err := write(t, db, createBatch(25, 0))
+			require.NoError(t, err)
+			assert.Equal(t, store.WriteStats{KeysInserted: 25, TokensInserted: 25, Events: 25, IndexesRebuilt: 6}, st)
+			assert.Equal(t, int64(75), st.Rows(), "rebuilt indexes are not rows")
+			assert.Equal(t, before, indexCatalog(t, conn))
+			assert.Equal(t, "25 25 25", rowCounts(t, conn))
 
-		// The rebuilt indexes enforce what they did.
-		_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('acme', 'k0003', 'x', 'o')")
-		requireUniqueViolation(t, err, "keys_identity")
-		_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (id, tenant, slug, name, owner) SELECT min(id), 'acme', 'new', 'x', 'o' FROM keyprov.keys")
-		requireUniqueViolation(t, err, "keys_pkey")
-		_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state, valid_until) SELECT digest, key_id + 1000, 'h', 'previous', now() FROM keyprov.tokens LIMIT 1")
-		requireUniqueViolation(t, err, "tokens_digest")
-		_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state) SELECT '\\x00', key_id, 'h', 'active' FROM keyprov.tokens LIMIT 1")
-		requireUniqueViolation(t, err, "tokens_one_active")
-		_, err = conn.Exec(ctx, "INSERT INTO keyprov.events (id, run_id, tenant, slug, action, owner) OVERRIDING SYSTEM VALUE SELECT min(id), gen_random_uuid(), 'a', 'b', 'c', 'd' FROM keyprov.events")
-		requireUniqueViolation(t, err, "events_pkey")
+			// The rebuilt indexes enforce what they did.
+			_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('acme', 'k0003', 'x', 'o')")
+			requireUniqueViolation(t, err, "keys_identity")
+			_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (id, tenant, slug, name, owner) SELECT min(id), 'acme', 'new', 'x', 'o' FROM keyprov.keys")
+			requireUniqueViolation(t, err, "keys_pkey")
+			_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state, valid_until) SELECT digest, key_id + 1000, 'h', 'previous', now() FROM keyprov.tokens LIMIT 1")
+			requireUniqueViolation(t, err, "tokens_digest")
+			_, err = conn.Exec(ctx, "INSERT INTO keyprov.tokens (digest, key_id, hint, state) SELECT '\\x00', key_id, 'h', 'active' FROM keyprov.tokens LIMIT 1")
+			requireUniqueViolation(t, err, "tokens_one_active")
+			_, err = conn.Exec(ctx, "INSERT INTO keyprov.events (id, run_id, tenant, slug, action, owner) OVERRIDING SYSTEM VALUE SELECT min(id), gen_random_uuid(), 'a', 'b', 'c', 'd' FROM keyprov.events")
+			requireUniqueViolation(t, err, "events_pkey")
 
-		// And the store reads back as written.
-		var keys int
-		require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
-			s, err := tx.Load(ctx)
-			keys = len(s.Keys)
-			for _, k := range s.Keys {
-				assert.Len(t, k.Tokens, 1, k.Slug)
-			}
-			return err
-		}))
-		assert.Equal(t, 25, keys)
+			// And the store reads back as written.
+			var keys int
+			require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
+				s, err := tx.Load(ctx)
+				keys = len(s.Keys)
+				for _, k := range s.Keys {
+					assert.Len(t, k.Tokens, 1, k.Slug)
+				}
+				return err
+			}))
+			assert.Equal(t, 25, keys)
 
-		// The tables are no longer empty: the next batch is written the ordinary way.
-		st, err = write(t, db, createBatch(25, 100))
-		require.NoError(t, err)
-		assert.Zero(t, st.IndexesRebuilt)
-		assert.Equal(t, before, indexCatalog(t, conn))
-	})
+			// The tables are no longer empty: the next batch is written the ordinary way.
+			st, err = write(t, db, createBatch(25, 100))
+			require.NoError(t, err)
+			assert.Zero(t, st.IndexesRebuilt)
+			assert.Equal(t, before, indexCatalog(t, conn))
+		})
+	}
 
 	t.Run("up to the threshold, the ordinary way", func(t *testing.T) {
 		t.Parallel()
