@@ -20,7 +20,7 @@ const DefaultBulkLoadAbove = 10_000
 // the same entries one at a time (the PostgreSQL manual's "Populating a
 // Database" says the same). An initial apply of 100,000 keys writes 300,000
 // rows into three empty tables; with their six indexes built afterwards, it
-// spends about 0.9 s storing them instead of 1.3-1.7 s.
+// spends 0.85-1.1 s storing them instead of 1.3-1.7 s (BENCHMARKS.md).
 //
 // Dropping an index takes an ACCESS EXCLUSIVE lock on its table until the
 // transaction ends, so the bulk load only happens when nobody can be
@@ -37,7 +37,9 @@ const DefaultBulkLoadAbove = 10_000
 // (pg_get_indexdef, or pg_get_constraintdef for the indexes of primary key,
 // unique and exclusion constraints), under the same name. Everything
 // happens in the apply's transaction: if anything fails, PostgreSQL rolls
-// the drop back with the rest.
+// the drop back with the rest. If the server refuses any of it before the
+// rows are copied (a role that does not own the table, an event trigger
+// that forbids DDL), the rows are copied the ordinary way.
 
 // bulkIndexesQuery lists the indexes of table $1 with how to drop and
 // rebuild each, and whether the rebuild restores it exactly.
@@ -154,11 +156,9 @@ func (t *Tx) dropIndexes(ctx context.Context, sp pgx.Tx, table string) (drop, re
 		addConstraints      []string
 	)
 	_, err = pgx.ForEachRow(rows, []any{&isConstraint, &ident, &def, &exact}, func() error {
-		if exact {
-			n++
-		}
 		switch {
 		case !exact:
+			return nil // kept, and maintained row by row
 		case isConstraint:
 			dropConstraints = append(dropConstraints, "DROP CONSTRAINT "+ident)
 			addConstraints = append(addConstraints, "ADD CONSTRAINT "+ident+" "+def)
@@ -166,6 +166,7 @@ func (t *Tx) dropIndexes(ctx context.Context, sp pgx.Tx, table string) (drop, re
 			drop = append(drop, "DROP INDEX "+ident)
 			rebuild = append(rebuild, def)
 		}
+		n++
 		return nil
 	})
 	if err != nil {

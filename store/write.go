@@ -107,7 +107,8 @@ func (s WriteStats) Rows() int64 {
 }
 
 // Write executes a batch with a bounded number of statements, whatever its
-// size: ids for new keys in one query, new rows with COPY, updates as one
+// size: ids for new keys in one query, new rows with COPY (into an empty
+// table, with its indexes built after the rows: bulk.go), updates as one
 // UPDATE … FROM unnest(…) per table.
 func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	var st WriteStats
