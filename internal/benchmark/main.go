@@ -531,7 +531,11 @@ func phases(res []scenario) {
 }
 
 func report(n int, res []scenario, rss int64, flat scenario, r refs) {
-	fmt.Printf("\nkeyprov: the median of %d runs of each scenario.\n", runs)
+	if runs == 1 {
+		fmt.Printf("\nkeyprov: one run of each scenario.\n")
+	} else {
+		fmt.Printf("\nkeyprov: the median of %d runs of each scenario.\n", runs)
+	}
 	fmt.Printf("\n| scenario | spec eval | database | total wall | peak RSS | rows written |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, s := range res {
 		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
