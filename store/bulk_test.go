@@ -120,11 +120,14 @@ func TestBulkLoad(t *testing.T) {
 			var keys int
 			require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 				s, err := tx.Load(ctx)
+				if err != nil {
+					return err
+				}
 				keys = len(s.Keys)
 				for _, k := range s.Keys {
 					assert.Len(t, k.Tokens, 1, k.Slug)
 				}
-				return err
+				return nil
 			}))
 			assert.Equal(t, 25, keys)
 
