@@ -146,6 +146,12 @@ type scenario struct {
 	summary map[string]any
 }
 
+// ms reads a duration field (milliseconds) of the run's summary line.
+func (s scenario) ms(field string) time.Duration {
+	f, _ := s.summary[field].(float64)
+	return time.Duration(f * float64(time.Millisecond))
+}
+
 func (e *env) size(n int) error {
 	d := filepath.Join(e.dir, fmt.Sprintf("n%d", n))
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -365,12 +371,8 @@ func (e *env) keyprov(dir, dbURL string, in *inputs, args ...string) (scenario, 
 	if s.summary == nil {
 		return s, fmt.Errorf("no summary line in the log:\n%s", tail(stderr.String(), 2000))
 	}
-	ms := func(k string) time.Duration {
-		f, _ := s.summary[k].(float64)
-		return time.Duration(f * float64(time.Millisecond))
-	}
-	s.eval = ms("eval")
-	s.db = ms("duration") - s.eval
+	s.eval = s.ms("eval")
+	s.db = s.ms("duration") - s.eval
 	if f, ok := s.summary["rows_written"].(float64); ok {
 		s.rows = int64(f)
 	}
@@ -521,12 +523,8 @@ func writeUpserts(path string, rows [][]any) error {
 func phases(res []scenario) {
 	fmt.Printf("\n| database phase of that run | migrate | lock | load | diff | write | the rest (connecting, committing, printing) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range res {
-		ms := func(k string) time.Duration {
-			f, _ := s.summary[k].(float64)
-			return time.Duration(f * float64(time.Millisecond))
-		}
-		rest := s.db - ms("migrate") - ms("lock") - ms("load") - ms("diff") - ms("write")
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", s.name, sec(ms("migrate")), sec(ms("lock")), sec(ms("load")), sec(ms("diff")), sec(ms("write")), sec(rest))
+		rest := s.db - s.ms("migrate") - s.ms("lock") - s.ms("load") - s.ms("diff") - s.ms("write")
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", s.name, sec(s.ms("migrate")), sec(s.ms("lock")), sec(s.ms("load")), sec(s.ms("diff")), sec(s.ms("write")), sec(rest))
 	}
 }
 
