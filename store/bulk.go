@@ -69,51 +69,100 @@ SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass
        AND pg_has_role(c.relowner, 'USAGE')
 FROM pg_class c WHERE c.oid = $1::regclass`
 
-// copyInBulk is copyIn, with the table's indexes built after the rows when
-// n exceeds the bulk-load threshold and the table is empty and free. It
-// returns the number of indexes it rebuilt.
-func (t *Tx) copyInBulk(ctx context.Context, table string, columns []string, n int, encode func(e *copyEncoder, i int)) (rows, rebuilt int64, err error) {
-	var (
-		rebuild []string
-		indexes int
-	)
-	if above := t.db.bulkLoadAbove(); above >= 0 && n > above {
-		if rebuild, indexes, err = t.dropIndexesForLoad(ctx, table); err != nil {
+// reserveIDsQuery draws $2 consecutive ids from the sequence of the id
+// column of table $1 in one step: one nextval, then setval to the last id
+// of the range, instead of $2 calls of nextval (0.04 s per 100,000 rows).
+// It returns the first id, or no row when the sequence does not count by
+// one (the ids are then drawn the ordinary way). A range past the
+// sequence's maximum makes setval fail, and the rows go the ordinary way.
+//
+// Between the nextval and the setval, within the statement, another
+// session's nextval would draw an id inside the range. It is only run under
+// the bulk load's ACCESS EXCLUSIVE lock on the table: an INSERT into the
+// table waits for that lock before it evaluates the column's default, so
+// only a direct call of nextval on keyprov's own sequence could, and a row
+// inserted with that id would then fail on the primary key, never replace
+// one.
+const reserveIDsQuery = `
+SELECT setval(q.seq, q.first + $2 - 1) - $2 + 1
+FROM (SELECT p.seqrelid::regclass AS seq, nextval(p.seqrelid::regclass) AS first
+      FROM pg_sequence p
+      WHERE p.seqrelid = pg_get_serial_sequence($1, 'id')::regclass AND p.seqincrement = 1) q`
+
+// A load is n rows to copy into table.
+type load struct {
+	table string
+	n     int
+	// reserveIDs asks for n consecutive values of the table's id column,
+	// drawn in one step when the rows are bulk-loaded (reserveIDsQuery).
+	reserveIDs bool
+	// rows returns the columns to copy and the encoder of row i. firstID
+	// is the first of the reserved ids, or 0 when none were reserved.
+	rows func(ctx context.Context, firstID int64) (columns []string, encode func(e *copyEncoder, i int), err error)
+}
+
+// copyInBulk copies l's rows, with the table's indexes built after the
+// rows when there are more than the bulk-load threshold and the table is
+// empty and free. It returns the number of indexes it rebuilt.
+func (t *Tx) copyInBulk(ctx context.Context, l load) (rows, rebuilt int64, err error) {
+	var bl bulkLoad
+	if above := t.db.bulkLoadAbove(); above >= 0 && l.n > above {
+		if bl, err = t.dropIndexesForLoad(ctx, l); err != nil {
 			return 0, 0, fmt.Errorf("preparing the bulk load: %w", err)
 		}
 	}
-	if rows, err = t.copyIn(ctx, table, columns, n, encode); err != nil {
+	columns, encode, err := l.rows(ctx, bl.firstID)
+	if err != nil {
 		return 0, 0, err
 	}
-	if len(rebuild) > 0 {
+	if rows, err = t.copyIn(ctx, l.table, columns, l.n, encode); err != nil {
+		return 0, 0, err
+	}
+	if len(bl.rebuild) > 0 {
 		// One round trip: the statements are sent as one simple query.
-		if _, err := t.tx.Conn().PgConn().Exec(ctx, strings.Join(rebuild, ";\n")).ReadAll(); err != nil {
-			return 0, 0, fmt.Errorf("building the indexes of %s: %w", table, err)
+		if _, err := t.tx.Conn().PgConn().Exec(ctx, strings.Join(bl.rebuild, ";\n")).ReadAll(); err != nil {
+			return 0, 0, fmt.Errorf("building the indexes of %s: %w", l.table, err)
 		}
 	}
-	return rows, int64(indexes), nil
+	return rows, int64(bl.indexes), nil
 }
 
-// dropIndexesForLoad drops the indexes of table that it can rebuild
+// bulkLoad is a table made ready for a bulk load.
+type bulkLoad struct {
+	rebuild []string // the statements that rebuild the dropped indexes
+	indexes int      // the number of indexes dropped
+	firstID int64    // the first reserved id, 0 when none
+}
+
+// dropIndexesForLoad drops the indexes of l's table that it can rebuild
 // exactly, if the table is empty and can be locked without waiting, and
-// returns the statements that rebuild them and the number of indexes
-// dropped. It returns none, having changed and kept locked nothing, when
-// the table is not empty or not free, when the current user may not drop
-// its indexes, or when the server refuses the DDL for any other reason.
-func (t *Tx) dropIndexesForLoad(ctx context.Context, table string) ([]string, int, error) {
+// reserves ids if l asks for them. It returns a zero bulkLoad, having
+// changed and kept locked nothing, when the table is not empty or not
+// free, when the current user may not drop its indexes, or when the server
+// refuses the DDL for any other reason.
+func (t *Tx) dropIndexesForLoad(ctx context.Context, l load) (bulkLoad, error) {
 	// A table with rows is left alone without being locked even briefly.
 	var empty bool
-	if err := t.tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+t.db.table(table)+")").Scan(&empty); err != nil || !empty {
-		return nil, 0, err
+	if err := t.tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+t.db.table(l.table)+")").Scan(&empty); err != nil || !empty {
+		return bulkLoad{}, err
 	}
 	sp, err := t.tx.Begin(ctx) // a savepoint: rolling back to it releases the lock
 	if err != nil {
-		return nil, 0, err
+		return bulkLoad{}, err
 	}
-	drop, rebuild, n, err := t.dropIndexes(ctx, sp, table)
+	drop, rebuild, n, err := t.dropIndexes(ctx, sp, l.table)
 	if err == nil && n > 0 {
 		if _, err = sp.Conn().PgConn().Exec(ctx, strings.Join(drop, ";\n")).ReadAll(); err == nil {
-			return rebuild, n, sp.Commit(ctx)
+			bl := bulkLoad{rebuild: rebuild, indexes: n}
+			if l.reserveIDs {
+				err = sp.QueryRow(ctx, reserveIDsQuery, t.db.table(l.table), l.n).Scan(&bl.firstID)
+				if errors.Is(err, pgx.ErrNoRows) {
+					err = nil
+				}
+			}
+			if err == nil {
+				return bl, sp.Commit(ctx)
+			}
 		}
 	}
 	// Nothing to drop, or the server said no: the lock is taken
@@ -121,13 +170,13 @@ func (t *Tx) dropIndexesForLoad(ctx context.Context, table string) ([]string, in
 	// trigger forbids DDL outside migrations… The bulk load is only a
 	// faster way: the rows go the ordinary way, with nothing changed.
 	if rbErr := sp.Rollback(ctx); rbErr != nil {
-		return nil, 0, errors.Join(err, rbErr)
+		return bulkLoad{}, errors.Join(err, rbErr)
 	}
 	var pe *pgconn.PgError
 	if err == nil || (errors.As(err, &pe) && ctx.Err() == nil) {
-		return nil, 0, nil
+		return bulkLoad{}, nil
 	}
-	return nil, 0, err
+	return bulkLoad{}, err
 }
 
 // dropIndexes locks table, checks that it is still empty, and returns the

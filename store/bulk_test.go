@@ -139,6 +139,78 @@ func TestBulkLoad(t *testing.T) {
 		})
 	}
 
+	t.Run("ids are drawn in one step, and the sequences go on after them", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		// Ids drawn before (by work that rolled back, say) stay unused.
+		for _, q := range []string{
+			"SELECT nextval('keyprov.keys_id_seq') FROM generate_series(1, 7)",
+			"SELECT nextval('keyprov.events_id_seq') FROM generate_series(1, 3)",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.EqualValues(t, 6, st.IndexesRebuilt)
+		assert.Equal(t, []string{"8 32 25"}, queryStrings(t, conn, "SELECT concat_ws(' ', min(id), max(id), count(DISTINCT id)) FROM keyprov.keys"))
+		assert.Equal(t, []string{"4 28 25"}, queryStrings(t, conn, "SELECT concat_ws(' ', min(id), max(id), count(DISTINCT id)) FROM keyprov.events"))
+		// Each token and event names the key it was written for.
+		assert.Equal(t, []string{"25 25"}, queryStrings(t, conn, `SELECT concat_ws(' ',
+			(SELECT count(*) FROM keyprov.tokens t JOIN keyprov.keys k ON k.id = t.key_id AND t.hint = 'wat_…' || k.slug),
+			(SELECT count(*) FROM keyprov.events e JOIN keyprov.keys k ON k.id = e.key_id AND (e.tenant, e.slug) = (k.tenant, k.slug)))`))
+		// The next rows, written by anyone, draw ids after the reserved ones.
+		for _, q := range []string{
+			"INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('other', 'k', 'x', 'o')",
+			"INSERT INTO keyprov.events (run_id, tenant, slug, action, owner) VALUES (gen_random_uuid(), 'other', 'k', 'created', 'o')",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		assert.Equal(t, []string{"33 29"}, queryStrings(t, conn, `SELECT concat_ws(' ',
+			(SELECT id FROM keyprov.keys WHERE tenant = 'other'), (SELECT id FROM keyprov.events WHERE tenant = 'other'))`))
+		st, err = write(t, db, createBatch(25, 100))
+		require.NoError(t, err)
+		assert.Zero(t, st.IndexesRebuilt)
+		assert.Equal(t, []string{"51 51"}, queryStrings(t, conn, "SELECT concat_ws(' ', count(DISTINCT id), count(*)) FROM keyprov.keys"))
+	})
+
+	t.Run("a sequence that does not count by one, the ordinary ids", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		for _, q := range []string{
+			"ALTER TABLE keyprov.keys ALTER COLUMN id SET INCREMENT BY 5",
+			"ALTER TABLE keyprov.events ALTER COLUMN id SET INCREMENT BY 5",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		st, err := write(t, db, createBatch(25, 0))
+		require.NoError(t, err)
+		assert.EqualValues(t, 6, st.IndexesRebuilt, "still loaded in bulk")
+		// Every id is one the sequence handed out.
+		for _, table := range []string{"keys", "events"} {
+			assert.Equal(t, []string{"25 25"}, queryStrings(t, conn,
+				"SELECT concat_ws(' ', count(DISTINCT id), count(*) FILTER (WHERE id % 5 = 1)) FROM keyprov."+table), table)
+		}
+		_, err = conn.Exec(ctx, "INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('other', 'k', 'x', 'o')")
+		require.NoError(t, err)
+	})
+
+	t.Run("a sequence without room for the ids fails and writes nothing", func(t *testing.T) {
+		t.Parallel()
+		db, conn := openBulk(t, 10)
+		_, err := conn.Exec(ctx, "ALTER TABLE keyprov.keys ALTER COLUMN id SET MAXVALUE 24")
+		require.NoError(t, err)
+		before := indexCatalog(t, conn)
+		_, err = write(t, db, createBatch(25, 0))
+		var pe *pgconn.PgError
+		require.True(t, errors.As(err, &pe), "%v", err)
+		assert.Equal(t, "2200H", pe.Code, "sequence_generator_limit_exceeded: %v", err)
+		assert.Equal(t, "0 0 0", rowCounts(t, conn))
+		assert.Equal(t, before, indexCatalog(t, conn))
+	})
+
 	t.Run("up to the threshold, the ordinary way", func(t *testing.T) {
 		t.Parallel()
 		db, conn := openBulk(t, 25)

@@ -108,8 +108,9 @@ func (s WriteStats) Rows() int64 {
 
 // Write executes a batch with a bounded number of statements, whatever its
 // size: ids for new keys in one query, new rows with COPY (into an empty
-// table, with its indexes built after the rows: bulk.go), updates as one
-// UPDATE … FROM unnest(…) per table.
+// table, with its indexes built after the rows and the ids of its rows
+// reserved in one step: bulk.go), updates as one UPDATE … FROM unnest(…)
+// per table.
 func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	var st WriteStats
 	if len(b.Keys) == 0 {
@@ -127,7 +128,8 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		}
 	}
 	if len(creates) > 0 {
-		// The content digests are computed while the database draws the ids.
+		// The content digests are computed while the database prepares the
+		// table and draws the ids.
 		digestsDone := make(chan [][32]byte, 1)
 		go func() {
 			ds := make([][32]byte, len(creates))
@@ -136,36 +138,45 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 			}
 			digestsDone <- ds
 		}()
-		ids, err := t.allocateIDs(ctx, len(creates))
-		digests := <-digestsDone
-		if err != nil {
-			return st, fmt.Errorf("allocating key ids: %w", err)
-		}
-		for j, i := range creates {
-			b.Keys[i].KeyID = ids[j]
-			b.Keys[i].Key.ID = ids[j]
-		}
-		n, rebuilt, err := t.copyInBulk(ctx, "keys",
-			[]string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest"},
-			len(creates), func(e *copyEncoder, j int) {
-				k := b.Keys[creates[j]].Key
-				e.row(15)
-				e.int8(k.ID)
-				e.text(k.Tenant)
-				e.text(k.Slug)
-				e.bool(k.Universal)
-				e.text(k.Name)
-				e.text(k.Description)
-				e.jsonb(k.Permissions)
-				e.jsonb(k.Metadata)
-				e.timestamptzPtr(k.ExpiresAt)
-				e.text(k.Owner)
-				e.timestamptzPtr(k.RevokedAt)
-				e.nullText(k.RevokedReason)
-				e.timestamptz(b.Now)
-				e.timestamptz(b.Now)
-				e.bytes(digests[j][:])
-			})
+		n, rebuilt, err := t.copyInBulk(ctx, load{table: "keys", n: len(creates), reserveIDs: true,
+			rows: func(ctx context.Context, firstID int64) ([]string, func(e *copyEncoder, j int), error) {
+				var ids []int64
+				if firstID == 0 {
+					var err error
+					if ids, err = t.allocateIDs(ctx, len(creates)); err != nil {
+						return nil, nil, fmt.Errorf("allocating key ids: %w", err)
+					}
+				}
+				for j, i := range creates {
+					id := firstID + int64(j)
+					if ids != nil {
+						id = ids[j]
+					}
+					b.Keys[i].KeyID = id
+					b.Keys[i].Key.ID = id
+				}
+				digests := <-digestsDone
+				return []string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest"},
+					func(e *copyEncoder, j int) {
+						k := b.Keys[creates[j]].Key
+						e.row(15)
+						e.int8(k.ID)
+						e.text(k.Tenant)
+						e.text(k.Slug)
+						e.bool(k.Universal)
+						e.text(k.Name)
+						e.text(k.Description)
+						e.jsonb(k.Permissions)
+						e.jsonb(k.Metadata)
+						e.timestamptzPtr(k.ExpiresAt)
+						e.text(k.Owner)
+						e.timestamptzPtr(k.RevokedAt)
+						e.nullText(k.RevokedReason)
+						e.timestamptz(b.Now)
+						e.timestamptz(b.Now)
+						e.bytes(digests[j][:])
+					}, nil
+			}})
 		if err != nil {
 			return st, fmt.Errorf("inserting keys: %w", err)
 		}
@@ -181,26 +192,28 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	}
 
 	if toks := <-sortedTokens; len(toks) > 0 {
-		n, rebuilt, err := t.copyInBulk(ctx, "tokens",
-			[]string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
-			len(toks), func(e *copyEncoder, i int) {
-				kw := &b.Keys[toks[i].key]
-				nt := &kw.NewTokens[toks[i].i]
-				e.row(9)
-				e.int8(kw.KeyID)
-				e.bytes(nt.Digest[:])
-				e.text(token.Scheme)
-				e.text(nt.Hint)
-				e.text(nt.State)
-				e.timestamptzPtr(nt.ValidUntil)
-				e.timestamptz(b.Now)
-				if nt.State == StateRetired {
-					e.timestamptz(b.Now)
-				} else {
-					e.null()
-				}
-				e.nullText(nt.RetiredReason)
-			})
+		n, rebuilt, err := t.copyInBulk(ctx, load{table: "tokens", n: len(toks),
+			rows: func(context.Context, int64) ([]string, func(e *copyEncoder, i int), error) {
+				return []string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
+					func(e *copyEncoder, i int) {
+						kw := &b.Keys[toks[i].key]
+						nt := &kw.NewTokens[toks[i].i]
+						e.row(9)
+						e.int8(kw.KeyID)
+						e.bytes(nt.Digest[:])
+						e.text(token.Scheme)
+						e.text(nt.Hint)
+						e.text(nt.State)
+						e.timestamptzPtr(nt.ValidUntil)
+						e.timestamptz(b.Now)
+						if nt.State == StateRetired {
+							e.timestamptz(b.Now)
+						} else {
+							e.null()
+						}
+						e.nullText(nt.RetiredReason)
+					}, nil
+			}})
 		if err != nil {
 			return st, fmt.Errorf("inserting tokens: %w", err)
 		}
@@ -219,27 +232,40 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("writing events: %w", err)
 		}
-		n, rebuilt, err := t.copyInBulk(ctx, "events",
-			[]string{"at", "run_id", "key_id", "tenant", "slug", "action", "changes", "owner", "actor", "reason"},
-			len(evs), func(e *copyEncoder, i int) {
-				kw := &b.Keys[evs[i].key]
-				ev := &kw.Events[evs[i].i]
-				changes := ev.Document()
-				if changes == nil {
-					changes = []byte("{}")
+		// In a bulk load the events' ids are reserved at once and copied
+		// (COPY writes even a GENERATED ALWAYS column); otherwise each row
+		// draws its own from the column's default.
+		n, rebuilt, err := t.copyInBulk(ctx, load{table: "events", n: len(evs), reserveIDs: true,
+			rows: func(_ context.Context, firstID int64) ([]string, func(e *copyEncoder, i int), error) {
+				columns := []string{"at", "run_id", "key_id", "tenant", "slug", "action", "changes", "owner", "actor", "reason"}
+				fields := len(columns)
+				if firstID != 0 {
+					columns = append(columns, "id")
+					fields++
 				}
-				e.row(10)
-				e.timestamptz(b.Now)
-				e.uuid(runID)
-				e.int8(kw.KeyID)
-				e.text(kw.Tenant)
-				e.text(kw.Slug)
-				e.text(ev.Action)
-				e.json(changes)
-				e.text(b.Owner)
-				e.text(b.Actor)
-				e.nullText(ev.Reason)
-			})
+				return columns, func(e *copyEncoder, i int) {
+					kw := &b.Keys[evs[i].key]
+					ev := &kw.Events[evs[i].i]
+					changes := ev.Document()
+					if changes == nil {
+						changes = []byte("{}")
+					}
+					e.row(fields)
+					e.timestamptz(b.Now)
+					e.uuid(runID)
+					e.int8(kw.KeyID)
+					e.text(kw.Tenant)
+					e.text(kw.Slug)
+					e.text(ev.Action)
+					e.json(changes)
+					e.text(b.Owner)
+					e.text(b.Actor)
+					e.nullText(ev.Reason)
+					if firstID != 0 {
+						e.int8(firstID + int64(i))
+					}
+				}, nil
+			}})
 		if err != nil {
 			return st, fmt.Errorf("writing events: %w", err)
 		}
