@@ -168,30 +168,36 @@ func (e *env) size(n int) error {
 	}
 	defer drop()
 
-	var res []scenario
+	var res, initialRuns, noopRuns []scenario
 	var rss int64
 	// measure runs a scenario runs times and keeps the median run; before
 	// each run but the first, reset (if any) brings the store back to
-	// where the first run started.
-	measure := func(name string, reset func() error, args ...string) error {
+	// where the first run started, and after each, after (if any)
+	// measures the references compared with that run.
+	measure := func(name string, reset func() error, after func(i int) error, args ...string) ([]scenario, error) {
 		var all []scenario
 		for i := range runs {
 			if i > 0 && reset != nil {
 				if err := reset(); err != nil {
-					return fmt.Errorf("%s: resetting: %w", name, err)
+					return nil, fmt.Errorf("%s: resetting: %w", name, err)
 				}
 			}
 			s, err := e.keyprov(d, dbURL, in, args...)
 			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			rss = max(rss, s.rssKB)
 			all = append(all, s)
+			if after != nil {
+				if err := after(i); err != nil {
+					return nil, fmt.Errorf("%s: the references: %w", name, err)
+				}
+			}
 		}
 		m := median(all, wallOf)
 		m.name = name
 		res = append(res, m)
-		return nil
+		return all, nil
 	}
 	dropSchema := func() error {
 		ctx := context.Background()
@@ -207,42 +213,38 @@ func (e *env) size(n int) error {
 		_, err := e.keyprov(d, dbURL, in, "apply", "-var-file", "tenants.json")
 		return err
 	}
-	if err := measure("initial apply", dropSchema, "apply", "-var-file", "tenants.json"); err != nil {
+	var ref *refs
+	var afterInitial, afterNoop func(int) error
+	if !keyprovOnly {
+		ref = &refs{e: e, dbURL: dbURL, dir: d, n: n}
+		defer ref.close()
+		afterInitial, afterNoop = ref.afterInitial, ref.afterNoop
+	}
+	if initialRuns, err = measure("initial apply", dropSchema, afterInitial, "apply", "-var-file", "tenants.json"); err != nil {
 		return err
 	}
-	if err := measure("no-op apply", nil, "apply", "-var-file", "tenants.json"); err != nil {
+	if noopRuns, err = measure("no-op apply", nil, afterNoop, "apply", "-var-file", "tenants.json"); err != nil {
 		return err
 	}
-	if err := measure("1% changed", restore, "apply", "-var-file", "changed.json"); err != nil {
+	if _, err := measure("1% changed", restore, nil, "apply", "-var-file", "changed.json"); err != nil {
 		return err
 	}
-	if err := measure("plan only", nil, "plan", "-var-file", "tenants.json"); err != nil {
+	if _, err := measure("plan only", nil, nil, "plan", "-var-file", "tenants.json"); err != nil {
 		return err
 	}
-	if keyprovOnly {
-		fmt.Printf("\n| scenario | spec eval | database | total wall | peak RSS | rows written |\n|---|---:|---:|---:|---:|---:|\n")
-		for _, s := range res {
-			fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
+	var flat scenario // -keyprov-only skips the flat spec and the references
+	if !keyprovOnly {
+		var flats []scenario
+		for range runs {
+			f, err := e.flatEval(d, in, min(n, 100_000))
+			if err != nil {
+				return err
+			}
+			flats = append(flats, f)
 		}
-		phases(res)
-		fmt.Println()
-		return nil
+		flat = median(flats, wallOf)
 	}
-	var flats []scenario
-	for range runs {
-		f, err := e.flatEval(d, in, min(n, 100_000))
-		if err != nil {
-			return err
-		}
-		flats = append(flats, f)
-	}
-	flat := median(flats, wallOf)
-
-	ref, err := e.references(dbURL, d, n)
-	if err != nil {
-		return err
-	}
-	report(n, res, rss, flat, ref)
+	report(n, res, rss, flat, ref, initialRuns, noopRuns)
 	return nil
 }
 
@@ -400,93 +402,141 @@ func (e *env) flatEval(dir string, in *inputs, n int) (scenario, error) {
 	return s, nil
 }
 
-// refs are the reference figures measured on the same data.
+// refs are the reference figures, measured on the same data, each right
+// after the keyprov run it is compared with: this machine's speed drifts
+// by tens of percent within a minute (BENCHMARKS.md), and a reference
+// measured half a minute away from keyprov's run would carry that drift
+// into the ratio. Each ratio is then the median of the runs' own ratios.
 type refs struct {
-	copyRead, copyFrom, psqlInitial, psqlNoop time.Duration
+	e           *env
+	dbURL, dir  string
+	n           int
+	conn        *pgx.Conn
+	rows        [][]any // the key rows, as the first initial apply stored them
+	script      string  // the psql script of upserts
+	psqlRuns    int
+	copyRead    []time.Duration // after each no-op apply
+	copyFrom    []time.Duration // after each initial apply
+	psqlInitial []time.Duration // after the first psqlRuns initial applies
+	psqlNoop    []time.Duration // after the first psqlRuns no-op applies
 }
 
-func (e *env) references(dbURL, dir string, n int) (refs, error) {
-	var r refs
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
+func (r *refs) close() {
+	if r.conn != nil {
+		r.conn.Close(context.Background())
+	}
+}
+
+// prepare connects, and reads the rows that the first initial apply
+// stored: the CopyFrom and the psql script write the same rows.
+func (r *refs) prepare(ctx context.Context) error {
+	if r.conn != nil {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, r.dbURL)
 	if err != nil {
-		return r, err
+		return err
 	}
-	defer conn.Close(ctx)
-
-	// Lower bound of a read: COPY the keys table out.
-	best := time.Duration(1<<63 - 1)
-	for i := 0; i < 3; i++ {
-		start := time.Now()
-		if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY keyprov.keys TO STDOUT"); err != nil {
-			return r, err
-		}
-		best = min(best, time.Since(start))
-	}
-	r.copyRead = best
-
-	// Lower bound of a write: CopyFrom of the same N rows into an empty
-	// table with the same indexes, best of 3 (each into a new table).
+	r.conn = conn
 	rows, err := conn.Query(ctx, "SELECT tenant, slug, universal, name, description, permissions, metadata, owner FROM keyprov.keys")
 	if err != nil {
-		return r, err
+		return err
 	}
-	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]any, error) { return row.Values() })
-	if err != nil {
-		return r, err
+	if r.rows, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]any, error) { return row.Values() }); err != nil {
+		return err
 	}
-	r.copyFrom = time.Duration(1<<63 - 1)
-	for i := range 3 {
-		table := fmt.Sprintf("copy_bound_%d", i)
-		if _, err := conn.Exec(ctx, "CREATE TABLE public."+table+" (LIKE keyprov.keys INCLUDING ALL)"); err != nil {
-			return r, err
-		}
-		start := time.Now()
-		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"public", table},
-			[]string{"tenant", "slug", "universal", "name", "description", "permissions", "metadata", "owner"}, pgx.CopyFromRows(all)); err != nil {
-			return r, err
-		}
-		r.copyFrom = min(r.copyFrom, time.Since(start))
-	}
-
-	// The hand-written alternative: N upserts in one transaction, run by psql.
 	if _, err := conn.Exec(ctx, "CREATE TABLE public.psql_keys (LIKE keyprov.keys INCLUDING ALL)"); err != nil {
-		return r, err
+		return err
 	}
-	script := filepath.Join(dir, "upserts.sql")
-	if err := writeUpserts(script, all); err != nil {
-		return r, err
+	r.script = filepath.Join(r.dir, "upserts.sql")
+	// The script's times vary the most (it waits on the disk for every
+	// statement); it runs after each keyprov run, but only after the
+	// first from 1,000,000 keys, where a run takes minutes.
+	r.psqlRuns = runs
+	if r.n > 100_000 {
+		r.psqlRuns = 1
 	}
+	return writeUpserts(r.script, r.rows)
+}
+
+// afterInitial measures, after initial apply i, the lower bound of a
+// write: CopyFrom of the same N rows into an empty table with the same
+// indexes (a new one each time); then the psql script into its emptied
+// table.
+func (r *refs) afterInitial(i int) error {
+	ctx := context.Background()
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	table := fmt.Sprintf("copy_bound_%d", i)
+	if _, err := r.conn.Exec(ctx, "CREATE TABLE public."+table+" (LIKE keyprov.keys INCLUDING ALL)"); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := r.conn.CopyFrom(ctx, pgx.Identifier{"public", table},
+		[]string{"tenant", "slug", "universal", "name", "description", "permissions", "metadata", "owner"}, pgx.CopyFromRows(r.rows)); err != nil {
+		return err
+	}
+	r.copyFrom = append(r.copyFrom, time.Since(start))
+	if i >= r.psqlRuns {
+		return nil
+	}
+	if _, err := r.conn.Exec(ctx, "TRUNCATE public.psql_keys"); err != nil {
+		return err
+	}
+	d, err := r.runScript()
+	r.psqlInitial = append(r.psqlInitial, d)
+	return err
+}
+
+// afterNoop measures, after no-op apply i, the lower bound of a read:
+// COPY the keys table out; then the psql script again, into its table
+// that the script already filled.
+func (r *refs) afterNoop(i int) error {
+	ctx := context.Background()
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := r.conn.PgConn().CopyTo(ctx, io.Discard, "COPY keyprov.keys TO STDOUT"); err != nil {
+		return err
+	}
+	r.copyRead = append(r.copyRead, time.Since(start))
+	if i >= r.psqlRuns {
+		return nil
+	}
+	d, err := r.runScript()
+	r.psqlNoop = append(r.psqlNoop, d)
+	return err
+}
+
+// runScript runs the N upserts in one transaction with psql.
+func (r *refs) runScript() (time.Duration, error) {
 	psql := "psql"
-	if e.cluster != nil {
-		psql = filepath.Join(e.cluster.Bin, "psql")
+	if r.e.cluster != nil {
+		psql = filepath.Join(r.e.cluster.Bin, "psql")
 	}
-	// The script's times vary the most between runs (it waits on the disk
-	// for every statement): like keyprov's scenarios, it runs -runs times
-	// (once from 1,000,000 keys, where a run takes minutes), into an
-	// emptied table and then again, and the medians are reported.
-	psqlRuns := max(runs, 1)
-	if n > 100_000 {
-		psqlRuns = 1
+	cmd := exec.Command(psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", r.script, r.dbURL)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("psql: %v\n%s", err, tail(out.String(), 2000))
 	}
-	var initial, noop []time.Duration
-	for run := 0; run < psqlRuns; run++ {
-		if _, err := conn.Exec(ctx, "TRUNCATE public.psql_keys"); err != nil {
-			return r, err
-		}
-		for i, dst := range []*[]time.Duration{&initial, &noop} {
-			cmd := exec.Command(psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", script, dbURL)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = io.Discard, &out
-			start := time.Now()
-			if err := cmd.Run(); err != nil {
-				return r, fmt.Errorf("psql run %d: %v\n%s", i+1, err, tail(out.String(), 2000))
-			}
-			*dst = append(*dst, time.Since(start))
-		}
+	return time.Since(start), nil
+}
+
+// pairedRatio is the median over the runs of num(run)/den(run), for the
+// runs that have both.
+func pairedRatio(n int, num, den func(i int) time.Duration) float64 {
+	var rs []float64
+	for i := range n {
+		rs = append(rs, ratio(num(i), den(i)))
 	}
-	r.psqlInitial, r.psqlNoop = median(initial, itself), median(noop, itself)
-	return r, nil
+	if len(rs) == 0 {
+		return 0
+	}
+	return median(rs, func(f float64) float64 { return f })
 }
 
 func writeUpserts(path string, rows [][]any) error {
@@ -528,7 +578,7 @@ func phases(res []scenario) {
 	}
 }
 
-func report(n int, res []scenario, rss int64, flat scenario, r refs) {
+func report(n int, res []scenario, rss int64, flat scenario, r *refs, initialRuns, noopRuns []scenario) {
 	if runs == 1 {
 		fmt.Printf("\nkeyprov: one run of each scenario.\n")
 	} else {
@@ -538,21 +588,30 @@ func report(n int, res []scenario, rss int64, flat scenario, r refs) {
 	for _, s := range res {
 		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", s.name, sec(s.eval), sec(s.db), sec(s.wall), mb(s.rssKB), s.rows)
 	}
+	if r == nil { // -keyprov-only
+		phases(res)
+		fmt.Println()
+		return
+	}
 	fmt.Printf("| %s | %s | – | %s | %s | – |\n", flat.name, sec(flat.eval), sec(flat.wall), mb(flat.rssKB))
 	phases(res)
-	fmt.Printf("\n| reference (same data) | time |\n|---|---:|\n")
-	fmt.Printf("| COPY keys TO STDOUT (read lower bound) | %s |\n", sec(r.copyRead))
-	fmt.Printf("| CopyFrom of %d rows into an empty table with the same indexes (write lower bound) | %s |\n", n, sec(r.copyFrom))
-	fmt.Printf("| psql script of %d upserts, one transaction, empty table (median) | %s |\n", n, sec(r.psqlInitial))
-	fmt.Printf("| the same psql script again, no-op (median) | %s |\n", sec(r.psqlNoop))
-	initial, noop, changed := res[0], res[1], res[2]
-	fmt.Printf("\n| ratio | value | target at N = 100,000 |\n|---|---:|---|\n")
+	fmt.Printf("\n| reference (same data; median of its runs, each right after a keyprov run) | time |\n|---|---:|\n")
+	fmt.Printf("| COPY keys TO STDOUT (read lower bound; after each no-op apply) | %s |\n", sec(median(r.copyRead, itself)))
+	fmt.Printf("| CopyFrom of %d rows into an empty table with the same indexes (write lower bound; after each initial apply) | %s |\n", n, sec(median(r.copyFrom, itself)))
+	fmt.Printf("| psql script of %d upserts, one transaction, empty table (after each initial apply) | %s |\n", n, sec(median(r.psqlInitial, itself)))
+	fmt.Printf("| the same psql script again, no-op (after each no-op apply) | %s |\n", sec(median(r.psqlNoop, itself)))
+	noop, changed := res[1], res[2]
+	fmt.Printf("\n| ratio (against references: the median of the runs' own ratios) | value | target at N = 100,000 |\n|---|---:|---|\n")
 	fmt.Printf("| no-op total wall | %s | ≤ 1.5 s |\n", sec(noop.wall))
-	fmt.Printf("| no-op database phase / COPY read | %.2f× | ≤ 2× |\n", ratio(noop.db, r.copyRead))
-	fmt.Printf("| psql no-op / keyprov no-op (wall) | %.1f× faster | ≥ 25× |\n", ratio(r.psqlNoop, noop.wall))
+	fmt.Printf("| no-op database phase / COPY read | %.2f× | ≤ 2× |\n",
+		pairedRatio(len(r.copyRead), func(i int) time.Duration { return noopRuns[i].db }, func(i int) time.Duration { return r.copyRead[i] }))
+	fmt.Printf("| psql no-op / keyprov no-op (wall) | %.1f× faster | ≥ 25× |\n",
+		pairedRatio(len(r.psqlNoop), func(i int) time.Duration { return r.psqlNoop[i] }, func(i int) time.Duration { return noopRuns[i].wall }))
 	fmt.Printf("| no-op rows written | %d | 0 |\n", noop.rows)
-	fmt.Printf("| initial apply database phase / CopyFrom | %.2f× | ≤ 3× |\n", ratio(initial.db, r.copyFrom))
-	fmt.Printf("| psql initial / keyprov initial (wall) | %.1f× faster | ≥ 10× |\n", ratio(r.psqlInitial, initial.wall))
+	fmt.Printf("| initial apply database phase / CopyFrom | %.2f× | ≤ 3× |\n",
+		pairedRatio(len(r.copyFrom), func(i int) time.Duration { return initialRuns[i].db }, func(i int) time.Duration { return r.copyFrom[i] }))
+	fmt.Printf("| psql initial / keyprov initial (wall) | %.1f× faster | ≥ 10× |\n",
+		pairedRatio(len(r.psqlInitial), func(i int) time.Duration { return r.psqlInitial[i] }, func(i int) time.Duration { return initialRuns[i].wall }))
 	fmt.Printf("| 1%% changed / no-op (wall) | %.2f× | ≤ 1.5× |\n", ratio(changed.wall, noop.wall))
 	fmt.Printf("| 1%% changed rows written | %d (%d keys changed: key row + event each) | = changed keys + events |\n", changed.rows, (n+99)/100)
 	fmt.Printf("| spec evaluation (for_each) | %s | ≤ 0.7 s |\n", sec(noop.eval))
