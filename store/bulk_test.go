@@ -57,6 +57,15 @@ func openBulkMode(t *testing.T, above int, mode string) (*store.DB, *pgx.Conn) {
 	return db, pgtest.Connect(t, u)
 }
 
+// execAll runs each statement on conn, failing the test on the first error.
+func execAll(t *testing.T, conn *pgx.Conn, statements ...string) {
+	t.Helper()
+	for _, q := range statements {
+		_, err := conn.Exec(context.Background(), q)
+		require.NoError(t, err, q)
+	}
+}
+
 func write(t *testing.T, db *store.DB, b *store.Batch) (store.WriteStats, error) {
 	t.Helper()
 	var st store.WriteStats
@@ -143,13 +152,10 @@ func TestBulkLoad(t *testing.T) {
 		t.Parallel()
 		db, conn := openBulk(t, 10)
 		// Ids drawn before (by work that rolled back, say) stay unused.
-		for _, q := range []string{
+		execAll(t, conn,
 			"SELECT nextval('keyprov.keys_id_seq') FROM generate_series(1, 7)",
 			"SELECT nextval('keyprov.events_id_seq') FROM generate_series(1, 3)",
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+		)
 		st, err := write(t, db, createBatch(25, 0))
 		require.NoError(t, err)
 		assert.EqualValues(t, 6, st.IndexesRebuilt)
@@ -160,13 +166,10 @@ func TestBulkLoad(t *testing.T) {
 			(SELECT count(*) FROM keyprov.tokens t JOIN keyprov.keys k ON k.id = t.key_id AND t.hint = 'wat_…' || k.slug),
 			(SELECT count(*) FROM keyprov.events e JOIN keyprov.keys k ON k.id = e.key_id AND (e.tenant, e.slug) = (k.tenant, k.slug)))`))
 		// The next rows, written by anyone, draw ids after the reserved ones.
-		for _, q := range []string{
+		execAll(t, conn,
 			"INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('other', 'k', 'x', 'o')",
 			"INSERT INTO keyprov.events (run_id, tenant, slug, action, owner) VALUES (gen_random_uuid(), 'other', 'k', 'created', 'o')",
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+		)
 		assert.Equal(t, []string{"33 29"}, queryStrings(t, conn, `SELECT concat_ws(' ',
 			(SELECT id FROM keyprov.keys WHERE tenant = 'other'), (SELECT id FROM keyprov.events WHERE tenant = 'other'))`))
 		st, err = write(t, db, createBatch(25, 100))
@@ -178,13 +181,10 @@ func TestBulkLoad(t *testing.T) {
 	t.Run("a sequence that does not count by one, the ordinary ids", func(t *testing.T) {
 		t.Parallel()
 		db, conn := openBulk(t, 10)
-		for _, q := range []string{
+		execAll(t, conn,
 			"ALTER TABLE keyprov.keys ALTER COLUMN id SET INCREMENT BY 5",
 			"ALTER TABLE keyprov.events ALTER COLUMN id SET INCREMENT BY 5",
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+		)
 		st, err := write(t, db, createBatch(25, 0))
 		require.NoError(t, err)
 		assert.EqualValues(t, 6, st.IndexesRebuilt, "still loaded in bulk")
@@ -262,7 +262,7 @@ func TestBulkLoad(t *testing.T) {
 	t.Run("indexes a rebuild would change are kept", func(t *testing.T) {
 		t.Parallel()
 		db, conn := openBulk(t, 10)
-		for _, q := range []string{
+		execAll(t, conn,
 			// A comment on an index of someone else's.
 			"CREATE INDEX keys_by_name ON keyprov.keys (name) WITH (fillfactor = 70)",
 			"COMMENT ON INDEX keyprov.keys_by_name IS 'for the admin UI'",
@@ -272,10 +272,7 @@ func TestBulkLoad(t *testing.T) {
 			"ALTER TABLE keyprov.events CLUSTER ON events_key",
 			// An index keyprov does not know, deferrable.
 			"ALTER TABLE keyprov.tokens ADD CONSTRAINT tokens_hint UNIQUE (hint) DEFERRABLE INITIALLY DEFERRED",
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+		)
 		before := indexCatalog(t, conn)
 		require.Len(t, before, 9)
 		st, err := write(t, db, createBatch(25, 0))
@@ -312,14 +309,11 @@ func TestBulkLoad(t *testing.T) {
 	t.Run("DDL refused by the server, the ordinary way", func(t *testing.T) {
 		t.Parallel()
 		db, conn := openBulk(t, 10)
-		for _, q := range []string{
+		execAll(t, conn,
 			`CREATE FUNCTION public.no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
 			 BEGIN RAISE EXCEPTION 'DDL only in migrations'; END $$`,
 			`CREATE EVENT TRIGGER no_ddl ON ddl_command_start WHEN TAG IN ('DROP INDEX', 'ALTER TABLE') EXECUTE FUNCTION public.no_ddl()`,
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+		)
 		before := indexCatalog(t, conn)
 		st, err := write(t, db, createBatch(25, 0))
 		require.NoError(t, err)
@@ -345,15 +339,12 @@ func TestBulkLoad(t *testing.T) {
 			t.Cleanup(func() { _, _ = pgtest.Connect(t, admin).Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
 		})
 		conn := pgtest.Connect(t, u)
-		for _, q := range []string{
-			"GRANT USAGE ON SCHEMA keyprov TO " + role,
+		execAll(t, conn,
+			"GRANT USAGE ON SCHEMA keyprov TO "+role,
 			// UPDATE and DELETE let it take LOCK … ACCESS EXCLUSIVE; only the owner may drop an index.
-			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA keyprov TO " + role,
-			"GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA keyprov TO " + role,
-		} {
-			_, err := conn.Exec(ctx, q)
-			require.NoError(t, err, q)
-		}
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA keyprov TO "+role,
+			"GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA keyprov TO "+role,
+		)
 		before := indexCatalog(t, conn)
 		db := open(t, store.Config{URL: pgtest.WithUser(u, name, "Wr1ter-pass"), BulkLoadAbove: 10})
 		st, err := write(t, db, createBatch(25, 0))
