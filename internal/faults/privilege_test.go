@@ -89,10 +89,20 @@ func TestLeastPrivilege(t *testing.T) {
 	// The app role migrates, applies, plans, revokes, and reads.
 	first := run(0, g, asApp, "apply")
 	assert.EqualValues(t, 3*50, first.rowsWritten())
+	// An apply or a plan never reads the audit trail, which grows with
+	// every change ever applied: the role plans, changes every key and
+	// applies a no-op without SELECT on its own events table.
+	appURL := pgtest.WithUser(u, app, appPW)
+	execAll(t, appURL, "REVOKE SELECT ON keyprov.events FROM "+appID)
+	_, err := readerConn(t, u, app, appPW).Exec(ctx, "SELECT count(*) FROM keyprov.events")
+	require.ErrorContains(t, err, "permission denied", "the revocation holds")
+	events := queryInt(t, connect(t, u), "SELECT count(*) FROM keyprov.events")
 	run(0, g, asApp, "plan", "--detailed-exitcode")
 	run(2, changed, asApp, "plan", "--detailed-exitcode")
 	run(0, changed, asApp, "apply")
-	run(0, changed, asApp, "apply")
+	assert.Greater(t, queryInt(t, connect(t, u), "SELECT count(*) FROM keyprov.events"), events, "the apply wrote events")
+	assert.Zero(t, run(0, changed, asApp, "apply").rowsWritten())
+	execAll(t, appURL, "GRANT SELECT ON keyprov.events TO "+appID)
 	revoked := changed.address(7)
 	run(0, changed, asApp, "revoke", revoked, "--reason", "least-privilege test")
 	hist := run(0, changed, asApp, "history", "-o", "json")
@@ -111,7 +121,7 @@ func TestLeastPrivilege(t *testing.T) {
 	assert.Equal(t, []string{app}, owners)
 
 	// The application role: read keys and tokens, record last use.
-	execAll(t, pgtest.WithUser(u, app, appPW),
+	execAll(t, appURL,
 		"GRANT USAGE ON SCHEMA keyprov TO "+readerID,
 		"GRANT SELECT ON keyprov.keys, keyprov.tokens TO "+readerID,
 		"GRANT UPDATE (last_used_at) ON keyprov.keys TO "+readerID,
@@ -152,7 +162,7 @@ func TestLeastPrivilege(t *testing.T) {
 	denied := run(3, changed, asReader, "apply")
 	assert.Contains(t, denied.stderr, "permission denied")
 
-	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner; verify and last_used_at as a role with USAGE, SELECT on keys and tokens and UPDATE (last_used_at)), no other grant", commands)
+	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner, apply and plan with no SELECT on the events; verify and last_used_at as a role with USAGE, SELECT on keys and tokens and UPDATE (last_used_at)), no other grant", commands)
 }
 
 // readerConn connects to u as user.
