@@ -141,11 +141,6 @@ type bulkLoad struct {
 // free, when the current user may not drop its indexes, or when the server
 // refuses the DDL for any other reason.
 func (t *Tx) dropIndexesForLoad(ctx context.Context, l load) (bulkLoad, error) {
-	// A table with rows is left alone without being locked even briefly.
-	var empty bool
-	if err := t.tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+t.db.table(l.table)+")").Scan(&empty); err != nil || !empty {
-		return bulkLoad{}, err
-	}
 	sp, err := t.tx.Begin(ctx) // a savepoint: rolling back to it releases the lock
 	if err != nil {
 		return bulkLoad{}, err
@@ -166,8 +161,8 @@ func (t *Tx) dropIndexesForLoad(ctx context.Context, l load) (bulkLoad, error) {
 		}
 	}
 	// Nothing to drop, or the server said no: the lock is taken
-	// (lock_not_available), the role may not drop the indexes, an event
-	// trigger forbids DDL outside migrations… The bulk load is only a
+	// (lock_not_available), the role may not read the table or drop its
+	// indexes, an event trigger forbids DDL outside migrations… The bulk load is only a
 	// faster way: the rows go the ordinary way, with nothing changed.
 	if rbErr := sp.Rollback(ctx); rbErr != nil {
 		return bulkLoad{}, errors.Join(err, rbErr)
@@ -179,16 +174,21 @@ func (t *Tx) dropIndexesForLoad(ctx context.Context, l load) (bulkLoad, error) {
 	return bulkLoad{}, err
 }
 
-// dropIndexes locks table, checks that it is still empty, and returns the
-// statements that drop and rebuild its indexes and their number (none if
-// it is not empty).
+// dropIndexes checks that table is empty, locks it, checks that it is
+// still empty, and returns the statements that drop and rebuild its
+// indexes and their number (none if it is not empty).
 func (t *Tx) dropIndexes(ctx context.Context, sp pgx.Tx, table string) (drop, rebuild []string, n int, err error) {
 	name := t.db.table(table)
+	// A table with rows is left alone without being locked even briefly.
+	empty := "SELECT NOT EXISTS (SELECT 1 FROM " + name + ")"
+	var ok bool
+	if err := sp.QueryRow(ctx, empty).Scan(&ok); err != nil || !ok {
+		return nil, nil, 0, err
+	}
 	if _, err := sp.Exec(ctx, "LOCK TABLE "+name+" IN ACCESS EXCLUSIVE MODE NOWAIT"); err != nil {
 		return nil, nil, 0, err
 	}
-	var ok bool
-	if err := sp.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+name+")").Scan(&ok); err != nil || !ok {
+	if err := sp.QueryRow(ctx, empty).Scan(&ok); err != nil || !ok {
 		return nil, nil, 0, err
 	}
 	if err := sp.QueryRow(ctx, bulkTableQuery, name).Scan(&ok); err != nil || !ok {
