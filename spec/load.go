@@ -42,6 +42,9 @@ type Options struct {
 	Vars []Var
 	// VarFiles are variable files (HCL, or JSON when named *.json) in order.
 	VarFiles []string
+	// VarSources are variable files already read (from a git revision),
+	// applied after VarFiles, in order; a Name ending in .json is JSON.
+	VarSources []Source
 	// LookupEnv reads environment variables for env() and KEYPROV_VAR_<name>;
 	// nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)

@@ -96,6 +96,13 @@ func (e *evaluator) evalVariables() cty.Value {
 	for _, path := range e.opts.VarFiles {
 		e.readVarFile(path, decls)
 	}
+	for _, src := range e.opts.VarSources {
+		if int64(len(src.Bytes)) > e.limits.MaxFileBytes {
+			e.add(errorf(nil, "Cannot read variable file", "%s: %v: %d bytes, the limit is %d (KEYPROV_MAX_FILE_BYTES).", src.Name, ErrTooLarge, len(src.Bytes), e.limits.MaxFileBytes))
+			continue
+		}
+		e.parseVarFile(src.Name, src.Bytes, decls)
+	}
 	for _, kv := range e.opts.Vars {
 		rng := hcl.Range{Filename: "-var " + kv.Name}
 		d := decls[kv.Name]
@@ -190,6 +197,12 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		e.add(errorf(nil, "Cannot read variable file", "%s.", describeFSError(path, err)))
 		return
 	}
+	e.parseVarFile(path, b, decls)
+}
+
+// parseVarFile sets variables from the text b of the variable file path
+// (JSON when path ends in .json, else HCL).
+func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDecl) {
 	p := hclparse.NewParser()
 	var (
 		f     *hcl.File
