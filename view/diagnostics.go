@@ -47,9 +47,12 @@ func severity(d *hcl.Diagnostic) string {
 	return "error"
 }
 
-// NewDiagnostic converts an hcl diagnostic.
+// NewDiagnostic converts an hcl diagnostic. Its texts may quote the
+// source (HCL names an unknown JSON property), so they pass through
+// RedactSource.
 func NewDiagnostic(d *hcl.Diagnostic) Diagnostic {
-	out := Diagnostic{Severity: severity(d), Summary: d.Summary, Detail: d.Detail, Address: spec.DiagnosticAddress(d)}
+	out := Diagnostic{Severity: severity(d), Summary: RedactSource(d.Summary), Detail: RedactSource(d.Detail),
+		Address: RedactSource(spec.DiagnosticAddress(d))}
 	if r := d.Subject; r != nil {
 		out.File, out.Line, out.Column, out.EndLine, out.EndColumn = r.Filename, r.Start.Line, r.Start.Column, r.End.Line, r.End.Column
 	}
@@ -82,9 +85,13 @@ func WriteDiagnosticsJSON(w io.Writer, diags hcl.Diagnostics) error {
 
 // WriteDiagnosticsText writes diags for people: the position as
 // file:line:col, the severity and summary, the key's address, the detail
-// and the source line with the range underlined.
+// and the source line with the range underlined. Whatever comes from the
+// source passes through RedactSource: a spec path may be a symbolic link
+// to a secrets file. The token prefixes that sources set are redacted too.
 func WriteDiagnosticsText(w io.Writer, diags hcl.Diagnostics, sources map[string][]byte, color bool) {
 	st := styles(color)
+	prefixes := SourcePrefixes(sources)
+	redact := func(s string) string { return RedactSource(s, prefixes...) }
 	// A line that a diagnostic hides (it holds a token written into the
 	// spec) is hidden for every diagnostic: a slug error on a one-line
 	// block would otherwise print the same line.
@@ -111,25 +118,26 @@ func WriteDiagnosticsText(w io.Writer, diags hcl.Diagnostics, sources map[string
 		} else {
 			b.WriteString("keyprov: ")
 		}
-		b.WriteString(paint(sev) + ": " + st.bold(d.Summary))
+		b.WriteString(paint(sev) + ": " + st.bold(redact(d.Summary)))
 		if addr := spec.DiagnosticAddress(d); addr != "" {
-			b.WriteString(" (" + addr + ")")
+			b.WriteString(" (" + redact(addr) + ")")
 		}
 		b.WriteByte('\n')
 		if d.Detail != "" {
-			b.WriteString("  " + strings.ReplaceAll(d.Detail, "\n", "\n  ") + "\n")
+			b.WriteString("  " + strings.ReplaceAll(redact(d.Detail), "\n", "\n  ") + "\n")
 		}
 		if d.Subject != nil && !spec.DiagnosticHidesSource(d) && !hidden[fileLine{d.Subject.Filename, d.Subject.Start.Line}] {
 			if src, ok := sources[d.Subject.Filename]; ok {
-				b.WriteString(snippet(src, *d.Subject, st))
+				b.WriteString(snippet(src, *d.Subject, st, prefixes))
 			}
 		}
 		fmt.Fprint(w, b.String())
 	}
 }
 
-// snippet prints the first source line of rng with the range underlined.
-func snippet(src []byte, rng hcl.Range, st style) string {
+// snippet prints the first source line of rng, redacted, with the range
+// underlined.
+func snippet(src []byte, rng hcl.Range, st style, prefixes []string) string {
 	lines := bytes.Split(src, []byte("\n"))
 	if rng.Start.Line < 1 || rng.Start.Line > len(lines) {
 		return ""
@@ -149,20 +157,8 @@ func snippet(src []byte, rng hcl.Range, st style) string {
 	}
 	prefix := fmt.Sprintf("  %4d | ", rng.Start.Line)
 	pad := strings.Repeat(" ", len(prefix)-2) + "| "
-	under := make([]byte, 0, end)
-	for i := 0; i < start; i++ {
-		if line[i] == '\t' {
-			under = append(under, '\t')
-		} else if line[i]&0xC0 != 0x80 {
-			under = append(under, ' ')
-		}
-	}
-	for i := start; i < end; i++ {
-		if line[i]&0xC0 != 0x80 {
-			under = append(under, '^')
-		}
-	}
-	return prefix + line + "\n" + pad + st.red(string(under)) + "\n"
+	shown, under := redactedLine(line, start, end, prefixes)
+	return prefix + shown + "\n" + pad + st.red(under) + "\n"
 }
 
 func isPrintable(s string) bool {
@@ -189,10 +185,10 @@ func WriteDiagnosticsGitHub(w io.Writer, diags hcl.Diagnostics) {
 				fmt.Sprintf("endLine=%d", r.End.Line),
 				fmt.Sprintf("endColumn=%d", r.End.Column))
 		}
-		props = append(props, "title="+ghProp(d.Summary))
-		msg := d.Detail
+		props = append(props, "title="+ghProp(RedactSource(d.Summary)))
+		msg := RedactSource(d.Detail)
 		if addr := spec.DiagnosticAddress(d); addr != "" {
-			msg = addr + ": " + msg
+			msg = RedactSource(addr) + ": " + msg
 		}
 		fmt.Fprintf(w, "::%s %s::%s\n", severity(d), strings.Join(props, ","), ghData(msg))
 	}
