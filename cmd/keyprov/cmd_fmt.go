@@ -32,7 +32,11 @@ are left alone.
 
 With --check nothing is written: the files that are not formatted are listed
 and the exit status is 1. --diff prints the changes as a unified diff (for
-standard input, the diff instead of the formatted text).`,
+standard input, the diff instead of the formatted text).
+
+Diffs and diagnostics show source text with every token-shaped string as its
+hint (wat_…9fQx) and URL and password= passwords as ****, in case a spec
+path is a link to a secrets file; the formatted files are written as they are.`,
 	run: runFmt,
 }
 
@@ -59,15 +63,16 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			return exitInvalid
 		}
 		out, diags := format(src, "<stdin>")
+		sources := map[string][]byte{"<stdin>": src}
 		if diags.HasErrors() {
-			view.WriteDiagnosticsText(a.err, diags, map[string][]byte{"<stdin>": src}, false)
+			view.WriteDiagnosticsText(a.err, diags, sources, false)
 			return exitInvalid
 		}
 		changed := !bytes.Equal(src, out)
 		switch {
 		case *diff:
 			if changed {
-				fmt.Fprint(a.out, unifiedDiff(src, out, "<stdin>"))
+				fmt.Fprint(a.out, unifiedDiff(src, out, "<stdin>", view.SourcePrefixes(sources)))
 			}
 		case !*check:
 			_, _ = a.out.Write(out)
@@ -84,17 +89,25 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 	status := exitOK
+	// Every file is read first, each within KEYPROV_MAX_SPEC_BYTES (a
+	// link to /dev/zero must not exhaust memory), so that the token
+	// prefixes set anywhere in them are redacted in every diff.
+	srcs, diags := spec.ReadSources(files, a.cfg.MaxSpecBytes)
+	if diags.HasErrors() {
+		view.WriteDiagnosticsText(a.err, diags, nil, false)
+		status = exitInvalid
+	}
+	sources := make(map[string][]byte, len(srcs))
+	for _, src := range srcs {
+		sources[src.Name] = src.Bytes
+	}
+	prefixes := view.SourcePrefixes(sources)
 	unformatted := false
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
-			status = exitInvalid
-			continue
-		}
+	for _, s := range srcs {
+		f, src := s.Name, s.Bytes
 		out, diags := format(src, f)
 		if diags.HasErrors() {
-			view.WriteDiagnosticsText(a.err, diags, map[string][]byte{f: src}, isTerminal(a.err) && !a.cfg.NoColor)
+			view.WriteDiagnosticsText(a.err, diags, sources, isTerminal(a.err) && !a.cfg.NoColor)
 			status = exitInvalid
 			continue
 		}
@@ -105,7 +118,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			fmt.Fprintln(a.out, f)
 		}
 		if *diff {
-			fmt.Fprint(a.out, unifiedDiff(src, out, filepath.ToSlash(f)))
+			fmt.Fprint(a.out, unifiedDiff(src, out, filepath.ToSlash(f), prefixes))
 		}
 		if *check {
 			status, unformatted = exitInvalid, true
@@ -123,11 +136,19 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 	return status
 }
 
-// unifiedDiff returns the change from a to b as a unified diff of name.
-func unifiedDiff(a, b []byte, name string) string {
+// unifiedDiff returns the change from a to b as a unified diff of name,
+// for people: each line is redacted (view.RedactSource) after its +, - or
+// space, so a token at the start of a line is found too.
+func unifiedDiff(a, b []byte, name string, prefixes []string) string {
 	ud := difflib.UnifiedDiff{A: splitLines(a), B: splitLines(b), FromFile: "old/" + name, ToFile: "new/" + name, Context: 3}
 	text, _ := difflib.GetUnifiedDiffString(ud)
-	return text
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = l[:1] + view.RedactSource(l[1:], prefixes...)
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // splitLines splits b after each newline. Unlike difflib.SplitLines it adds
