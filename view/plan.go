@@ -125,9 +125,9 @@ func display(v any) string {
 	case time.Time:
 		return x.UTC().Format(time.RFC3339)
 	case json.RawMessage:
-		return string(x)
+		return Printable(string(x))
 	}
-	return fmt.Sprint(v)
+	return Printable(fmt.Sprint(v))
 }
 
 // SummaryLine returns e.g. "2 created, 1 updated, 1 rotated, 37 unchanged"
@@ -251,7 +251,9 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 	if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
 		l += ", universal"
 	}
-	fmt.Fprintf(&b, "%s %s %s\n", paint(marker(c)), st.bold(c.Address.String()), st.dim("("+l+")"))
+	// Values read back from the store (a revoked key's address, old
+	// field values, hints) are escaped: a writer of the database chose them.
+	fmt.Fprintf(&b, "%s %s %s\n", paint(marker(c)), st.bold(Printable(c.Address.String())), st.dim("("+Printable(l)+")"))
 	field := func(name, text string) {
 		fmt.Fprintf(&b, "    %-12s %s\n", name, text)
 	}
@@ -260,9 +262,9 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		if c.Row.Description != "" {
 			field("description", display(c.Row.Description))
 		}
-		field("permissions", string(c.Row.Permissions))
+		field("permissions", Printable(string(c.Row.Permissions)))
 		if string(c.Row.Metadata) != "{}" {
-			field("metadata", string(c.Row.Metadata))
+			field("metadata", Printable(string(c.Row.Metadata)))
 		}
 		if c.Row.ExpiresAt != nil {
 			field("expires", display(*c.Row.ExpiresAt))
@@ -277,7 +279,7 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 				if first {
 					name = "permissions"
 				}
-				field(name, st.green("+ "+string(a)))
+				field(name, st.green("+ "+Printable(string(a))))
 				first = false
 			}
 			for _, rm := range f.Removed {
@@ -285,35 +287,35 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 				if first {
 					name = "permissions"
 				}
-				field(name, st.red("- "+string(rm)))
+				field(name, st.red("- "+Printable(string(rm))))
 				first = false
 			}
 		default:
-			field(f.Field, display(f.Before)+" → "+display(f.After))
+			field(Printable(f.Field), display(f.Before)+" → "+display(f.After))
 		}
 	}
 	if t := c.Token; t != nil {
 		switch {
 		case c.Action == reconcile.Create:
 			if t.After != "" {
-				field("token", t.After)
+				field("token", Printable(t.After))
 			}
 		case t.Before != t.After && t.After != "":
 			before := t.Before
 			if before == "" {
 				before = "(none)"
 			}
-			field("token", before+" → "+t.After)
+			field("token", Printable(before+" → "+t.After))
 		}
 		if t.Previous != "" {
 			until := ""
 			if t.PreviousUntil != nil {
 				until = " until " + t.PreviousUntil.UTC().Format(time.RFC3339)
 			}
-			field("previous", t.Previous+" stays valid"+until)
+			field("previous", Printable(t.Previous)+" stays valid"+until)
 		}
 		if len(t.Retired) > 0 {
-			field("retired", strings.Join(t.Retired, ", "))
+			field("retired", Printable(strings.Join(t.Retired, ", ")))
 		}
 	}
 	return b.String()

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,12 +174,18 @@ func Document(r *Report) PlanDocument {
 
 // Render implements PlanView.
 func (JSONView) Render(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	// The document is read by tools and people, never embedded in HTML:
-	// keep "<" and ">" in descriptions as they are.
+	// keep "<" and ">" in descriptions as they are. Values read back from
+	// the store may hold controls that encoding/json writes as they are.
 	enc.SetEscapeHTML(false)
-	return enc.Encode(Document(r))
+	if err := enc.Encode(Document(r)); err != nil {
+		return err
+	}
+	_, err := w.Write(PrintableJSON(buf.Bytes()))
+	return err
 }
 
 // MarkdownView renders a plan as a pull-request comment: a summary line and
@@ -303,10 +310,10 @@ func mdDetails(c *reconcile.Change) string {
 // mdText escapes text for a Markdown table cell.
 func mdText(s string) string {
 	r := strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
-	return r.Replace(s)
+	return r.Replace(Printable(s))
 }
 
 // mdCode makes s safe inside a code span in a table cell.
 func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
+	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(Printable(s))
 }
