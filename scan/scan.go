@@ -27,7 +27,11 @@ import (
 
 // Finding is one token-shaped string.
 type Finding struct {
-	// Path is the file, as reached from the scanned path.
+	// Commit is set by a history scan: the commit that added the token to
+	// Path (see History).
+	Commit string
+	// Path is the file, as reached from the scanned path; in a history
+	// scan, the path in the repository.
 	Path string
 	// Line and Column are 1-based; Column counts bytes.
 	Line, Column int
@@ -52,10 +56,13 @@ func (f Finding) ChecksumState() string {
 type Result struct {
 	// Findings are sorted by path, line and column.
 	Findings []Finding
-	// Files counts the text files scanned.
+	// Files counts the text files scanned; in a history scan, the distinct
+	// text blobs (versions of files) read.
 	Files int
-	// Binary counts the files skipped as binary.
+	// Binary counts the files (or blobs) skipped as binary.
 	Binary int
+	// History is set by a history scan.
+	History *HistoryStats
 }
 
 // Options control a scan.
@@ -76,6 +83,8 @@ type Options struct {
 	Exclude []string
 }
 
+var defaultPrefixes = []string{token.DefaultPrefix}
+
 // ErrNotFound is returned for a path to scan that does not exist.
 var ErrNotFound = errors.New("scan: no such file or directory")
 
@@ -91,7 +100,7 @@ const binaryProbe = 8 << 10
 func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
 	prefixes := opts.Prefixes
 	if len(prefixes) == 0 {
-		prefixes = []string{token.DefaultPrefix}
+		prefixes = defaultPrefixes
 	}
 	files, err := listFiles(ctx, paths, opts)
 	if err != nil {
@@ -146,24 +155,53 @@ const maxLine = 1 << 20
 // Reader scans the content of one file, named path in the findings. It
 // reports binary (and no findings) when the first 8 KiB hold a NUL byte.
 func Reader(r io.Reader, path string, prefixes []string) (found []Finding, binary bool, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	binary, err = newContentScanner(prefixes).scan(r, path, func(f Finding, _ []byte) {
+		found = append(found, f)
+	})
+	if err != nil || binary {
+		return nil, binary, err
+	}
+	return found, false, nil
+}
+
+// contentScanner scans contents one after another, reusing its buffers.
+type contentScanner struct {
+	prefixes []string
+	br       *bufio.Reader
+	buf      []byte
+}
+
+func newContentScanner(prefixes []string) *contentScanner {
+	return &contentScanner{prefixes: prefixes, br: bufio.NewReaderSize(nil, 64<<10)}
+}
+
+// scan calls fn for each token-shaped string of r, with the string itself
+// (only valid during the call: fn must neither keep nor reveal it). It
+// reports binary, without calling fn, when the first 8 KiB hold a NUL byte.
+// It may leave the end of r unread.
+func (s *contentScanner) scan(r io.Reader, path string, fn func(f Finding, tok []byte)) (binary bool, err error) {
+	br := s.br
+	br.Reset(r)
+	defer br.Reset(nil)
 	head, err := br.Peek(binaryProbe)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, false, err
+		return false, err
 	}
 	if bytes.IndexByte(head, 0) >= 0 {
-		return nil, true, nil
+		return true, nil
 	}
 	var (
 		line = 1
-		buf  []byte
+		buf  = s.buf[:0]
 		col0 int // column offset of buf[0] in the line
 	)
+	defer func() { s.buf = buf[:0] }()
 	emit := func(b []byte) {
-		matches(b, prefixes, func(start, end int, prefix string) {
-			tok := string(b[start:end])
-			found = append(found, Finding{Path: path, Line: line, Column: col0 + start + 1, Prefix: prefix,
-				Hint: token.Hint(tok, prefix), Checksum: token.HasChecksum(tok, prefix)})
+		matches(b, s.prefixes, func(start, end int, prefix string) {
+			tok := b[start:end]
+			str := string(tok)
+			fn(Finding{Path: path, Line: line, Column: col0 + start + 1, Prefix: prefix,
+				Hint: token.Hint(str, prefix), Checksum: token.HasChecksum(str, prefix)}, tok)
 		})
 	}
 	for {
@@ -182,10 +220,10 @@ func Reader(r io.Reader, path string, prefixes []string) (found []Finding, binar
 		buf, col0 = buf[:0], 0
 		line++
 		if errors.Is(err, io.EOF) {
-			return found, false, nil
+			return false, nil
 		}
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 	}
 }
@@ -299,7 +337,11 @@ func excluded(dir, file string, patterns []string) bool {
 	if err != nil {
 		return false
 	}
-	rel = filepath.ToSlash(rel)
+	return excludedRel(filepath.ToSlash(rel), patterns)
+}
+
+// excludedRel reports whether a slash-separated relative path matches a pattern.
+func excludedRel(rel string, patterns []string) bool {
 	for _, p := range patterns {
 		if strings.Contains(p, "/") {
 			if ok, _ := path.Match(p, rel); ok {
