@@ -157,6 +157,9 @@ func tokenDetails(t *TokenChange) map[string]any {
 		if t.PreviousUntil != nil {
 			p["until"] = t.PreviousUntil.UTC().Format(time.RFC3339)
 		}
+		if t.PreviousNew {
+			p["allow_new_previous"] = true
+		}
 		m["previous_token"] = p
 	}
 	if len(t.Retired) > 0 {
@@ -201,7 +204,11 @@ func createdChanges(c *Change) []byte {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = append(b, `"previous_token":{"hint":`...)
+		b = append(b, `"previous_token":{`...)
+		if t.PreviousNew {
+			b = append(b, `"allow_new_previous":true,`...)
+		}
+		b = append(b, `"hint":`...)
 		b = appendJSONString(b, t.Previous)
 		if t.PreviousUntil != nil {
 			b = append(b, `,"until":`...)
@@ -242,7 +249,17 @@ func appendJSONString(b []byte, s string) []byte {
 // createdEvent is the audit row of a created key. Its document is made as
 // the row is written (see store.Event.ChangesFunc).
 func createdEvent(c *Change) store.Event {
-	return store.Event{Action: EventCreated, ChangesFunc: func() []byte { return createdChanges(c) }, Reason: c.Reason}
+	return store.Event{Action: EventCreated, ChangesFunc: func() []byte { return createdChanges(c) }, Reason: tokenReason(c, c.Reason)}
+}
+
+// tokenReason is the reason of the event that records c's token change:
+// ReasonNewPrevious when --allow-new-previous let a previous token in,
+// otherwise reason.
+func tokenReason(c *Change, reason string) string {
+	if c.Token != nil && c.Token.PreviousNew {
+		return ReasonNewPrevious
+	}
+	return reason
 }
 
 // events returns the audit rows of one change: one per kind of change.
@@ -289,7 +306,7 @@ func events(c *Change) []store.Event {
 		if unrevoked {
 			m["revoked"] = oldNew(true, false)
 		}
-		evs = append(evs, store.Event{Action: action, Changes: mustJSON(m)})
+		evs = append(evs, store.Event{Action: action, Changes: mustJSON(m), Reason: tokenReason(c, "")})
 	}
 	return evs
 }

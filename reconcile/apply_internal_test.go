@@ -36,6 +36,19 @@ func TestCreatedChangesIsValidJSON(t *testing.T) {
 				"previous_token": map[string]any{"hint": "wat_…2bLm", "until": "2026-12-01T00:00:00Z"},
 			},
 		},
+		"previous token let in by --allow-new-previous": {
+			change: Change{Action: Create,
+				Row:   &store.KeyRow{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+				Token: &TokenChange{After: "wat_…9fQx", Previous: "wat_…2bLm", PreviousUntil: &until, PreviousNew: true}},
+			want: map[string]any{
+				"universal":      map[string]any{"new": false},
+				"name":           map[string]any{"new": "n"},
+				"permissions":    map[string]any{"new": []any{}},
+				"metadata":       map[string]any{"new": map[string]any{}},
+				"token":          map[string]any{"new": "wat_…9fQx"},
+				"previous_token": map[string]any{"allow_new_previous": true, "hint": "wat_…2bLm", "until": "2026-12-01T00:00:00Z"},
+			},
+		},
 		"minimal, revoked without token": {
 			change: Change{Action: Create, Row: &store.KeyRow{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}},
 			want: map[string]any{

@@ -1,14 +1,11 @@
 package reconcile
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math/big"
-	"reflect"
 	"slices"
 	"time"
 
+	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/token"
@@ -26,6 +23,13 @@ type Options struct {
 	WarnExpiry time.Duration
 	// Strict refuses the apply when a key is blocked.
 	Strict bool
+	// FailOn refuses the apply when a change carries a risk at or above
+	// this severity; 0 refuses none.
+	FailOn review.Severity
+	// AllowNewPrevious accepts a previous_token that the store does not
+	// hold for its key (a token brought over from another system); without
+	// it such a token refuses the apply (see checkPrevious).
+	AllowNewPrevious bool
 }
 
 // MaxPrune bounds how many keys one apply may revoke as "removed from spec".
@@ -67,6 +71,10 @@ const (
 	ReasonCutoff         = "previous_until passed"
 	ReasonPreviousDroped = "previous_token removed from spec"
 	ReasonRevoked        = store.RetiredRevoked
+	// ReasonNewPrevious is the reason of the event of a key whose
+	// previous_token was not a token of the key, kept valid because of
+	// --allow-new-previous.
+	ReasonNewPrevious = "--allow-new-previous: previous_token was never issued for this key"
 )
 
 // CandidateDigests returns the digests of the spec's tokens that are not
@@ -247,6 +255,7 @@ func (d *differ) run() {
 		}
 		d.warnExpiry(k)
 		if c, ok := d.diffKey(k, cur); ok {
+			c.Risks = d.risks(k, cur, &c)
 			d.plan.Changes = append(d.plan.Changes, c)
 		}
 	})
@@ -264,6 +273,7 @@ func (d *differ) run() {
 		c.Row = row
 		c.Fields = []FieldChange{{Field: "revoked", Before: false, After: true}}
 		c.Token = d.retireAll(k, &c, ReasonRevoked)
+		c.Risks = []review.Risk{review.RemovedRisk(c.Address, "by an apply with --prune")}
 		d.plan.Changes = append(d.plan.Changes, c)
 	}
 	if d.opts.Prune {
@@ -285,6 +295,9 @@ func (d *differ) run() {
 	}
 	if len(missing) > 0 {
 		slices.SortStableFunc(d.plan.Changes, func(a, b Change) int { return a.Address.Compare(b.Address) })
+	}
+	if d.opts.FailOn > 0 {
+		d.refuseRisks()
 	}
 }
 
@@ -406,7 +419,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 	want := d.desiredRow(k) // a value: only a change that writes the row copies it to the heap
 
 	if cur == nil {
-		return d.create(k, c, want), true
+		return d.create(k, c, want, d.checkPrevious(k, nil)), true
 	}
 	c.KeyID = cur.ID
 	if cur.Owner != d.owner {
@@ -417,6 +430,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		}
 		c.AdoptedFrom = cur.Owner
 	}
+	pk := d.checkPrevious(k, cur)
 	c.Fields = fieldChanges(cur, &want)
 	if c.AdoptedFrom != "" {
 		c.Fields = append(c.Fields, FieldChange{Field: "owner", Before: cur.Owner, After: d.owner})
@@ -444,7 +458,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		h := d.hint(k.Token)
 		c.Token = &TokenChange{After: h}
 		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: h, State: store.StateActive})
-		d.previousOnCreate(k, &c)
+		d.previousOnCreate(k, &c, pk)
 	case k.Revoked:
 		c.Action = Revoke
 		c.Reason = ReasonSpecRevoked
@@ -452,7 +466,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		c.Fields = append(c.Fields, FieldChange{Field: "revoked", Before: false, After: true})
 		c.Token = d.retireAll(cur, &c, ReasonRevoked)
 	default:
-		if reason := d.diffTokens(k, cur, &c); reason != "" {
+		if reason := d.diffTokens(k, cur, &c, pk); reason != "" {
 			return d.blocked(c, reason), true
 		}
 	}
@@ -472,7 +486,7 @@ func (d *differ) blocked(c Change, reason string) Change {
 	return c
 }
 
-func (d *differ) create(k *spec.Key, c Change, row store.KeyRow) Change {
+func (d *differ) create(k *spec.Key, c Change, row store.KeyRow, pk previousKind) Change {
 	want := d.slab.row(row)
 	c.Action = Create
 	c.Row = want
@@ -497,7 +511,7 @@ func (d *differ) create(k *spec.Key, c Change, row store.KeyRow) Change {
 		c.Token = d.slab.tokenChange(TokenChange{After: h})
 		c.NewTokens = d.slab.newToken(store.NewToken{Digest: dg, Hint: h, State: store.StateActive})
 	}
-	d.previousOnCreate(k, &c)
+	d.previousOnCreate(k, &c, pk)
 	return c
 }
 
@@ -540,8 +554,10 @@ func (s *slab) newToken(t store.NewToken) []store.NewToken {
 }
 
 // previousOnCreate stores a previous token for a key that has no live
-// tokens (a new key, or one being restored).
-func (d *differ) previousOnCreate(k *spec.Key, c *Change) {
+// tokens (a new key, or one being restored). pk is checkPrevious's
+// verdict: such a key holds no token that could stay valid, so only a new
+// token allowed by --allow-new-previous is stored.
+func (d *differ) previousOnCreate(k *spec.Key, c *Change, pk previousKind) {
 	p := k.Previous
 	if p == nil || !p.Token.Known {
 		return
@@ -550,18 +566,110 @@ func (d *differ) previousOnCreate(k *spec.Key, c *Change) {
 		d.warnPreviousExpired(k)
 		return
 	}
+	switch pk {
+	case prevRetired:
+		d.warnPreviousRetired(k)
+	case prevNew:
+		if c.Token == nil {
+			c.Token = &TokenChange{}
+		}
+		d.keepNewPrevious(k, c, c.Token)
+	}
+}
+
+// keepNewPrevious stores k's previous token, which the store did not hold
+// for k, as allowed by --allow-new-previous: the plan warns and the key's
+// event records it.
+func (d *differ) keepNewPrevious(k *spec.Key, c *Change, tc *TokenChange) {
+	p := k.Previous
+	until, h := p.Until, d.hint(p.Token)
+	tc.Previous, tc.PreviousUntil, tc.PreviousNew = h, &until, true
+	c.NewTokens = append(c.NewTokens, store.NewToken{Digest: p.Token.Digest, Hint: h, State: store.StatePrevious, ValidUntil: &until})
+	d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousNew, Message: fmt.Sprintf(
+		"previous_token %s was never issued for this key; --allow-new-previous keeps it valid until %s (recorded in the key's event)", h, until.UTC().Format(time.RFC3339))})
+}
+
+func (d *differ) warnPreviousRetired(k *spec.Key) {
+	d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousRetired,
+		Message: "previous_token is a retired token and stays retired"})
+}
+
+// previousKind is checkPrevious's verdict on a key's previous_token.
+type previousKind uint8
+
+const (
+	// prevNone: nothing to keep valid: no previous_token, an offline
+	// plan, previous_until has passed, or the spec revokes the key.
+	prevNone previousKind = iota
+	// prevHeld: the key's active token (kept valid while a new token
+	// replaces it) or its previous token within its window.
+	prevHeld
+	// prevRetired: a retired token of this key, or its previous token
+	// past the stored cutoff: it stays retired, with a warning.
+	prevRetired
+	// prevNew: a token the store does not hold, allowed by
+	// --allow-new-previous.
+	prevNew
+	// prevRefused: a token the store holds for another key, or a new
+	// token without --allow-new-previous: the plan has a refusal.
+	prevRefused
+)
+
+// checkPrevious decides whether the previous_token of k (cur is the stored
+// key, nil for a new one) may be kept valid, and records a refusal when it
+// may not. Previous tokens are rotations, not back doors: while
+// previous_until is in the future, a previous token must be a token the
+// store already holds for the key, that is its active token (which a new
+// token replaces in a rolling rotation, or which stays active) or its
+// previous token within its window. A token the store does not hold would
+// become valid without ever having been issued for the key; a token it
+// holds for another key is never this key's. --allow-new-previous admits
+// the first (a migration from another system), never the second. A token
+// retired from this key stays retired, as before.
+func (d *differ) checkPrevious(k *spec.Key, cur *store.Key) previousKind {
+	p := k.Previous
+	if p == nil || !p.Token.Known || k.Revoked || !p.Until.After(d.now) {
+		return prevNone
+	}
 	dg := p.Token.Digest
-	if d.blockedBy(dg, nil) != "" || d.known[dg].State != "" {
-		d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousRetired,
-			Message: "previous_token is a retired token and stays retired"})
-		return
+	if cur != nil {
+		for i := range cur.Tokens {
+			switch t := &cur.Tokens[i]; {
+			case t.Digest != dg:
+			case cur.RevokedAt != nil:
+				return prevRetired // drift: a live token of a revoked key is never kept
+			case t.State == store.StateActive, t.ValidUntil == nil || t.ValidUntil.After(d.now):
+				return prevHeld
+			default:
+				return prevRetired // past its stored cutoff: this apply retires it
+			}
+		}
 	}
-	until := p.Until
-	if c.Token == nil {
-		c.Token = &TokenChange{}
+	refuse := func(msg string) previousKind {
+		d.plan.Refusals = append(d.plan.Refusals, Refusal{Address: k.Address.String(), Message: msg})
+		return prevRefused
 	}
-	c.Token.Previous, c.Token.PreviousUntil = d.hint(p.Token), &until
-	c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: d.hint(p.Token), State: store.StatePrevious, ValidUntil: &until})
+	h, until := d.hint(p.Token), p.Until.UTC().Format(time.RFC3339)
+	if ref, ok := d.known[dg]; ok {
+		if cur != nil && ref.KeyID == cur.ID {
+			return prevRetired
+		}
+		return refuse(fmt.Sprintf("the previous_token of %s (%s) is a token the store holds for %s, not for this key: a previous token must be this key's current token",
+			k.Address, h, spec.Address{Tenant: ref.Tenant, Slug: ref.Slug}))
+	}
+	if o := d.liveOwner(dg); o != nil && (cur == nil || o.ID != cur.ID) {
+		return refuse(fmt.Sprintf("the previous_token of %s (%s) is a token the store holds for %s, not for this key: a previous token must be this key's current token",
+			k.Address, h, addr(o)))
+	}
+	if d.opts.AllowNewPrevious {
+		return prevNew
+	}
+	if cur == nil {
+		return refuse(fmt.Sprintf("the previous_token of %s (%s) was never issued for it: %s is a new key, and the apply would make a token the store never held valid until %s. "+
+			"Create the key with its token alone, or use --allow-new-previous to bring a token over from another system", k.Address, h, k.Address, until))
+	}
+	return refuse(fmt.Sprintf("the previous_token of %s (%s) was never issued for it: it is neither the key's active token nor its previous token, and the apply would make it valid until %s. "+
+		"A rolling rotation sets token to the new value and previous_token to the current one; use --allow-new-previous to bring a token over from another system", k.Address, h, until))
 }
 
 func (d *differ) warnPreviousExpired(k *spec.Key) {
@@ -587,7 +695,9 @@ func (d *differ) retireAll(k *store.Key, c *Change, reason string) *TokenChange 
 
 // diffTokens plans the token changes of a live key that stays live. It
 // returns a reason when the key must be blocked.
-func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
+//
+// pk is checkPrevious's verdict on the spec's previous token.
+func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousKind) string {
 	if !k.Token.Known {
 		return "" // offline plan: tokens are not compared
 	}
@@ -679,14 +789,14 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 			if active != nil && active.Digest == wantPrevDigest {
 				break // the previous token is the active one: nothing to keep
 			}
-			if d.blockedBy(wantPrevDigest, cur) != "" || d.known[wantPrevDigest].State != "" || cutoff != nil && cutoff.Digest == wantPrevDigest {
-				d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousRetired,
-					Message: "previous_token is a retired token and stays retired"})
-				break
+			// Not a token the key holds live: checkPrevious has refused
+			// it, or found it retired, or let --allow-new-previous admit it.
+			switch pk {
+			case prevRetired:
+				d.warnPreviousRetired(k)
+			case prevNew:
+				d.keepNewPrevious(k, c, tc)
 			}
-			until := wantPrev.Until
-			c.NewTokens = append(c.NewTokens, store.NewToken{Digest: wantPrevDigest, Hint: d.hint(wantPrev.Token), State: store.StatePrevious, ValidUntil: &until})
-			tc.Previous, tc.PreviousUntil = d.hint(wantPrev.Token), &until
 		}
 	}
 	if len(c.NewTokens) > 0 || len(c.TokenUpdates) > 0 {
@@ -697,107 +807,9 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change) string {
 
 // fieldChanges compares the managed fields of a stored key with the spec's.
 func fieldChanges(cur *store.Key, want *store.KeyRow) []FieldChange {
-	var fs []FieldChange
-	if cur.Universal != want.Universal {
-		fs = append(fs, FieldChange{Field: "universal", Before: cur.Universal, After: want.Universal})
-	}
-	if cur.Name != want.Name {
-		fs = append(fs, FieldChange{Field: "name", Before: cur.Name, After: want.Name})
-	}
-	if cur.Description != want.Description {
-		fs = append(fs, FieldChange{Field: "description", Before: cur.Description, After: want.Description})
-	}
-	if !sameJSON(cur.Permissions, want.Permissions) {
-		fc := FieldChange{Field: "permissions", Before: json.RawMessage(cur.Permissions), After: json.RawMessage(want.Permissions)}
-		fc.Added, fc.Removed = setDiff(want.Permissions, cur.Permissions), setDiff(cur.Permissions, want.Permissions)
-		fs = append(fs, fc)
-	}
-	if !sameJSON(cur.Metadata, want.Metadata) {
-		fs = append(fs, FieldChange{Field: "metadata", Before: json.RawMessage(cur.Metadata), After: json.RawMessage(want.Metadata)})
-	}
-	if !sameTime(cur.ExpiresAt, want.ExpiresAt) {
-		fs = append(fs, FieldChange{Field: "expires", Before: timeOrNil(cur.ExpiresAt), After: timeOrNil(want.ExpiresAt)})
-	}
-	return fs
-}
-
-func timeOrNil(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC()
-}
-
-func sameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(*b)
-}
-
-// sameJSON compares two JSON texts. Both are normally PostgreSQL's jsonb
-// text, so equal values are equal bytes; the decoded comparison guards
-// against a value keyprov would print differently (e.g. a number written
-// by hand as 1.0), so that it never causes an update on every run.
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	va, errA := decodeJSON(a)
-	vb, errB := decodeJSON(b)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return normNumbers(v), nil
-}
-
-// normNumbers replaces json.Numbers by a canonical decimal form.
-func normNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		f, ok := new(big.Float).SetPrec(512).SetString(string(x))
-		if !ok {
-			return string(x)
-		}
-		return f.Text('g', 100)
-	case []any:
-		for i := range x {
-			x[i] = normNumbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normNumbers(x[k])
-		}
-	}
-	return v
-}
-
-// setDiff returns the items of JSON array a that are not in JSON array b.
-func setDiff(a, b []byte) []json.RawMessage {
-	var ia, ib []json.RawMessage
-	if json.Unmarshal(a, &ia) != nil {
-		return nil
-	}
-	_ = json.Unmarshal(b, &ib)
-	var out []json.RawMessage
-	for _, x := range ia {
-		found := false
-		for _, y := range ib {
-			if sameJSON(x, y) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, x)
-		}
-	}
-	return out
+	before := review.Content{Universal: cur.Universal, Name: cur.Name, Description: cur.Description,
+		Permissions: cur.Permissions, Metadata: cur.Metadata, Expires: cur.ExpiresAt}
+	after := review.Content{Universal: want.Universal, Name: want.Name, Description: want.Description,
+		Permissions: want.Permissions, Metadata: want.Metadata, Expires: want.ExpiresAt}
+	return review.CompareContent(&before, &after)
 }

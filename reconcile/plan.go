@@ -91,6 +91,9 @@ type TokenChange struct {
 	// Previous is the hint of the old token kept valid until PreviousUntil.
 	Previous      string
 	PreviousUntil *time.Time
+	// PreviousNew: Previous was not a token the store held for the key;
+	// it is kept valid because of --allow-new-previous.
+	PreviousNew bool
 	// Retired lists the hints of tokens that stop working.
 	Retired []string
 }
@@ -110,6 +113,7 @@ const (
 	WarnPreviousExpired = "previous-token-expired"
 	WarnMoveNoSource    = "moved-no-source"
 	WarnPreviousRetired = "previous-token-retired"
+	WarnPreviousNew     = "previous-token-new"
 )
 
 // Refusal is a reason to refuse the whole apply.

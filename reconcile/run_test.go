@@ -270,6 +270,9 @@ tenant_key "blog" {
   permissions    = [{ name = "cms.read", rate = 1.50 }]
 }
 `)
+	// The blog's previous token is its token before a rolling rotation.
+	before := strings.NewReplacer(`env("TOKEN_D")`, `env("TOKEN_C")`, "previous_token = env(\"TOKEN_C\")", "", `previous_until = "2099-01-01T00:00:00Z"`, "").Replace(src)
+	ts.apply(t, evalSpec(t, before), reconcile.Options{})
 	ts.apply(t, evalSpec(t, src), reconcile.Options{})
 	keys, versions, writes := ts.keys(t), ts.rowVersions(t), ts.tupleWrites(t)
 	require.Len(t, keys, 3)
@@ -286,7 +289,7 @@ tenant_key "blog" {
 	assert.Equal(t, writes, ts.tupleWrites(t), "no row inserted, updated or deleted (pg_stat_user_tables)")
 	assert.Equal(t, versions, ts.rowVersions(t), "every row keeps its version (xmin, ctid)")
 	assert.Equal(t, keys, ts.keys(t), "updated_at is not bumped")
-	assert.Len(t, ts.events(t), 3, "no event")
+	assert.Len(t, ts.events(t), 4, "no event beyond the creations and the rotation")
 }
 
 // TestRunReadsContentOnlyWhenChanged: an apply reads the content of the
@@ -490,6 +493,8 @@ tenant_key "blog" {
   previous_until = "2099-01-01T00:00:00Z"
 }
 `)
+	// The blog's previous token is its token before a rolling rotation.
+	ts.apply(t, evalSpec(t, strings.NewReplacer(`env("TOKEN_D")`, `env("TOKEN_C")`, "previous_token = env(\"TOKEN_C\")", "", `previous_until = "2099-01-01T00:00:00Z"`, "").Replace(first)), reconcile.Options{})
 	ts.apply(t, evalSpec(t, first), reconcile.Options{})
 	// Rotate every key, so that tokens of every state are stored.
 	rotated := strings.NewReplacer(`env("TOKEN_A")`, `env("TOKEN_E")`, `env("TOKEN_B")`, `env("TOKEN_F")`).Replace(first)
