@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -44,15 +43,7 @@ func (d *dbFlags) databaseURL(cfg Config) (string, error) {
 	case cfg.DatabaseURL != "":
 		return cfg.DatabaseURL, nil
 	case cfg.DatabaseURLFile != "":
-		b, err := os.ReadFile(cfg.DatabaseURLFile)
-		if err != nil {
-			return "", fmt.Errorf("reading KEYPROV_DATABASE_URL_FILE: %w", err)
-		}
-		u := strings.TrimSpace(string(b))
-		if u == "" {
-			return "", fmt.Errorf("KEYPROV_DATABASE_URL_FILE %s is empty", cfg.DatabaseURLFile)
-		}
-		return u, nil
+		return readDatabaseURLFile(cfg.DatabaseURLFile)
 	case cfg.FallbackURL != "":
 		return cfg.FallbackURL, nil
 	}
