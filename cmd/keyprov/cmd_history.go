@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/view"
 )
 
 var historyCmd = &command{
@@ -58,7 +58,7 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 	switch len(pos) {
 	case 0:
 	case 1:
-		addr, err := spec.ParseAddress(pos[0])
+		addr, err := parseAddressArg(pos[0])
 		if err != nil {
 			fmt.Fprintf(a.err, "keyprov history: %v\n", err)
 			return exitInvalid
@@ -101,14 +101,16 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 				w.WriteString(",")
 			}
 			w.WriteString("\n  ")
-			w.Write(b)
+			w.Write(view.PrintableJSON(b))
 		} else {
-			fmt.Fprintf(w, "%s  %-9s %s  %s\n", e.At.Format(time.RFC3339), e.Action, e.Tenant+"/"+e.Slug, describeChanges(e.Changes))
+			// Every stored value is escaped: another tool may have written it.
+			fmt.Fprintf(w, "%s  %-9s %s  %s\n", e.At.Format(time.RFC3339), view.Printable(e.Action),
+				view.Printable(e.Tenant+"/"+e.Slug), view.Printable(describeChanges(e.Changes)))
 			meta := fmt.Sprintf("run %s by %s, owner %s", e.RunID, e.Actor, e.Owner)
 			if e.Reason != "" {
-				meta += fmt.Sprintf(", reason %q", e.Reason)
+				meta += fmt.Sprintf(", reason \"%s\"", e.Reason)
 			}
-			fmt.Fprintf(w, "    %s\n", meta)
+			fmt.Fprintf(w, "    %s\n", view.Printable(meta))
 		}
 		n++
 		return nil

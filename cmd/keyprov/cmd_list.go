@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/view"
 )
 
 var listCmd = &command{
@@ -76,7 +77,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov list: unexpected argument %q (use --tenant or --owner to filter)\n", pos[0])
+		fmt.Fprintf(a.err, "keyprov list: unexpected argument %s (use --tenant or --owner to filter)\n", quoteArg(pos[0]))
 		return exitInvalid
 	}
 	lf.setup(a)
@@ -114,7 +115,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 			fmt.Fprintf(a.err, "keyprov list: %v\n", err)
 			return exitInvalid
 		}
-		w.Write(append(b, '\n'))
+		w.Write(append(view.PrintableJSON(b), '\n'))
 	} else {
 		writeListText(w, keys, hidden)
 	}
@@ -200,8 +201,10 @@ func writeListText(w io.Writer, keys []listKey, hidden int) {
 			if k.RevokedAt != nil {
 				state += " " + k.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Address, k.Name, kind, permissionSummary(k.perms),
-				tokenSummary(k.Tokens), timeText(k.ExpiresAt, "never"), state, k.Owner, k.UpdatedAt.Format(time.RFC3339))
+			// Stored values are escaped (tabs too, which would break the table).
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", view.Printable(k.Address), view.Printable(k.Name), kind,
+				view.Printable(permissionSummary(k.perms)), view.Printable(tokenSummary(k.Tokens)), timeText(k.ExpiresAt, "never"),
+				view.Printable(state), view.Printable(k.Owner), k.UpdatedAt.Format(time.RFC3339))
 		}
 		tw.Flush()
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/keyprov/keyprov/reconcile"
-	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/view"
 )
 
 var revokeCmd = &command{
@@ -43,13 +43,18 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintf(a.err, "keyprov revoke: want one key address (tenant/slug), got %d arguments\n", len(pos))
 		return exitInvalid
 	}
-	addr, err := spec.ParseAddress(pos[0])
+	addr, err := parseAddressArg(pos[0])
 	if err != nil {
 		fmt.Fprintf(a.err, "keyprov revoke: %v\n", err)
 		return exitInvalid
 	}
 	if strings.TrimSpace(*reason) == "" {
 		fmt.Fprintln(a.err, `keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
+		return exitInvalid
+	}
+	// The reason is stored and shown by history and list: never a token.
+	if looksLikeToken(*reason) {
+		fmt.Fprintln(a.err, "keyprov revoke: --reason looks like it holds a token; it is not recorded, nor repeated here. Describe the leak instead, e.g. --reason \"leaked in build log\"")
 		return exitInvalid
 	}
 	runID := reconcile.NewRunID()
@@ -86,7 +91,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintf(a.out, "Revoked %s at %s.", addr, when)
 	}
 	if len(r.Retired) > 0 {
-		fmt.Fprintf(a.out, " Retired %s: %s.", plural(len(r.Retired), "token"), strings.Join(r.Retired, ", "))
+		fmt.Fprintf(a.out, " Retired %s: %s.", plural(len(r.Retired), "token"), view.Printable(strings.Join(r.Retired, ", ")))
 	}
 	fmt.Fprintln(a.out, "\nThe token can never be used again: set a new token in the spec's secret before the key can be restored.")
 	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("already_revoked", r.AlreadyRevoked).

@@ -46,7 +46,7 @@ func runToken(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintf(a.out, "Usage: keyprov token <subcommand> [flags]\n\n%s\n", c.help)
 		return exitOK
 	}
-	fmt.Fprintf(a.err, "keyprov token: unknown subcommand %q: want new\n", args[0])
+	fmt.Fprintf(a.err, "keyprov token: unknown subcommand %s: want new\n", quoteArg(args[0]))
 	return exitInvalid
 }
 
@@ -58,7 +58,7 @@ func runTokenNew(a *app, args []string) int {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov token new: unexpected argument %q\n", pos[0])
+		fmt.Fprintf(a.err, "keyprov token new: unexpected argument %s\n", quoteArg(pos[0]))
 		return exitInvalid
 	}
 	// The rule of the spec's settings.token_prefix.
@@ -67,7 +67,7 @@ func runTokenNew(a *app, args []string) int {
 		valid = token.IsTokenChar((*prefix)[i])
 	}
 	if !valid {
-		fmt.Fprintf(a.err, "keyprov token new: invalid prefix %q: use 1 to 32 letters, digits, '_' and '-'\n", *prefix)
+		fmt.Fprintf(a.err, "keyprov token new: invalid prefix %s: use 1 to 32 letters, digits, '_' and '-'\n", quoteArg(*prefix))
 		return exitInvalid
 	}
 	tok, err := token.Generate(*prefix)

@@ -45,7 +45,7 @@ func (s *specFlags) options(a *app, secrets bool) (spec.Options, error) {
 	for _, kv := range s.vars.vals {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
-			return opts, fmt.Errorf("-var %q: want name=value", kv)
+			return opts, fmt.Errorf("-var %s: want name=value", quoteArg(kv))
 		}
 		opts.Vars = append(opts.Vars, spec.Var{Name: name, Value: val})
 	}
