@@ -19,6 +19,7 @@ import (
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/token"
 	"github.com/keyprov/keyprov/verify"
+	"github.com/keyprov/keyprov/view"
 )
 
 var verifyCmd = &command{
@@ -72,6 +73,12 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintln(a.err, "keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
 		return exitInvalid
 	}
+	if looksLikeToken(*tenant, *prefix) {
+		// --tenant is printed and recorded in the answer: a token given
+		// there by mistake must not be.
+		fmt.Fprintln(a.err, "keyprov verify: --tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
+		return exitInvalid
+	}
 	lf.setup(a)
 
 	tok, err := readToken(a)
@@ -121,10 +128,10 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 		res.Reason, res.Address, res.Message = verify.Code(verr), verr.Address, verr.Error()
 	}
 	if out.val == "json" {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if b, err := json.MarshalIndent(res, "", "  "); err != nil {
 			fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		} else {
+			_, _ = a.out.Write(append(view.PrintableJSON(b), '\n'))
 		}
 	} else {
 		writeVerifyText(a.out, res, verr)
@@ -184,6 +191,8 @@ func readToken(a *app) (string, error) {
 	return string(b), nil
 }
 
+// writeVerifyText prints the answer for people. Everything but keyprov's
+// own words comes from the store and is escaped (view.Printable).
 func writeVerifyText(w io.Writer, res verifyResult, verr *verify.Error) {
 	if !res.Valid {
 		msg := verr.Detail
@@ -195,7 +204,7 @@ func writeVerifyText(w io.Writer, res verifyResult, verr *verify.Error) {
 		case res.Reason == verify.CodeUnknown:
 			msg = "no key in the store has this token"
 		}
-		fmt.Fprintf(w, "Invalid (%s): %s\n", res.Reason, msg)
+		fmt.Fprintf(w, "Invalid (%s): %s\n", res.Reason, view.Printable(msg))
 	}
 	k := res.Key
 	if k == nil {
@@ -205,12 +214,13 @@ func writeVerifyText(w io.Writer, res verifyResult, verr *verify.Error) {
 	if k.Universal {
 		kind = "universal key"
 	}
+	p := view.Printable
 	if res.Valid {
-		fmt.Fprintf(w, "Valid: %s (%s), %s token %s\n", k.Address, kind, k.Token, k.TokenHint)
+		fmt.Fprintf(w, "Valid: %s (%s), %s token %s\n", p(k.Address), kind, p(string(k.Token)), p(k.TokenHint))
 	} else {
-		fmt.Fprintf(w, "The token belongs to %s (%s), %s token %s\n", k.Address, kind, k.Token, k.TokenHint)
+		fmt.Fprintf(w, "The token belongs to %s (%s), %s token %s\n", p(k.Address), kind, p(string(k.Token)), p(k.TokenHint))
 	}
-	row := func(name, val string) { fmt.Fprintf(w, "  %-12s %s\n", name+":", val) }
+	row := func(name, val string) { fmt.Fprintf(w, "  %-12s %s\n", name+":", p(val)) }
 	row("name", k.Name)
 	row("tenant", k.Tenant)
 	row("permissions", permissionsText(k.Permissions))
