@@ -1,7 +1,6 @@
 package review
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -12,13 +11,14 @@ import (
 
 // Compare compares BASE and HEAD, two evaluated specs. Moved blocks of HEAD
 // are honoured: a key moved from an address that BASE declares is compared
-// with BASE's key at that address and reported as Moved.
+// with BASE's key at that address and reported as Moved. now is the time of
+// the review, for the rules that count from it (see PreviousWindow).
 //
 // Key fields are compared in this order: universal, name, description,
 // permissions, metadata, expires, revoked, token, previous_token,
 // previous_until. Settings in this order: token_prefix, owner, root_tenant,
 // allowed_permissions, prune.
-func Compare(base, head *spec.Spec) *Review {
+func Compare(base, head *spec.Spec, now time.Time) *Review {
 	r := &Review{Settings: compareSettings(base.Settings, head.Settings)}
 
 	// BASE addresses consumed by a move in HEAD.
@@ -40,7 +40,7 @@ func Compare(base, head *spec.Spec) *Review {
 		switch {
 		case b == nil:
 			r.Changes = append(r.Changes, Change{Address: h.Address, Kind: Added, Universal: h.Universal, Fields: keyFields(h)})
-			r.Risks = append(r.Risks, addedRisks(h)...)
+			r.Risks = append(r.Risks, KeyRisks(nil, specVersion(h), now)...)
 		default:
 			fields := compareKeys(b, h)
 			c := Change{Address: h.Address, Kind: Changed, Universal: h.Universal, Fields: fields}
@@ -53,7 +53,7 @@ func Compare(base, head *spec.Spec) *Review {
 				continue
 			}
 			r.Changes = append(r.Changes, c)
-			r.Risks = append(r.Risks, changedRisks(b, h, moved)...)
+			r.Risks = append(r.Risks, KeyRisks(specVersion(b), specVersion(h), now)...)
 		}
 	}
 	for _, b := range base.Keys {
@@ -62,26 +62,37 @@ func Compare(base, head *spec.Spec) *Review {
 		}
 		r.Changes = append(r.Changes, Change{Address: b.Address, Kind: Removed, Universal: b.Universal,
 			Fields: []FieldChange{{Field: "name", Before: b.Name}}})
-		if rk, ok := removedRisk(b, head.Settings); ok {
-			r.Risks = append(r.Risks, rk)
+		if !b.Revoked {
+			when := "at the next apply --prune"
+			if p := head.Settings.Prune; p != nil && *p {
+				when = "at the next apply (settings.prune = true)"
+			}
+			r.Risks = append(r.Risks, RemovedRisk(b.Address, when))
 		}
 	}
 	r.Risks = append(r.Risks, settingsRisks(base, head)...)
 
 	sort.SliceStable(r.Changes, func(i, j int) bool { return r.Changes[i].Address.Compare(r.Changes[j].Address) < 0 })
-	sort.SliceStable(r.Risks, func(i, j int) bool {
-		a, b := r.Risks[i], r.Risks[j]
-		switch {
-		case a.Severity != b.Severity:
-			return a.Severity > b.Severity
-		case a.Kind != b.Kind:
-			return kindRank[a.Kind] < kindRank[b.Kind]
-		case a.Address != b.Address:
-			return a.Address < b.Address
-		}
-		return a.Field < b.Field
-	})
+	SortRisks(r.Risks)
 	return r
+}
+
+// specVersion is what the risk rules read of a spec's key: tokens are told
+// apart by where they are read from.
+func specVersion(k *spec.Key) *Version {
+	v := &Version{Address: k.Address, Content: ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked}
+	if k.Token.Set {
+		v.Token = sourceToken(k.Token)
+	}
+	if p := k.Previous; p != nil {
+		v.Previous = &Previous{Token: sourceToken(p.Token), Until: p.Until}
+	}
+	return v
+}
+
+func sourceToken(t spec.Token) Token {
+	s := sourcesText(tokenSources(t))
+	return Token{ID: s, Label: s}
 }
 
 // keyFields lists the attributes an added key sets.
@@ -112,27 +123,8 @@ func keyFields(k *spec.Key) []FieldChange {
 
 // compareKeys lists the attributes that differ between b and h.
 func compareKeys(b, h *spec.Key) []FieldChange {
-	var fs []FieldChange
-	if b.Universal != h.Universal {
-		fs = append(fs, FieldChange{Field: "universal", Before: b.Universal, After: h.Universal})
-	}
-	if b.Name != h.Name {
-		fs = append(fs, FieldChange{Field: "name", Before: b.Name, After: h.Name})
-	}
-	if b.Description != h.Description {
-		fs = append(fs, FieldChange{Field: "description", Before: optString(b.Description), After: optString(h.Description)})
-	}
-	if !bytes.Equal(b.PermissionsJSON, h.PermissionsJSON) {
-		fs = append(fs, FieldChange{Field: "permissions",
-			Before: json.RawMessage(b.PermissionsJSON), After: json.RawMessage(h.PermissionsJSON),
-			Added: permDiff(h.Permissions, b.Permissions), Removed: permDiff(b.Permissions, h.Permissions)})
-	}
-	if !bytes.Equal(b.MetadataJSON, h.MetadataJSON) {
-		fs = append(fs, FieldChange{Field: "metadata", Before: json.RawMessage(b.MetadataJSON), After: json.RawMessage(h.MetadataJSON)})
-	}
-	if !sameTime(b.Expires, h.Expires) {
-		fs = append(fs, FieldChange{Field: "expires", Before: optTime(b.Expires), After: optTime(h.Expires)})
-	}
+	bc, hc := ContentOf(b), ContentOf(h)
+	fs := CompareContent(&bc, &hc)
 	if b.Revoked != h.Revoked {
 		fs = append(fs, FieldChange{Field: "revoked", Before: b.Revoked, After: h.Revoked})
 	}
@@ -172,42 +164,6 @@ func optSources(s Sources) any {
 		return nil
 	}
 	return s
-}
-
-func optString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func optTime(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC()
-}
-
-func sameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(*b)
-}
-
-// permDiff returns the permissions of a that are not in b, as canonical JSON.
-func permDiff(a, b []spec.Permission) []json.RawMessage {
-	in := make(map[string]bool, len(b))
-	for _, p := range b {
-		in[string(p.JSON)] = true
-	}
-	var out []json.RawMessage
-	for _, p := range a {
-		if !in[string(p.JSON)] {
-			out = append(out, json.RawMessage(p.JSON))
-		}
-	}
-	return out
 }
 
 func compareSettings(b, h spec.Settings) []FieldChange {

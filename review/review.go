@@ -12,6 +12,8 @@ package review
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
 
 	"github.com/keyprov/keyprov/spec"
 )
@@ -57,8 +59,10 @@ type Change struct {
 	Fields []FieldChange
 }
 
-// FieldChange is one changed attribute. Before and After are display
-// values, nil when absent: string (name, description, settings),
+// FieldChange is one changed attribute, of a key between two specs (see
+// Compare) or of a key between the store and a spec (see CompareContent,
+// and reconcile's plan). Before and After are display values, nil when
+// absent: string (name, description — "" when unset — and settings),
 // bool (universal, revoked, prune), time.Time (expires, previous_until),
 // json.RawMessage (permissions, metadata: canonical JSON), Sources
 // (token, previous_token) or []string (allowed_permissions).
@@ -110,13 +114,7 @@ func (r *Review) HasChanges() bool { return len(r.Changes) > 0 || len(r.Settings
 
 // MaxSeverity returns the severity of the most severe risk, or 0 when
 // there is none.
-func (r *Review) MaxSeverity() Severity {
-	var m Severity
-	for _, rk := range r.Risks {
-		m = max(m, rk.Severity)
-	}
-	return m
-}
+func (r *Review) MaxSeverity() Severity { return MaxSeverity(r.Risks) }
 
 // Severity ranks risks. The zero value means no risk.
 type Severity int
@@ -152,33 +150,72 @@ func ParseSeverity(name string) (Severity, error) {
 	return 0, fmt.Errorf("review: unknown severity %q: want low, medium, high or critical", name)
 }
 
-// RiskKind names a kind of risky change. The kinds are listed in the order
-// in which risks of the same severity are shown.
+// RiskKind names a kind of risky change.
 type RiskKind string
 
 // Risk kinds.
 const (
 	// RiskCrossTenant: a new universal key, a tenant key turned universal,
-	// or a key moved to another tenant.
+	// or a tenant key moved to another tenant.
 	RiskCrossTenant RiskKind = "cross-tenant"
 	// RiskPermissions: a wildcard or permission name gained, an access
 	// level widened, a constraint (own = true, a scope) dropped.
 	RiskPermissions RiskKind = "permissions-widened"
+	// RiskPreviousToken: a previous_token that was not the key's token
+	// (added without a token change, or not the former token).
+	RiskPreviousToken RiskKind = "previous-token-added"
 	// RiskUnrevoked: revoked = true removed.
 	RiskUnrevoked RiskKind = "unrevoked"
-	// RiskExpiry: expires removed or pushed later, previous_until pushed later.
+	// RiskExpiry: expires removed or pushed later; previous_until pushed
+	// later, or more than PreviousWindow away.
 	RiskExpiry RiskKind = "expiry-extended"
-	// RiskTokenSource: the token is read from another variable or file.
+	// RiskTokenSource: the token changes, so the key is rotated: a spec
+	// reads it from another variable or file (diff), or the plan sets a new
+	// token (plan, apply).
 	RiskTokenSource RiskKind = "token-source-changed"
 	// RiskRemoved: a live key removed from the spec.
 	RiskRemoved RiskKind = "key-removed"
-	// RiskSettings: a settings change that affects many keys.
+	// RiskSettings: a settings change that affects many keys (diff only:
+	// the store keeps no settings).
 	RiskSettings RiskKind = "settings"
 )
 
-var kindRank = map[RiskKind]int{
-	RiskCrossTenant: 0, RiskPermissions: 1, RiskUnrevoked: 2, RiskExpiry: 3,
-	RiskTokenSource: 4, RiskRemoved: 5, RiskSettings: 6,
+// riskKinds lists every kind, in the order in which risks of the same
+// severity are shown.
+var riskKinds = []RiskKind{
+	RiskCrossTenant, RiskPermissions, RiskPreviousToken, RiskUnrevoked,
+	RiskExpiry, RiskTokenSource, RiskRemoved, RiskSettings,
+}
+
+// RiskKinds returns every risk kind, in the order in which risks of the
+// same severity are shown.
+func RiskKinds() []RiskKind { return slices.Clone(riskKinds) }
+
+// SortRisks orders risks most severe first, then by kind (see RiskKinds),
+// address and field.
+func SortRisks(rs []Risk) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		switch {
+		case a.Severity != b.Severity:
+			return a.Severity > b.Severity
+		case a.Kind != b.Kind:
+			return slices.Index(riskKinds, a.Kind) < slices.Index(riskKinds, b.Kind)
+		case a.Address != b.Address:
+			return a.Address < b.Address
+		}
+		return a.Field < b.Field
+	})
+}
+
+// MaxSeverity returns the severity of the most severe of rs, or 0 when
+// there is none.
+func MaxSeverity(rs []Risk) Severity {
+	var m Severity
+	for _, rk := range rs {
+		m = max(m, rk.Severity)
+	}
+	return m
 }
 
 // Risk is one flagged change.

@@ -3,6 +3,7 @@ package review_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ func evaluate(t *testing.T, src string) *spec.Spec {
 func key(slug, body string) string {
 	return fmt.Sprintf("tenant_key %q {\n  tenant = \"acme\"\n  name = %q\n  token = env(\"KEY_%s\")\n%s\n}\n", slug, slug, slug, body)
 }
+
+// reviewNow is the time the tests' reviews run at.
+var reviewNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 
 type risk struct {
 	sev  review.Severity
@@ -115,7 +119,27 @@ moved {
   to   = "globex/web"
 }`,
 			want:   []risk{{review.Critical, review.RiskCrossTenant, "globex/web"}},
-			reason: `moved from tenant "acme" to "globex"`,
+			reason: `moved from tenant "acme" to "globex": the same token now reaches "globex"`,
+		},
+		// Issue 16: a universal key that becomes a key of one tenant
+		// reaches less; it was flagged critical.
+		"universal key moved into a tenant": {
+			base: `universal_key "gateway" {
+  name = "Gateway"
+  token = env("GW")
+  permissions = ["cms.read"]
+}`,
+			head: `tenant_key "gateway" {
+  tenant = "acme"
+  name = "Gateway"
+  token = env("GW")
+  permissions = ["cms.read"]
+}
+moved {
+  from = "root/gateway"
+  to   = "acme/gateway"
+}`,
+			want: []risk{},
 		},
 		"renamed within the tenant": {
 			base: key("web", ""),
@@ -202,9 +226,10 @@ moved {
 			want: []risk{},
 		},
 		"previous_until pushed later": {
-			base: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-01-01T00:00:00Z\""),
-			head: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-02-01T00:00:00Z\""),
-			want: []risk{{review.Medium, review.RiskExpiry, "acme/web"}}, reason: "previous_until pushed later",
+			base:   key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-01-01T00:00:00Z\""),
+			head:   key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-02-01T00:00:00Z\""),
+			want:   []risk{{review.Medium, review.RiskExpiry, "acme/web"}},
+			reason: "previous_until pushed later: 2027-01-01T00:00:00Z → 2027-02-01T00:00:00Z: the previous token stays valid 272 days from now (more than 30)",
 		},
 		"unrevoked": {
 			base: key("web", "revoked = true"), head: key("web", ""),
@@ -222,7 +247,77 @@ moved {
   token = file("/run/secrets/web")
 }`,
 			want:   []risk{{review.Medium, review.RiskTokenSource, "acme/web"}},
-			reason: `token source changed: env("KEY_web") → file("/run/secrets/web"): the key will be rotated at the next apply`,
+			reason: `token changed: env("KEY_web") → file("/run/secrets/web"): the key is rotated when applied (the old token stops working)`,
+		},
+		"rolling rotation": {
+			base: key("web", ""),
+			head: `tenant_key "web" {
+  tenant = "acme"
+  name = "web"
+  token = env("KEY_web_2")
+  previous_token = env("KEY_web")
+  previous_until = "2026-05-20T00:00:00Z"
+}`,
+			want:   []risk{{review.Medium, review.RiskTokenSource, "acme/web"}},
+			reason: `the old token stays valid until 2026-05-20T00:00:00Z as previous_token`,
+		},
+		"rolling rotation with a long window": {
+			base: key("web", ""),
+			head: `tenant_key "web" {
+  tenant = "acme"
+  name = "web"
+  token = env("KEY_web_2")
+  previous_token = env("KEY_web")
+  previous_until = "2026-07-01T00:00:00Z"
+}`,
+			want: []risk{
+				{review.Medium, review.RiskExpiry, "acme/web"},
+				{review.Medium, review.RiskTokenSource, "acme/web"},
+			},
+			reason: `previous_until far away: the former token env("KEY_web") stays valid until 2026-07-01T00:00:00Z, 57 days from now (more than 30)`,
+		},
+		// Issue 16: adding a previous token without changing the token was
+		// reported as no risks.
+		"previous_token added without a token change": {
+			base:   key("web", ""),
+			head:   key("web", "previous_token = env(\"X\")\nprevious_until = \"2030-01-01T00:00:00Z\""),
+			want:   []risk{{review.High, review.RiskPreviousToken, "acme/web"}},
+			reason: `previous_token env("X") added without a token change: a second token works for this key until 2030-01-01T00:00:00Z, 1337 days from now (more than 30)`,
+		},
+		"previous_token that is not the former token": {
+			base: key("web", ""),
+			head: `tenant_key "web" {
+  tenant = "acme"
+  name = "web"
+  token = env("KEY_web_2")
+  previous_token = env("X")
+  previous_until = "2026-05-20T00:00:00Z"
+}`,
+			want: []risk{
+				{review.High, review.RiskPreviousToken, "acme/web"},
+				{review.Medium, review.RiskTokenSource, "acme/web"},
+			},
+			reason: `previous_token env("X") added that is not the key's former token (env("KEY_web"))`,
+		},
+		"previous_token replaced": {
+			base: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2026-05-20T00:00:00Z\""),
+			head: key("web", "previous_token = env(\"X\")\nprevious_until = \"2026-05-20T00:00:00Z\""),
+			want: []risk{{review.High, review.RiskPreviousToken, "acme/web"}},
+		},
+		"previous_token past its cutoff": {
+			base: key("web", ""),
+			head: key("web", "previous_token = env(\"X\")\nprevious_until = \"2026-05-01T00:00:00Z\""),
+			want: []risk{},
+		},
+		"previous_until brought forward": {
+			base: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-01-01T00:00:00Z\""),
+			head: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2026-12-01T00:00:00Z\""),
+			want: []risk{},
+		},
+		"previous_token removed": {
+			base: key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2027-01-01T00:00:00Z\""),
+			head: key("web", ""),
+			want: []risk{},
 		},
 		"key removed": {
 			base: key("web", "") + key("old", ""), head: key("web", ""),
@@ -231,9 +326,10 @@ moved {
 		"key removed with prune on": {
 			base: key("web", "") + key("old", ""), head: "settings {\n  prune = true\n}\n" + key("web", ""),
 			want: []risk{
-				{review.Medium, review.RiskSettings, ""},
+				{review.High, review.RiskSettings, ""},
 				{review.Low, review.RiskRemoved, "acme/old"},
 			},
+			reason: "prune enabled: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone",
 		},
 		"revoked key removed": {
 			base: key("web", "") + key("old", "revoked = true"), head: key("web", ""),
@@ -265,7 +361,7 @@ moved {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			r := review.Compare(evaluate(t, tt.base), evaluate(t, tt.head))
+			r := review.Compare(evaluate(t, tt.base), evaluate(t, tt.head), reviewNow)
 			assert.Equal(t, tt.want, risks(r))
 			if tt.reason != "" && assert.NotEmpty(t, r.Risks) {
 				assert.Contains(t, r.Risks[0].Reason, tt.reason)
@@ -279,7 +375,7 @@ func TestReviewChanges(t *testing.T) {
 	head := evaluate(t, key("web", "description = \"Website\"\npermissions = [\"cms.read\", \"wb.*\"]\nexpires = \"2027-06-30T00:00:00Z\"")+
 		key("same", "")+key("new", `metadata = { team = "web" }`)+
 		"tenant_key \"moved\" {\n  tenant = \"acme\"\n  name = \"mv\"\n  token = env(\"KEY_mv\")\n}\nmoved {\n  from = \"acme/mv\"\n  to = \"acme/moved\"\n}\n")
-	r := review.Compare(base, head)
+	r := review.Compare(base, head, reviewNow)
 
 	require.Len(t, r.Changes, 4)
 	assert.Equal(t, 1, r.Unchanged)
@@ -313,7 +409,7 @@ func TestReviewChanges(t *testing.T) {
 	web := r.Changes[3]
 	require.Len(t, web.Fields, 3)
 	assert.Equal(t, "description", web.Fields[0].Field)
-	assert.Nil(t, web.Fields[0].Before)
+	assert.Equal(t, "", web.Fields[0].Before, "no description is \"\", as in the store")
 	assert.Equal(t, "Website", web.Fields[0].After)
 	perms := web.Fields[1]
 	assert.Equal(t, "permissions", perms.Field)
@@ -334,7 +430,7 @@ func TestReviewChanges(t *testing.T) {
 func TestReviewSettingsChanges(t *testing.T) {
 	base := evaluate(t, key("web", ""))
 	head := evaluate(t, "settings {\n  owner = \"platform\"\n  allowed_permissions = [\"cms.*\"]\n  prune = false\n}\n"+key("web", ""))
-	r := review.Compare(base, head)
+	r := review.Compare(base, head, reviewNow)
 	assert.Equal(t, []review.FieldChange{
 		{Field: "owner", Before: "keyprov", After: "platform"},
 		{Field: "allowed_permissions", Before: nil, After: []string{"cms.*"}},
@@ -350,7 +446,7 @@ func TestReviewRiskOrder(t *testing.T) {
 	head := evaluate(t, "settings {\n  owner = \"other\"\n}\n"+key("a", `expires = "2028-01-01T00:00:00Z"`)+
 		key("b", `permissions = ["*"]`)+
 		"universal_key \"u\" {\n  name = \"u\"\n  token = env(\"U\")\n}\n")
-	r := review.Compare(base, head)
+	r := review.Compare(base, head, reviewNow)
 	assert.Equal(t, []risk{
 		{review.Critical, review.RiskCrossTenant, "root/u"},
 		{review.High, review.RiskPermissions, "acme/b"},
@@ -371,4 +467,112 @@ func TestReviewSeverity(t *testing.T) {
 	b, err := json.Marshal(review.Risk{Severity: review.High}.Severity)
 	require.NoError(t, err)
 	assert.Equal(t, `"high"`, string(b))
+}
+
+// Narrowing a key's reach is never ranked above low (issue 16): whoever
+// holds its token can do no more than before.
+func TestReviewNarrowingIsNeverAboveLow(t *testing.T) {
+	universal := `universal_key "gateway" {
+  name = "Gateway"
+  token = env("GW")
+  permissions = [{ name = "cms.entry", rwd = "rwd" }, "cms.read"]
+  expires = "2027-01-01T00:00:00Z"
+}
+`
+	tests := map[string]struct{ base, head string }{
+		"universal key moved into a tenant": {universal, `tenant_key "gateway" {
+  tenant = "acme"
+  name = "Gateway"
+  token = env("GW")
+  permissions = [{ name = "cms.entry", rwd = "rwd" }, "cms.read"]
+  expires = "2027-01-01T00:00:00Z"
+}
+moved {
+  from = "root/gateway"
+  to   = "acme/gateway"
+}`},
+		"universal key turned a key of the root tenant": {universal, `tenant_key "gateway" {
+  tenant = "root"
+  name = "Gateway"
+  token = env("GW")
+  permissions = [{ name = "cms.entry", rwd = "rwd" }, "cms.read"]
+  expires = "2027-01-01T00:00:00Z"
+}`},
+		"fewer permissions":       {universal, strings.Replace(universal, `, "cms.read"`, "", 1)},
+		"access level narrowed":   {universal, strings.Replace(universal, `rwd = "rwd"`, `rwd = "r"`, 1)},
+		"constraint added":        {universal, strings.Replace(universal, `rwd = "rwd"`, `rwd = "rwd", own = true`, 1)},
+		"earlier expiry":          {universal, strings.Replace(universal, "2027-01-01", "2026-06-01", 1)},
+		"revoked":                 {universal, strings.Replace(universal, `name = "Gateway"`, "name = \"Gateway\"\nrevoked = true", 1)},
+		"revoked with a wildcard": {universal, strings.Replace(strings.Replace(universal, `"cms.read"`, `"*"`, 1), `name = "Gateway"`, "name = \"Gateway\"\nrevoked = true", 1)},
+		"removed":                 {universal + key("web", ""), key("web", "")},
+		"previous_token removed":  {key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2026-05-20T00:00:00Z\""), key("web", "")},
+		"previous_until earlier":  {key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2026-09-01T00:00:00Z\""), key("web", "previous_token = env(\"OLD\")\nprevious_until = \"2026-08-01T00:00:00Z\"")},
+		"allowed_permissions narrowed": {"settings {\n  allowed_permissions = [\"cms.*\"]\n}\n" + key("web", ""),
+			"settings {\n  allowed_permissions = [\"cms.read\"]\n}\n" + key("web", "")},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := review.Compare(evaluate(t, tt.base), evaluate(t, tt.head), reviewNow)
+			require.True(t, r.HasChanges())
+			assert.LessOrEqual(t, r.MaxSeverity(), review.Low, "%+v", r.Risks)
+		})
+	}
+}
+
+// KeyRisks reads a stored key as well as a spec's: permissions from their
+// JSON, tokens by digest, labelled by hint.
+func TestKeyRisksOfStoredKeys(t *testing.T) {
+	acme := spec.Address{Tenant: "acme", Slug: "web"}
+	until := reviewNow.Add(10 * 24 * time.Hour)
+	before := &review.Version{Address: acme, Content: review.Content{Permissions: []byte(`[{"name": "cms.read"}]`)},
+		Token: review.Token{ID: "digest-a", Label: "wat_…aaaa"}}
+	after := &review.Version{Address: acme, Content: review.Content{Permissions: []byte(`[{"name": "*"}]`)},
+		Token:    review.Token{ID: "digest-b", Label: "wat_…bbbb"},
+		Previous: &review.Previous{Token: review.Token{ID: "digest-a", Label: "wat_…aaaa"}, Until: until}}
+	assert.Equal(t, []review.Risk{
+		{Severity: review.High, Kind: review.RiskPermissions, Address: "acme/web", Field: "permissions", Reason: `permissions widened: wildcard "*" gained`},
+		{Severity: review.Medium, Kind: review.RiskTokenSource, Address: "acme/web", Field: "token",
+			Reason: "token changed: wat_…aaaa → wat_…bbbb: the key is rotated when applied (the old token stays valid until 2026-05-14T10:30:00Z as previous_token)"},
+	}, review.KeyRisks(before, after, reviewNow))
+
+	assert.Equal(t, []review.Risk{
+		{Severity: review.Critical, Kind: review.RiskCrossTenant, Address: "acme/web", Reason: "new universal key: its token reaches every tenant"},
+		{Severity: review.High, Kind: review.RiskPermissions, Address: "acme/web", Field: "permissions", Reason: `new key with broad permissions: wildcard "*"`},
+	}, review.KeyRisks(nil, &review.Version{Address: acme, Content: review.Content{Universal: true, Permissions: []byte(`[{"name": "*"}]`)}}, reviewNow))
+}
+
+// SortRisks orders every kind that RiskKinds lists, in its order.
+func TestRiskKinds(t *testing.T) {
+	kinds := review.RiskKinds()
+	require.NotEmpty(t, kinds)
+	var rs []review.Risk
+	for i := len(kinds) - 1; i >= 0; i-- {
+		rs = append(rs, review.Risk{Severity: review.High, Kind: kinds[i]})
+	}
+	review.SortRisks(rs)
+	for i, rk := range rs {
+		assert.Equal(t, kinds[i], rk.Kind)
+	}
+	kinds[0] = "changed by the caller"
+	assert.NotEqual(t, kinds[0], review.RiskKinds()[0], "RiskKinds returns a copy")
+}
+
+func TestCompareContent(t *testing.T) {
+	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	before := review.Content{Name: "Web", Permissions: []byte(`[{"name": "a", "n": 1.0}]`), Metadata: []byte(`{}`)}
+	same := before
+	same.Permissions = []byte(`[{"name": "a", "n": 1}]`)
+	assert.Empty(t, review.CompareContent(&before, &same), "the same JSON value written otherwise is no change")
+
+	after := review.Content{Universal: true, Name: "Website", Description: "Pages", Permissions: []byte(`[{"name": "b"}]`),
+		Metadata: []byte(`{"team": "web"}`), Expires: &exp}
+	assert.Equal(t, []review.FieldChange{
+		{Field: "universal", Before: false, After: true},
+		{Field: "name", Before: "Web", After: "Website"},
+		{Field: "description", Before: "", After: "Pages"},
+		{Field: "permissions", Before: json.RawMessage(`[{"name": "a", "n": 1.0}]`), After: json.RawMessage(`[{"name": "b"}]`),
+			Added: []json.RawMessage{json.RawMessage(`{"name": "b"}`)}, Removed: []json.RawMessage{json.RawMessage(`{"name": "a", "n": 1.0}`)}},
+		{Field: "metadata", Before: json.RawMessage(`{}`), After: json.RawMessage(`{"team": "web"}`)},
+		{Field: "expires", Before: nil, After: exp},
+	}, review.CompareContent(&before, &after))
 }

@@ -22,11 +22,78 @@ func joinDetails(details []string) string {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// addedRisks flags a new key that reaches every tenant or holds a wildcard.
-func addedRisks(h *spec.Key) []Risk {
-	if h.Revoked {
-		return nil
+// Version is one version of a key as the risk rules read it: a key of a
+// spec (keyprov diff), a stored key, or the key a plan leaves behind
+// (keyprov plan and apply). KeyRisks compares two versions.
+type Version struct {
+	Address spec.Address
+	Content
+	// Perms are Content.Permissions decoded, when the caller has them;
+	// the rules decode Content.Permissions otherwise.
+	Perms   []spec.Permission
+	Revoked bool
+	// Token is the active token; its ID is empty when there is none or it
+	// is not known.
+	Token Token
+	// Previous is the previous token of a rolling rotation, or nil.
+	Previous *Previous
+}
+
+// Token identifies a token without its value.
+type Token struct {
+	// ID tells tokens apart: where a spec reads the token (its sources,
+	// offline), or its digest (the store, and a spec evaluated with its
+	// secrets). Compared only with IDs of the same kind.
+	ID string
+	// Label names the token for people: its sources (env("X")) or its hint
+	// (wat_…9fQx).
+	Label string
+}
+
+// Previous is a previous token and its cutoff.
+type Previous struct {
+	Token Token
+	Until time.Time
+}
+
+func (v *Version) perms() []spec.Permission {
+	if v.Perms != nil {
+		return v.Perms
 	}
+	return permissionsOf(v.Permissions)
+}
+
+// PreviousWindow is how long a previous token may stay valid, counted from
+// the time of the review or the plan, before keeping it is a risk.
+const PreviousWindow = 30 * 24 * time.Hour
+
+// KeyRisks flags what a change of one key lets someone do that they could
+// not do before: before is the key as it was (nil for a new key), after as
+// it will be, now the time of the review or the plan. A key revoked in
+// after grants nothing and raises none: narrowing a key's reach (another
+// tenant for a universal key, fewer permissions, an earlier expiry, a
+// revocation) is never a risk here. Of a new key, only the address,
+// Universal, the permissions and Revoked are read.
+//
+// The risks are in SortRisks's order.
+func KeyRisks(before, after *Version, now time.Time) []Risk {
+	var out []Risk
+	switch {
+	case after.Revoked:
+		return nil
+	case before == nil:
+		out = addedRisks(after)
+	default:
+		out = changedRisks(before, after, now)
+	}
+	if len(out) > 1 {
+		SortRisks(out)
+	}
+	return out
+}
+
+// addedRisks flags a new key that reaches every tenant or holds a wildcard.
+func addedRisks(h *Version) []Risk {
 	addr := h.Address.String()
 	var out []Risk
 	if h.Universal {
@@ -34,7 +101,7 @@ func addedRisks(h *spec.Key) []Risk {
 			Reason: "new universal key: its token reaches every tenant"})
 	}
 	var wild []string
-	for _, p := range h.Permissions {
+	for _, p := range h.perms() {
 		if isWildcard(p.Name) {
 			wild = append(wild, fmt.Sprintf("wildcard %q", p.Name))
 		}
@@ -46,12 +113,9 @@ func addedRisks(h *spec.Key) []Risk {
 	return out
 }
 
-// changedRisks flags the changes of a key declared on both sides (b in
-// BASE, h in HEAD). A key revoked in HEAD grants nothing and raises none.
-func changedRisks(b, h *spec.Key, moved bool) []Risk {
-	if h.Revoked {
-		return nil
-	}
+// changedRisks flags the changes of a key that exists on both sides and
+// stays live. Its address differs only when a moved block renames it.
+func changedRisks(b, h *Version, now time.Time) []Risk {
 	addr := h.Address.String()
 	var out []Risk
 	add := func(sev Severity, kind RiskKind, field, format string, args ...any) {
@@ -60,14 +124,17 @@ func changedRisks(b, h *spec.Key, moved bool) []Risk {
 	switch {
 	case h.Universal && !b.Universal:
 		add(Critical, RiskCrossTenant, "universal", "tenant key turned universal: its token now reaches every tenant, not only %q", b.Address.Tenant)
-	case moved && !h.Universal && b.Address.Tenant != h.Address.Tenant:
+	case !b.Universal && !h.Universal && b.Address.Tenant != h.Address.Tenant:
+		// A universal key that becomes a tenant's key reaches less: not here.
 		add(Critical, RiskCrossTenant, "tenant", "moved from tenant %q to %q: the same token now reaches %q", b.Address.Tenant, h.Address.Tenant, h.Address.Tenant)
 	}
-	if w := widenings(b.Permissions, h.Permissions); len(w) > 0 {
-		add(High, RiskPermissions, "permissions", "permissions widened: %s", joinDetails(w))
+	if !sameJSON(b.Permissions, h.Permissions) {
+		if w := widenings(b.perms(), h.perms()); len(w) > 0 {
+			add(High, RiskPermissions, "permissions", "permissions widened: %s", joinDetails(w))
+		}
 	}
 	if b.Revoked {
-		add(High, RiskUnrevoked, "revoked", "revoked = true removed: the key works again after the next apply")
+		add(High, RiskUnrevoked, "revoked", "revoked = true removed: the key works again when applied")
 	}
 	switch {
 	case b.Expires != nil && h.Expires == nil:
@@ -75,15 +142,60 @@ func changedRisks(b, h *spec.Key, moved bool) []Risk {
 	case b.Expires != nil && h.Expires.After(*b.Expires):
 		add(Medium, RiskExpiry, "expires", "expiry pushed later: %s → %s", stamp(*b.Expires), stamp(*h.Expires))
 	}
-	if b.Previous != nil && h.Previous != nil && h.Previous.Until.After(b.Previous.Until) {
-		add(Medium, RiskExpiry, "previous_until", "previous_until pushed later: the previous token stays valid until %s (was %s)",
-			stamp(h.Previous.Until), stamp(b.Previous.Until))
-	}
-	if bs, hs := tokenSources(b.Token), tokenSources(h.Token); b.Token.Set && h.Token.Set && !slices.Equal(bs, hs) {
-		add(Medium, RiskTokenSource, "token", "token source changed: %s → %s: the key will be rotated at the next apply (the old token stops working)",
-			sourcesText(bs), sourcesText(hs))
+	out = append(out, previousRisks(b, h, now)...)
+	if b.Token.ID != "" && h.Token.ID != "" && b.Token.ID != h.Token.ID {
+		old := "the old token stops working"
+		if p := h.Previous; p != nil && p.Token.ID == b.Token.ID && p.Until.After(now) {
+			old = "the old token stays valid until " + stamp(p.Until) + " as previous_token"
+		}
+		add(Medium, RiskTokenSource, "token", "token changed: %s → %s: the key is rotated when applied (%s)", b.Token.Label, h.Token.Label, old)
 	}
 	return out
+}
+
+// previousRisks flags a previous token that becomes valid, or stays valid
+// longer. A previous token whose cutoff has passed grants nothing.
+func previousRisks(b, h *Version, now time.Time) []Risk {
+	hp, bp := h.Previous, b.Previous
+	if hp == nil || !hp.Until.After(now) {
+		return nil
+	}
+	risk := func(sev Severity, kind RiskKind, field, format string, args ...any) []Risk {
+		return []Risk{{Severity: sev, Kind: kind, Address: h.Address.String(), Field: field, Reason: fmt.Sprintf(format, args...)}}
+	}
+	long := ""
+	if left := hp.Until.Sub(now); left > PreviousWindow {
+		long = fmt.Sprintf("%d days from now (more than %d)", int(left.Hours()/24), int(PreviousWindow.Hours()/24))
+	}
+	samePrev := bp != nil && bp.Token.ID == hp.Token.ID
+	switch {
+	case hp.Token.ID != b.Token.ID && !samePrev:
+		// Not the token the key had: a second token that was never this
+		// key's works for it.
+		how := "without a token change"
+		switch {
+		case b.Token.ID == "":
+			how = "to a key that had no token"
+		case h.Token.ID != b.Token.ID:
+			how = "that is not the key's former token (" + b.Token.Label + ")"
+		}
+		reason := fmt.Sprintf("previous_token %s added %s: a second token works for this key until %s", hp.Token.Label, how, stamp(hp.Until))
+		if long != "" {
+			reason += ", " + long
+		}
+		return risk(High, RiskPreviousToken, "previous_token", "%s", reason)
+	case samePrev && hp.Until.After(bp.Until):
+		reason := fmt.Sprintf("previous_until pushed later: %s → %s", stamp(bp.Until), stamp(hp.Until))
+		if long != "" {
+			reason += ": the previous token stays valid " + long
+		}
+		return risk(Medium, RiskExpiry, "previous_until", "%s", reason)
+	case !samePrev && long != "":
+		// A rolling rotation: the former token stays valid for a long time.
+		return risk(Medium, RiskExpiry, "previous_until", "previous_until far away: the former token %s stays valid until %s, %s",
+			hp.Token.Label, stamp(hp.Until), long)
+	}
+	return nil
 }
 
 func sourcesText(s Sources) string {
@@ -93,17 +205,11 @@ func sourcesText(s Sources) string {
 	return strings.Join(s, ", ")
 }
 
-// removedRisk flags a live key that HEAD no longer declares.
-func removedRisk(b *spec.Key, head spec.Settings) (Risk, bool) {
-	if b.Revoked {
-		return Risk{}, false
-	}
-	when := "at the next apply --prune"
-	if head.Prune != nil && *head.Prune {
-		when = "at the next apply (settings.prune = true)"
-	}
-	return Risk{Severity: Low, Kind: RiskRemoved, Address: b.Address.String(),
-		Reason: "removed from the spec: revoked " + when}, true
+// RemovedRisk flags a live key that is no longer declared: it is revoked
+// when (e.g. "at the next apply --prune"). A revocation cannot be undone,
+// but it takes access away: the risk is low.
+func RemovedRisk(a spec.Address, when string) Risk {
+	return Risk{Severity: Low, Kind: RiskRemoved, Address: a.String(), Reason: "removed from the spec: revoked " + when}
 }
 
 // settingsRisks flags settings changes that affect every key.
@@ -138,7 +244,8 @@ func settingsRisks(base, head *spec.Spec) []Risk {
 		add(Medium, "allowed_permissions", "allowed_permissions widened: %s", joinDetails(quoteAll(gained)))
 	}
 	if h.Prune != nil && *h.Prune && (b.Prune == nil || !*b.Prune) {
-		add(Medium, "prune", "prune enabled: every apply revokes the owned keys the spec no longer declares")
+		// Removing a key from the spec becomes irreversible.
+		add(High, "prune", "prune enabled: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone")
 	}
 	return out
 }

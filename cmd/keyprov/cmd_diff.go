@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -106,7 +107,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 
-	r := review.Compare(specs[0], specs[1])
+	r := review.Compare(specs[0], specs[1], time.Now())
 	if err := rv.Render(a.out, &view.ReviewReport{Review: r, Base: base.arg, Head: head.arg}); err != nil {
 		fmt.Fprintf(a.err, "keyprov: writing the review: %v\n", err)
 		return exitInvalid
