@@ -27,6 +27,9 @@ type Config struct {
 	MaxFileBytes    int64         `env:"KEYPROV_MAX_FILE_BYTES" envDefault:"67108864"`
 	MaxKeys         int           `env:"KEYPROV_MAX_KEYS" envDefault:"1000000"`
 	NoColor         bool          `env:"NO_COLOR"`
+
+	// AllowNewPrevious is the default of --allow-new-previous (plan, apply).
+	AllowNewPrevious bool `env:"KEYPROV_ALLOW_NEW_PREVIOUS"`
 }
 
 func loadConfig(environ map[string]string) (Config, error) {
