@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -181,6 +182,10 @@ func fmtFiles(paths []string, recursive bool) ([]string, error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
+			var pe *fs.PathError
+			if looksLikeToken(p) && errors.As(err, &pe) {
+				return nil, fmt.Errorf("%s: %w", notRepeated, pe.Err)
+			}
 			return nil, err
 		}
 		if !fi.IsDir() {
