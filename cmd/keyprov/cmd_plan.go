@@ -112,7 +112,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov %s: unexpected argument %q (use -f to name the spec)\n", c.name, pos[0])
+		fmt.Fprintf(a.err, "keyprov %s: unexpected argument %s (use -f to name the spec)\n", c.name, quoteArg(pos[0]))
 		return exitInvalid
 	}
 	lf.setup(a)
