@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
@@ -34,6 +35,9 @@ type app struct {
 	environ map[string]string
 	cfg     Config
 	log     zerolog.Logger
+	// now is the clock of checks that need no database (validate's
+	// expiry warnings); tests fix it.
+	now func() time.Time
 }
 
 type command struct {
@@ -62,7 +66,12 @@ func commands() []*command {
 }
 
 func run(ctx context.Context, args []string, io stdio, environ []string) int {
-	a := &app{stdio: io, environ: splitEnviron(environ), log: zerolog.Nop()}
+	return runAt(ctx, args, io, environ, time.Now)
+}
+
+// runAt is run with a clock.
+func runAt(ctx context.Context, args []string, io stdio, environ []string, now func() time.Time) int {
+	a := &app{stdio: io, environ: splitEnviron(environ), log: zerolog.Nop(), now: now}
 	if len(args) == 0 {
 		a.usage(a.err)
 		return exitInvalid
@@ -71,7 +80,7 @@ func run(ctx context.Context, args []string, io stdio, environ []string) int {
 	switch name {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && name == "help" {
-			return run(ctx, []string{args[1], "--help"}, io, environ)
+			return runAt(ctx, []string{args[1], "--help"}, io, environ, now)
 		}
 		a.usage(a.out)
 		return exitOK

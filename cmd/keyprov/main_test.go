@@ -34,9 +34,25 @@ func (t testingM) Run() int {
 func TestMain(m *testing.M) {
 	testscript.Main(testingM{m}, map[string]func(){
 		"keyprov": func() {
-			os.Exit(run(context.Background(), os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}, os.Environ()))
+			os.Exit(runAt(context.Background(), os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}, os.Environ(), testClock()))
 		},
 	})
+}
+
+// testClock is the clock of the keyprov command in scripts: the time in
+// $KEYPROV_TEST_NOW (RFC 3339) when set, so that a script can say what day
+// it is; else the real one. Only the test binary reads the variable.
+func testClock() func() time.Time {
+	v := os.Getenv("KEYPROV_TEST_NOW")
+	if v == "" {
+		return time.Now
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "KEYPROV_TEST_NOW: %v\n", err)
+		os.Exit(2)
+	}
+	return func() time.Time { return t }
 }
 
 // TestScripts runs the end-to-end CLI scripts in testdata/script: each runs
