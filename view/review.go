@@ -16,6 +16,32 @@ type ReviewReport struct {
 	// Base and Head name the compared specs as given on the command line,
 	// e.g. "git:origin/main" and "keys.hcl". Display only.
 	Base, Head string
+	// BaseVarFiles and HeadVarFiles are the variable files each side was
+	// evaluated with, as given on the command line. Display only.
+	BaseVarFiles, HeadVarFiles []string
+	// Notes are remarks on how the sides were read, e.g. a variable file
+	// that does not exist at a revision. Display only.
+	Notes []string
+}
+
+// varFilesLine returns e.g. "Variable files: BASE tenants.json; HEAD
+// tenants.json, extra.tfvars", or "" when neither side has any; code
+// formats each path.
+func varFilesLine(rr *ReviewReport, code func(string) string) string {
+	if len(rr.BaseVarFiles)+len(rr.HeadVarFiles) == 0 {
+		return ""
+	}
+	list := func(paths []string) string {
+		if len(paths) == 0 {
+			return "(none)"
+		}
+		out := make([]string, len(paths))
+		for i, p := range paths {
+			out[i] = code(p)
+		}
+		return strings.Join(out, ", ")
+	}
+	return "Variable files: BASE " + list(rr.BaseVarFiles) + "; HEAD " + list(rr.HeadVarFiles)
 }
 
 // ReviewView renders a review.

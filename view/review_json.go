@@ -24,6 +24,13 @@ type ReviewDocument struct {
 	Risks         []ReviewRisk   `json:"risks"`
 	Settings      []JSONField    `json:"settings"`
 	Changes       []ReviewChange `json:"changes"`
+
+	// BaseVarFiles and HeadVarFiles are the variable files each side was
+	// evaluated with, Notes say how the sides were read; all absent when
+	// empty.
+	BaseVarFiles []string `json:"base_var_files,omitempty"`
+	HeadVarFiles []string `json:"head_var_files,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 // ReviewSummary counts the changes and risks.
@@ -70,6 +77,7 @@ func NewReviewDocument(rr *ReviewReport) ReviewDocument {
 		Summary: ReviewSummary{Added: s.Added, Removed: s.Removed, Moved: s.Moved, Changed: s.Changed,
 			Unchanged: s.Unchanged, SettingsChanged: s.Settings, Risks: map[string]int{}},
 		Risks: []ReviewRisk{}, Settings: reviewFields(r.Settings), Changes: []ReviewChange{},
+		BaseVarFiles: rr.BaseVarFiles, HeadVarFiles: rr.HeadVarFiles, Notes: rr.Notes,
 	}
 	for sev := review.Low; sev <= review.Critical; sev++ {
 		doc.Summary.Risks[sev.String()] = s.Risks[sev]

@@ -31,6 +31,12 @@ func (v ReviewMarkdownView) Render(w io.Writer, rr *ReviewReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n### keyprov diff: `%s` → `%s`\n\n**%s · %s**\n\n",
 		ReviewCommentMarker, mdCode(rr.Base), mdCode(rr.Head), ReviewSummaryLine(sum), RiskSummaryLine(sum))
+	if line := varFilesLine(rr, func(p string) string { return "`" + mdCode(p) + "`" }); line != "" {
+		b.WriteString(line + "\n\n")
+	}
+	for _, n := range rr.Notes {
+		b.WriteString("> [!NOTE]\n> " + mdText(n) + "\n\n")
+	}
 
 	if len(r.Risks) > 0 {
 		alert := "WARNING"

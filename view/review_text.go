@@ -89,6 +89,15 @@ func (v *ReviewTextView) Render(w io.Writer, rr *ReviewReport) error {
 		b.WriteString(kb.String())
 	}
 	sum := r.Summary()
+	if line := varFilesLine(rr, func(p string) string { return p }); line != "" || len(rr.Notes) > 0 {
+		b.WriteString("\n")
+		if line != "" {
+			b.WriteString(line + "\n")
+		}
+		for _, n := range rr.Notes {
+			fmt.Fprintf(&b, "Note: %s\n", n)
+		}
+	}
 	fmt.Fprintf(&b, "\n%s %s → %s: %s; %s.\n", st.bold("Diff"), rr.Base, rr.Head, ReviewSummaryLine(sum), RiskSummaryLine(sum))
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -46,8 +46,16 @@ tree. Without HEAD, the -f paths of the working tree are compared:
   keyprov diff git:HEAD~1 git:HEAD -f specs/
   keyprov diff old/keys.hcl new/keys.hcl
 
--var, -var-file and KEYPROV_VAR_* apply to both sides; variable files are
-read from the working tree, also for a git:REF side.
+Each side is evaluated from its own inputs: a -var-file is read from the
+side's revision for a git:REF side (a change to tenants.json is a change
+like any other), and from the working tree for a file or directory side.
+A -var-file that does not exist at a revision is absent on that side, with
+a note in the output (a pull request that adds a variable file still
+diffs); it must exist on one side at least. --base-var-file and
+--head-var-file (repeatable) give one side its own variable files instead
+of the -var-file ones, read the same way; any of them missing is an error,
+and an empty value gives the side none. -var and KEYPROV_VAR_* apply to
+both sides. The output names the variable files each side used.
 
 Exit status: 0 success (with --detailed-exitcode: no changes); 1 invalid
 spec, flags or git revision (diagnostics on stderr); 2 changes, with
@@ -62,6 +70,9 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
 	failOn := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
 	fs.Var(failOn, "fail-on", "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
+	var baseVarFiles, headVarFiles stringList
+	fs.Var(&baseVarFiles, "base-var-file", "read BASE's variables from this `file` instead of the -var-file ones (at BASE's revision for git:REF); repeatable; \"\" for none")
+	fs.Var(&headVarFiles, "head-var-file", "read HEAD's variables from this `file` instead of the -var-file ones (at HEAD's revision for git:REF); repeatable; \"\" for none")
 	maxLines := fs.Int("max-lines", 200, "text: bound the lines of changes; markdown: bound the risks and table rows (0: no limit); JSON lists everything")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -87,11 +98,16 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	base.resolve(head, sf.files.vals, explicit)
 	head.resolve(base, sf.files.vals, explicit)
+	base.setVarFiles(sf.varFiles.vals, baseVarFiles)
+	head.setVarFiles(sf.varFiles.vals, headVarFiles)
 
 	invalid := false
 	specs := make([]*spec.Spec, 2)
 	for i, side := range []*diffSide{&base, &head} {
 		ls := a.loadDiffSide(ctx, sf, side)
+		if i == 1 {
+			ls.diags = append(ls.diags, absentOnBothSides(base, head)...)
+		}
 		if len(ls.diags) > 0 {
 			a.printDiagnostics(ls)
 		}
@@ -107,8 +123,15 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 
-	r := review.Compare(specs[0], specs[1], time.Now())
-	if err := rv.Render(a.out, &view.ReviewReport{Review: r, Base: base.arg, Head: head.arg}); err != nil {
+	r := review.Compare(specs[0], specs[1], a.now())
+	report := &view.ReviewReport{Review: r, Base: base.arg, Head: head.arg,
+		BaseVarFiles: base.varUsed, HeadVarFiles: head.varUsed}
+	for i, side := range []*diffSide{&base, &head} {
+		for _, p := range side.varAbsent {
+			report.Notes = append(report.Notes, fmt.Sprintf("%s does not exist at %s: %s (%s) is evaluated without it.", p, side.ref, [2]string{"BASE", "HEAD"}[i], side.arg))
+		}
+	}
+	if err := rv.Render(a.out, report); err != nil {
 		fmt.Fprintf(a.err, "keyprov: writing the review: %v\n", err)
 		return exitInvalid
 	}
@@ -145,6 +168,14 @@ type diffSide struct {
 	ref string
 	// paths are the spec files or directories to read.
 	paths []string
+	// varFiles are the variable files to read, as given; varExplicit is
+	// true when they were given for this side alone (--base-var-file,
+	// --head-var-file), so that one missing at ref is an error.
+	varFiles    []string
+	varExplicit bool
+	// varUsed are the variable files read and varAbsent the -var-file
+	// paths that do not exist at ref, once the side is loaded.
+	varUsed, varAbsent []string
 }
 
 const gitSidePrefix = "git:"
@@ -176,6 +207,34 @@ func (s *diffSide) resolve(other diffSide, files []string, explicit bool) {
 	}
 }
 
+// setVarFiles decides which variable files the side reads: its own when
+// given (an empty value stands for none), else the -var-file ones.
+func (s *diffSide) setVarFiles(common []string, own stringList) {
+	if !own.set {
+		s.varFiles = common
+		return
+	}
+	s.varExplicit = true
+	for _, p := range own.vals {
+		if p != "" {
+			s.varFiles = append(s.varFiles, p)
+		}
+	}
+}
+
+// absentOnBothSides reports the -var-file paths that exist at neither
+// revision: a mistyped path, not a file that a change adds or removes.
+func absentOnBothSides(base, head diffSide) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range base.varAbsent {
+		if slices.Contains(head.varAbsent, p) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file",
+				Detail: fmt.Sprintf("The variable file %s exists neither at %s nor at %s.", p, base.ref, head.ref)})
+		}
+	}
+	return diags
+}
+
 // loadDiffSide reads and evaluates one side offline. It never fails:
 // problems are diagnostics.
 func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) loadedSpec {
@@ -184,17 +243,26 @@ func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) l
 		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
 	}
 	opts.Paths = side.paths
-	var (
-		srcs  []spec.Source
-		diags hcl.Diagnostics
-	)
-	if side.ref != "" {
-		g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxSpecBytes}
-		srcs, diags = g.sources(side.ref, side.paths)
-	} else {
-		srcs, diags = spec.ReadSources(side.paths, opts.Limits.MaxSpecBytes)
+	opts.VarFiles = nil
+	if side.ref == "" {
+		opts.VarFiles = side.varFiles
+		side.varUsed = side.varFiles
+		srcs, diags := spec.ReadSources(side.paths, opts.Limits.MaxSpecBytes)
+		return evaluate(srcs, diags, opts)
 	}
-	return evaluate(srcs, diags, opts)
+	g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxSpecBytes}
+	if diags := g.open(side.ref); diags != nil {
+		return loadedSpec{diags: diags}
+	}
+	srcs, diags := g.sources(side.paths)
+	vars, more := g.varSources(side, a.cfg.MaxFileBytes)
+	diags = append(diags, more...)
+	opts.VarSources = vars
+	ls := evaluate(srcs, diags, opts)
+	for _, v := range vars {
+		ls.sources[v.Name] = v.Bytes
+	}
+	return ls
 }
 
 // environList returns the command's environment as KEY=VALUE pairs.
@@ -213,6 +281,9 @@ type gitReader struct {
 	env      []string
 	maxBytes int64
 	top      string // the work tree's root
+	prefix   string // the current directory, relative to top
+	ref      string // the revision, as given
+	commit   string // the revision's commit
 }
 
 // errGit wraps failures of the git command.
@@ -240,12 +311,10 @@ func (g *gitReader) output(args ...string) (string, error) {
 	return strings.TrimSpace(out.String()), err
 }
 
-// sources reads the spec files named by paths (relative to the current
-// directory) from revision ref. Source names are REF:PATH with PATH
-// relative to the repository root, as `git show` takes them.
-func (g *gitReader) sources(ref string, paths []string) ([]spec.Source, hcl.Diagnostics) {
-	fail := func(format string, args ...any) ([]spec.Source, hcl.Diagnostics) {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
+// open finds the work tree and the commit of revision ref.
+func (g *gitReader) open(ref string) hcl.Diagnostics {
+	fail := func(format string, args ...any) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
 	}
 	if ref == "" || strings.HasPrefix(ref, "-") {
 		return fail("%q is not a git revision: write git:REF, e.g. git:origin/main.", gitSidePrefix+ref)
@@ -258,12 +327,23 @@ func (g *gitReader) sources(ref string, paths []string) ([]spec.Source, hcl.Diag
 	if err != nil {
 		return fail("%v.", err)
 	}
-	g.top = top
+	g.top, g.prefix, g.ref = top, prefix, ref
 	commit, err := g.output("rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	if err != nil || commit == "" {
 		return fail("%q is not a commit in this repository (fetch it first, e.g. git fetch origin main).", ref)
 	}
+	g.commit = commit
+	return nil
+}
 
+// sources reads the spec files named by paths (relative to the current
+// directory) from the revision. Source names are REF:PATH with PATH
+// relative to the repository root, as `git show` takes them.
+func (g *gitReader) sources(paths []string) ([]spec.Source, hcl.Diagnostics) {
+	fail := func(format string, args ...any) ([]spec.Source, hcl.Diagnostics) {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
+	}
+	ref, commit, prefix := g.ref, g.commit, g.prefix
 	var (
 		srcs  []spec.Source
 		diags hcl.Diagnostics
@@ -312,6 +392,51 @@ func (g *gitReader) sources(ref string, paths []string) ([]spec.Source, hcl.Diag
 		default:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec",
 				Detail: fmt.Sprintf("%s is a %s at %s, not a file or a directory.", p, entries[0].typ, ref)})
+		}
+	}
+	return srcs, diags
+}
+
+// varSources reads the side's variable files from the revision, bounded by
+// maxBytes (KEYPROV_MAX_FILE_BYTES). A -var-file path that does not exist
+// there is recorded in side.varAbsent; one given for this side alone is an
+// error.
+func (g *gitReader) varSources(side *diffSide, maxBytes int64) ([]spec.Source, hcl.Diagnostics) {
+	var (
+		srcs  []spec.Source
+		diags hcl.Diagnostics
+	)
+	fail := func(format string, args ...any) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, p := range side.varFiles {
+		rel, err := g.repoPath(g.prefix, p)
+		if err != nil {
+			fail("%v: a variable file of a git:REF side is read from the revision.", err)
+			continue
+		}
+		entries, err := g.lsTree(g.commit, rel, false)
+		if err != nil {
+			fail("%v.", err)
+			continue
+		}
+		switch {
+		case len(entries) == 0 && side.varExplicit:
+			fail("%s does not exist at %s.", p, g.ref)
+		case len(entries) == 0:
+			side.varAbsent = append(side.varAbsent, p)
+		case entries[0].typ != "blob":
+			fail("%s is a %s at %s, not a file.", p, entries[0].typ, g.ref)
+		case entries[0].size > maxBytes:
+			fail("%s:%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", g.ref, entries[0].path, entries[0].size, maxBytes)
+		default:
+			var out bytes.Buffer
+			if err := g.git(&out, "cat-file", "blob", g.commit+":"+entries[0].path); err != nil {
+				fail("%v.", err)
+				continue
+			}
+			srcs = append(srcs, spec.Source{Name: g.ref + ":" + entries[0].path, Bytes: out.Bytes()})
+			side.varUsed = append(side.varUsed, p)
 		}
 	}
 	return srcs, diags
