@@ -338,13 +338,8 @@ func (d *differ) warnExpiry(k *spec.Key) {
 	if k.Expires == nil || k.Revoked {
 		return
 	}
-	switch left := k.Expires.Sub(d.now); {
-	case left <= 0:
-		d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnExpired,
-			Message: fmt.Sprintf("expired at %s; it no longer verifies", k.Expires.Format(time.RFC3339))})
-	case d.opts.WarnExpiry > 0 && left <= d.opts.WarnExpiry:
-		d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnExpiring,
-			Message: fmt.Sprintf("expires at %s, in %s", k.Expires.Format(time.RFC3339), humanDuration(left))})
+	if w, ok := ExpiryWarning(k.Address, Expires, *k.Expires, d.now, d.opts.WarnExpiry); ok {
+		d.plan.Warnings = append(d.plan.Warnings, w)
 	}
 }
 
@@ -668,8 +663,8 @@ func (d *differ) checkPrevious(k *spec.Key, cur *store.Key) previousKind {
 }
 
 func (d *differ) warnPreviousExpired(k *spec.Key) {
-	d.plan.Warnings = append(d.plan.Warnings, Warning{Address: k.Address.String(), Kind: WarnPreviousExpired,
-		Message: fmt.Sprintf("previous_until (%s) has passed: the previous token no longer works; remove previous_token and previous_until from the spec", k.Previous.Until.Format(time.RFC3339))})
+	w, _ := ExpiryWarning(k.Address, PreviousUntil, k.Previous.Until, d.now, 0) // past: always a warning
+	d.plan.Warnings = append(d.plan.Warnings, w)
 }
 
 // retireAll retires every live token of k.

@@ -40,6 +40,13 @@ func hideSource(d *hcl.Diagnostic) *hcl.Diagnostic {
 	return d
 }
 
+// WithAddress attaches the key address addr to d, unless it carries one:
+// for diagnostics about a key made outside this package.
+func WithAddress(d *hcl.Diagnostic, addr string) *hcl.Diagnostic {
+	withAddress(hcl.Diagnostics{d}, addr)
+	return d
+}
+
 // withAddress attaches addr to every diagnostic that does not carry one yet.
 func withAddress(diags hcl.Diagnostics, addr string) hcl.Diagnostics {
 	for _, d := range diags {

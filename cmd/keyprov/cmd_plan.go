@@ -99,7 +99,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10 keys or 25%, whichever is larger)")
 	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
 	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
-	warnExpiry := fs.Duration("warn-expiry", 14*24*time.Hour, "warn about keys that expire within this `duration`")
+	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys that expire within this `duration`")
 	fullRead := fs.Bool("full-read", false, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest)")
 	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
 	var detailed *bool

@@ -3,9 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/view"
 )
+
+// defaultWarnExpiry is how far ahead validate and plan warn about keys
+// that expire (--warn-expiry).
+const defaultWarnExpiry = 14 * 24 * time.Hour
 
 var validateCmd = &command{
 	name:    "validate",
@@ -18,6 +28,10 @@ By default no secret is needed: env() and file() yield unknown values and
 everything else is checked. This is what runs in pull requests. With
 --secrets, env() and file() are read and the token rules are applied too.
 
+Warns about a key whose expires or previous_until is already past, or
+within --warn-expiry (as plan does for expires); warnings do not change
+the exit status.
+
 Exit status: 0 valid (warnings allowed), 1 invalid.`,
 	run: runValidate,
 }
@@ -26,6 +40,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
 	secrets := fs.Bool("secrets", false, "read env() and file() and apply the token rules")
+	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys whose expires or previous_until is within this `duration` (0: only those already past)")
 	out := addOutputFlag(fs, "text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)", "text", "json", "github")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -44,6 +59,9 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	lf.setup(a)
 
 	ls := a.loadSpec(sf, *secrets)
+	if ls.spec != nil && !ls.diags.HasErrors() {
+		ls.diags = append(ls.diags, expiryDiagnostics(ls.spec, a.now(), *warnExpiry)...)
+	}
 	errs, warns := view.Count(ls.diags)
 	switch out.val {
 	case "json":
@@ -74,6 +92,31 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 	return exitOK
+}
+
+// expiryDiagnostics warns about keys whose expires or previous_until is
+// past or within warn of now (reconcile.KeyExpiryWarnings, which plan uses
+// too), each at its key's block.
+func expiryDiagnostics(s *spec.Spec, now time.Time, warn time.Duration) hcl.Diagnostics {
+	summaries := map[string]string{
+		reconcile.WarnExpired:          "Key expired",
+		reconcile.WarnExpiring:         "Key expires soon",
+		reconcile.WarnPreviousExpired:  "Previous token expired",
+		reconcile.WarnPreviousExpiring: "Previous token expires soon",
+	}
+	var diags hcl.Diagnostics
+	for _, k := range s.Keys {
+		for _, w := range reconcile.KeyExpiryWarnings(k, now, warn) {
+			subject := k.Block.DefRange
+			detail := w.Message + "."
+			if first, _, _ := strings.Cut(detail, " "); !strings.Contains(first, "_") { // not an attribute's name
+				detail = strings.ToUpper(detail[:1]) + detail[1:]
+			}
+			diags = append(diags, spec.WithAddress(&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summaries[w.Kind],
+				Detail: detail, Subject: &subject}, w.Address))
+		}
+	}
+	return diags
 }
 
 func plural(n int, word string) string {
