@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func runAt(ctx context.Context, args []string, io stdio, environ []string, now f
 			return c.run(ctx, a, c, args[1:])
 		}
 	}
-	fmt.Fprintf(a.err, "keyprov: unknown command %q\n\n", name)
+	fmt.Fprintf(a.err, "keyprov: unknown command %s\n\n", quoteArg(name))
 	a.usage(a.err)
 	return exitInvalid
 }
@@ -156,6 +157,11 @@ func (fs *flagSet) parse(a *app, args []string) (pos []string, code int, ok bool
 			return nil, exitOK, false
 		}
 		if err != nil {
+			// The flag package quotes the bad flag or value: when it is a
+			// token given by mistake, say less.
+			if slices.ContainsFunc(args, func(s string) bool { return looksLikeToken(s) }) {
+				err = errors.New("invalid flags " + notRepeated)
+			}
 			fmt.Fprintf(a.err, "keyprov %s: %v\nRun \"keyprov %s --help\" for usage.\n", fs.cmd.name, err, fs.cmd.name)
 			return nil, exitInvalid, false
 		}
