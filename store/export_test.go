@@ -7,3 +7,6 @@ import "context"
 func (db *DB) MigrateTo(ctx context.Context, target int32) (int, error) {
 	return db.migrateTo(ctx, target)
 }
+
+// OwnTriggers are the triggers the ownership check accepts.
+var OwnTriggers = ownTriggers

@@ -35,28 +35,48 @@ func migrationsFS() fs.FS {
 func (db *DB) versionTable() string { return db.table("schema_version") }
 
 // Version returns the schema version, 0 when the schema or its version
-// table does not exist.
+// table does not exist. It first checks, in the same query that looks for
+// the version table, that the schema is keyprov's to use, and returns a
+// *ForeignObjectError (ErrForeignObject) without reading anything from
+// the schema when it is not.
 func (db *DB) Version(ctx context.Context) (int32, error) {
-	return version(ctx, db.conn, db.schema)
+	v, _, err := db.version(ctx, db.conn)
+	return v, err
 }
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func version(ctx context.Context, q querier, schema string) (int32, error) {
-	// Read the catalog rather than use to_regclass: to_regclass answers from
-	// the session's catalog cache, which may still say "no such schema" after
-	// another session created it while this one waited for the lock.
-	var exists bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-	WHERE n.nspname = $1 AND c.relname = 'schema_version')`, schema).Scan(&exists); err != nil {
-		return 0, fmt.Errorf("reading the schema version: %w", err)
+// version checks the schema (inspect) and reads its version on q; exists
+// says whether the schema exists.
+func (db *DB) version(ctx context.Context, q querier) (v int32, exists bool, err error) {
+	// inspect reads the catalog rather than use to_regclass: to_regclass
+	// answers from the session's catalog cache, which may still say "no
+	// such schema" after another session created it while this one waited
+	// for the lock.
+	in, err := db.inspect(ctx, q, "")
+	if err != nil {
+		return 0, false, err
 	}
-	if !exists {
-		return 0, nil
+	if in.foreign != nil {
+		// A trigger this keyprov does not know of, made by a trusted role,
+		// may be a newer keyprov's: say that the schema is too new, if it is.
+		if in.versioned && in.foreign.onlyUnknownTriggers() {
+			if v, err := readVersion(ctx, q, db.schema); err == nil && v > SchemaVersion {
+				return v, true, nil
+			}
+		}
+		return 0, in.exists, in.foreign
 	}
+	if !in.versioned {
+		return 0, in.exists, nil
+	}
+	v, err = readVersion(ctx, q, db.schema)
+	return v, true, err
+}
+
+func readVersion(ctx context.Context, q querier, schema string) (int32, error) {
 	var v int32
 	if err := q.QueryRow(ctx, "SELECT version FROM "+pgx.Identifier{schema, "schema_version"}.Sanitize()).Scan(&v); err != nil {
 		return 0, fmt.Errorf("reading the schema version: %w", err)
@@ -65,7 +85,8 @@ func version(ctx context.Context, q querier, schema string) (int32, error) {
 }
 
 // CheckVersion reports ErrSchemaMissing, ErrSchemaOutdated or
-// ErrSchemaTooNew when the schema cannot be read by this keyprov as it is.
+// ErrSchemaTooNew when the schema cannot be read by this keyprov as it is,
+// and ErrForeignObject when it is not keyprov's to use (see Version).
 func (db *DB) CheckVersion(ctx context.Context) error {
 	v, err := db.Version(ctx)
 	switch {
@@ -76,16 +97,23 @@ func (db *DB) CheckVersion(ctx context.Context) error {
 	case v < SchemaVersion:
 		return fmt.Errorf("%w: schema %q is at version %d, this keyprov needs %d", ErrSchemaOutdated, db.schema, v, SchemaVersion)
 	case v > SchemaVersion:
-		return fmt.Errorf("%w: schema %q is at version %d, this keyprov knows %d: upgrade keyprov", ErrSchemaTooNew, db.schema, v, SchemaVersion)
+		return db.tooNew(v)
 	}
 	return nil
 }
 
+func (db *DB) tooNew(v int32) error {
+	return fmt.Errorf("%w: schema %q is at version %d, this keyprov knows %d: upgrade keyprov", ErrSchemaTooNew, db.schema, v, SchemaVersion)
+}
+
 // Migrate creates or upgrades keyprov's schema and reports how many
 // migrations ran. It is idempotent and safe to run from many processes at
-// once: an up-to-date schema costs one query and takes no lock; otherwise all
-// migrations run in one transaction holding the advisory lock, so a crash
-// leaves the previous version intact.
+// once: an up-to-date schema costs two queries (checking the schema and
+// finding its version table, reading the version) and takes no lock;
+// otherwise all migrations run in one transaction holding the advisory
+// lock, so a crash leaves the previous version intact. Like Version, it refuses a schema
+// that is not keyprov's to use (ErrForeignObject), before reading or
+// migrating anything, and checks again once it holds the lock.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return db.migrateTo(ctx, SchemaVersion)
 }
@@ -96,27 +124,31 @@ func (db *DB) migrateTo(ctx context.Context, target int32) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if v >= target && v <= SchemaVersion {
-		return 0, nil
-	}
 	if v > SchemaVersion {
-		return 0, db.CheckVersion(ctx)
+		return 0, db.tooNew(v)
+	}
+	if v >= target {
+		return 0, nil
 	}
 	ran := 0
 	// In one transaction holding the advisory lock, committed as Update
 	// commits: a signal rolls back before COMMIT but never interrupts it,
 	// so an interrupted run never reports a migration it made as undone.
-	err = db.transact(ctx, func(tx pgx.Tx) error {
-		// Another process may have migrated while this one waited for the lock.
-		before, err := version(ctx, tx, db.schema)
-		if err != nil || before >= target {
+	// The transaction's first statement does not check the schema: the
+	// check that counts is the one made holding the lock, below.
+	err = db.transact(ctx, false, func(tx pgx.Tx) error {
+		// Another process may have migrated while this one waited for the
+		// lock, or another role created the schema.
+		before, exists, err := db.version(ctx, tx)
+		switch {
+		case err != nil:
 			return err
+		case before > SchemaVersion:
+			return db.tooNew(before)
+		case before >= target:
+			return nil
 		}
-		var schemaExists bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", db.schema).Scan(&schemaExists); err != nil {
-			return fmt.Errorf("looking up schema %q: %w", db.schema, err)
-		}
-		if !schemaExists {
+		if !exists {
 			if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{db.schema}.Sanitize()); err != nil {
 				return fmt.Errorf("creating schema %q: %w", db.schema, err)
 			}
@@ -142,5 +174,7 @@ func (db *DB) migrateTo(ctx context.Context, target int32) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The schema is keyprov's: it was checked holding the lock, or created.
+	db.vetted = true
 	return ran, nil
 }

@@ -77,6 +77,12 @@ type DB struct {
 	conn   *pgx.Conn
 	schema string
 	cfg    Config
+	// vetted: the schema exists and passed the ownership check on this
+	// connection (see inspectSQL). A keyprov command checks once, when it
+	// first reads the schema's version, migrates or writes: after a check,
+	// only roles it trusts can change what it found, since it refuses
+	// schemas where any other role may create triggers.
+	vetted bool
 }
 
 func (db *DB) bulkLoadAbove() int {
@@ -244,14 +250,28 @@ func (db *DB) table(name string) string {
 // timeout. The lock is released at commit or rollback, and when the session
 // dies; it works through PgBouncer in transaction pooling mode because it
 // lives and dies with the transaction.
-func (db *DB) lock(ctx context.Context, tx pgx.Tx) error {
+//
+// With check, the transaction's first statement also checks that the
+// schema is keyprov's to use (inspectSQL), in the same round trip, and lock
+// returns a *ForeignObjectError when it is not.
+func (db *DB) lock(ctx context.Context, tx pgx.Tx, check bool) error {
 	timeout := db.cfg.LockTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
 	// synchronous_commit = on: an apply reported as committed survives a
 	// crash of the database even where the server's default is off.
-	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)", fmt.Sprintf("%dms", timeout.Milliseconds())); err != nil {
+	const setup = "set_config('lock_timeout', %s, true), set_config('synchronous_commit', 'on', true)"
+	ms := fmt.Sprintf("%dms", timeout.Milliseconds())
+	if check {
+		in, err := db.inspect(ctx, tx, "ROW("+fmt.Sprintf(setup, "$4")+")", ms)
+		if err != nil {
+			return err
+		}
+		if in.foreign != nil {
+			return in.foreign
+		}
+	} else if _, err := tx.Exec(ctx, "SELECT "+fmt.Sprintf(setup, "$1"), ms); err != nil {
 		return fmt.Errorf("setting lock_timeout: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(db.schema)); err != nil {
@@ -279,7 +299,11 @@ type Tx struct {
 }
 
 // Update runs fn in one transaction that holds the advisory lock; it commits
-// when fn returns nil and rolls back otherwise.
+// when fn returns nil and rolls back otherwise. Unless this DB has checked
+// the schema already (Version, CheckVersion, Migrate), the transaction's
+// first statement checks that the schema is keyprov's to use, and Update
+// returns a *ForeignObjectError (ErrForeignObject) without running fn when
+// it is not.
 //
 // Cancelling ctx (a signal) before COMMIT rolls back. COMMIT itself is not
 // interrupted: cancelling a query closes the connection, which would leave
@@ -287,11 +311,12 @@ type Tx struct {
 // yields ErrConnectionLost (the server rolled back); one that breaks during
 // COMMIT yields ErrCommitUnknown.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.transact(ctx, func(tx pgx.Tx) error { return fn(&Tx{db: db, tx: tx}) })
+	return db.transact(ctx, !db.vetted, func(tx pgx.Tx) error { return fn(&Tx{db: db, tx: tx}) })
 }
 
-// transact is Update on the bare transaction, for migrations too.
-func (db *DB) transact(ctx context.Context, fn func(pgx.Tx) error) error {
+// transact is Update on the bare transaction, for migrations too; check
+// says whether to check the schema (see lock).
+func (db *DB) transact(ctx context.Context, check bool, fn func(pgx.Tx) error) error {
 	tx, err := db.conn.Begin(ctx)
 	if err != nil {
 		return db.broken(ctx, fmt.Errorf("beginning a transaction: %w", err))
@@ -299,7 +324,7 @@ func (db *DB) transact(ctx context.Context, fn func(pgx.Tx) error) error {
 	// Rolling back after a commit does nothing; on a broken connection it
 	// fails at once, and the server has rolled back already.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := db.lock(ctx, tx); err != nil {
+	if err := db.lock(ctx, tx, check); err != nil {
 		return db.broken(ctx, err)
 	}
 	if err := fn(tx); err != nil {
