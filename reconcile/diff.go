@@ -1,14 +1,11 @@
 package reconcile
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math/big"
-	"reflect"
 	"slices"
 	"time"
 
+	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/token"
@@ -26,6 +23,9 @@ type Options struct {
 	WarnExpiry time.Duration
 	// Strict refuses the apply when a key is blocked.
 	Strict bool
+	// FailOn refuses the apply when a change carries a risk at or above
+	// this severity; 0 refuses none.
+	FailOn review.Severity
 	// AllowNewPrevious accepts a previous_token that the store does not
 	// hold for its key (a token brought over from another system); without
 	// it such a token refuses the apply (see checkPrevious).
@@ -255,6 +255,7 @@ func (d *differ) run() {
 		}
 		d.warnExpiry(k)
 		if c, ok := d.diffKey(k, cur); ok {
+			c.Risks = d.risks(k, cur, &c)
 			d.plan.Changes = append(d.plan.Changes, c)
 		}
 	})
@@ -272,6 +273,7 @@ func (d *differ) run() {
 		c.Row = row
 		c.Fields = []FieldChange{{Field: "revoked", Before: false, After: true}}
 		c.Token = d.retireAll(k, &c, ReasonRevoked)
+		c.Risks = []review.Risk{review.RemovedRisk(c.Address, "by an apply with --prune")}
 		d.plan.Changes = append(d.plan.Changes, c)
 	}
 	if d.opts.Prune {
@@ -293,6 +295,9 @@ func (d *differ) run() {
 	}
 	if len(missing) > 0 {
 		slices.SortStableFunc(d.plan.Changes, func(a, b Change) int { return a.Address.Compare(b.Address) })
+	}
+	if d.opts.FailOn > 0 {
+		d.refuseRisks()
 	}
 }
 
@@ -797,107 +802,9 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 
 // fieldChanges compares the managed fields of a stored key with the spec's.
 func fieldChanges(cur *store.Key, want *store.KeyRow) []FieldChange {
-	var fs []FieldChange
-	if cur.Universal != want.Universal {
-		fs = append(fs, FieldChange{Field: "universal", Before: cur.Universal, After: want.Universal})
-	}
-	if cur.Name != want.Name {
-		fs = append(fs, FieldChange{Field: "name", Before: cur.Name, After: want.Name})
-	}
-	if cur.Description != want.Description {
-		fs = append(fs, FieldChange{Field: "description", Before: cur.Description, After: want.Description})
-	}
-	if !sameJSON(cur.Permissions, want.Permissions) {
-		fc := FieldChange{Field: "permissions", Before: json.RawMessage(cur.Permissions), After: json.RawMessage(want.Permissions)}
-		fc.Added, fc.Removed = setDiff(want.Permissions, cur.Permissions), setDiff(cur.Permissions, want.Permissions)
-		fs = append(fs, fc)
-	}
-	if !sameJSON(cur.Metadata, want.Metadata) {
-		fs = append(fs, FieldChange{Field: "metadata", Before: json.RawMessage(cur.Metadata), After: json.RawMessage(want.Metadata)})
-	}
-	if !sameTime(cur.ExpiresAt, want.ExpiresAt) {
-		fs = append(fs, FieldChange{Field: "expires", Before: timeOrNil(cur.ExpiresAt), After: timeOrNil(want.ExpiresAt)})
-	}
-	return fs
-}
-
-func timeOrNil(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC()
-}
-
-func sameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(*b)
-}
-
-// sameJSON compares two JSON texts. Both are normally PostgreSQL's jsonb
-// text, so equal values are equal bytes; the decoded comparison guards
-// against a value keyprov would print differently (e.g. a number written
-// by hand as 1.0), so that it never causes an update on every run.
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	va, errA := decodeJSON(a)
-	vb, errB := decodeJSON(b)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return normNumbers(v), nil
-}
-
-// normNumbers replaces json.Numbers by a canonical decimal form.
-func normNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		f, ok := new(big.Float).SetPrec(512).SetString(string(x))
-		if !ok {
-			return string(x)
-		}
-		return f.Text('g', 100)
-	case []any:
-		for i := range x {
-			x[i] = normNumbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normNumbers(x[k])
-		}
-	}
-	return v
-}
-
-// setDiff returns the items of JSON array a that are not in JSON array b.
-func setDiff(a, b []byte) []json.RawMessage {
-	var ia, ib []json.RawMessage
-	if json.Unmarshal(a, &ia) != nil {
-		return nil
-	}
-	_ = json.Unmarshal(b, &ib)
-	var out []json.RawMessage
-	for _, x := range ia {
-		found := false
-		for _, y := range ib {
-			if sameJSON(x, y) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, x)
-		}
-	}
-	return out
+	before := review.Content{Universal: cur.Universal, Name: cur.Name, Description: cur.Description,
+		Permissions: cur.Permissions, Metadata: cur.Metadata, Expires: cur.ExpiresAt}
+	after := review.Content{Universal: want.Universal, Name: want.Name, Description: want.Description,
+		Permissions: want.Permissions, Metadata: want.Metadata, Expires: want.ExpiresAt}
+	return review.CompareContent(&before, &after)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/token"
@@ -52,6 +53,7 @@ func TestDiffCreate(t *testing.T) {
 	assert.Equal(t, testNow, p.Now)
 	assert.True(t, p.HasChanges())
 	assert.Equal(t, reconcile.Summary{Created: 2}, p.Summary())
+	assert.Equal(t, map[review.Severity]int{review.Critical: 1, review.High: 1}, p.RiskCounts(), "the universal key with a wildcard is flagged")
 
 	expires := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
 	web := p.Changes[0] // acme/website sorts before root/frontend
@@ -126,7 +128,8 @@ func TestDiffUpdateFields(t *testing.T) {
 	tests := map[string]struct {
 		before, after string // attributes of acme/website besides tenant and token
 		want          reconcile.FieldChange
-		event         string // the updated event's changes
+		event         string          // the updated event's changes
+		risk          review.Severity // the change's worst risk (see review.KeyRisks)
 	}{
 		"name": {
 			before: `name = "Website"`,
@@ -159,6 +162,7 @@ func TestDiffUpdateFields(t *testing.T) {
 				Before: raw(`[{"name": "cms.read"}]`), After: raw(`[{"name": "cms.read"}, {"name": "cms.write"}]`),
 				Added: []json.RawMessage{raw(`{"name": "cms.write"}`)}},
 			event: `{"permissions": {"old": [{"name": "cms.read"}], "new": [{"name": "cms.read"}, {"name": "cms.write"}]}}`,
+			risk:  review.High,
 		},
 		"permission removed": {
 			before: "name = \"Website\"\npermissions = [\"cms.read\", \"cms.write\"]",
@@ -176,6 +180,7 @@ func TestDiffUpdateFields(t *testing.T) {
 				Added:   []json.RawMessage{raw(`{"name": "cms.read", "locales": ["en", "de"]}`)},
 				Removed: []json.RawMessage{raw(`{"name": "cms.read", "locales": ["en"]}`)}},
 			event: `{"permissions": {"old": [{"name": "cms.read", "locales": ["en"]}], "new": [{"name": "cms.read", "locales": ["en", "de"]}]}}`,
+			risk:  review.High,
 		},
 		"metadata added": {
 			before: `name = "Website"`,
@@ -200,12 +205,14 @@ func TestDiffUpdateFields(t *testing.T) {
 			after:  "name = \"Website\"\nexpires = \"2027-12-31T12:00:00+01:00\"",
 			want:   reconcile.FieldChange{Field: "expires", Before: expires("2027-06-30T00:00:00Z"), After: expires("2027-12-31T11:00:00Z")},
 			event:  `{"expires": {"old": "2027-06-30T00:00:00Z", "new": "2027-12-31T11:00:00Z"}}`,
+			risk:   review.Medium,
 		},
 		"expires removed": {
 			before: "name = \"Website\"\nexpires = \"2027-06-30T00:00:00Z\"",
 			after:  `name = "Website"`,
 			want:   reconcile.FieldChange{Field: "expires", Before: expires("2027-06-30T00:00:00Z"), After: nil},
 			event:  `{"expires": {"old": "2027-06-30T00:00:00Z", "new": null}}`,
+			risk:   review.High,
 		},
 	}
 	for name, tc := range tests {
@@ -230,6 +237,7 @@ func TestDiffUpdateFields(t *testing.T) {
 			assert.Nil(t, c.Token, "the token did not change")
 			assert.Empty(t, c.NewTokens)
 			assert.Empty(t, c.TokenUpdates)
+			assert.Equal(t, tc.risk, review.MaxSeverity(c.Risks), "%+v", c.Risks)
 			assert.Equal(t, reconcile.Summary{Updated: 1}, p.Summary())
 
 			b := reconcile.Batch(p, reconcile.Meta{RunID: "r"})
@@ -285,6 +293,7 @@ func TestDiffRotation(t *testing.T) {
 	assert.Equal(t, []store.NewToken{{Digest: digestOf("TOKEN_B"), Hint: hintOf("TOKEN_B"), State: store.StateActive}}, c.NewTokens)
 	assert.Equal(t, []store.TokenUpdate{{Digest: digestOf("TOKEN_A"), State: store.StateRetired, RetiredReason: reconcile.ReasonRotated}}, c.TokenUpdates)
 	assert.Equal(t, reconcile.Summary{Rotated: 1}, p.Summary())
+	assert.Equal(t, map[review.Severity]int{review.Medium: 1}, p.RiskCounts(), "a rotation is a medium risk")
 
 	b := reconcile.Batch(p, reconcile.Meta{})
 	require.Len(t, b.Keys, 1)

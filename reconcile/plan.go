@@ -4,9 +4,9 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"time"
 
+	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 )
@@ -54,6 +54,10 @@ type Change struct {
 	Token *TokenChange
 	// Reason explains a revocation or a blocked key.
 	Reason string
+	// Risks flag what the change lets someone do that they could not do
+	// before, by the rules of keyprov diff (review.KeyRisks) applied to the
+	// stored key and the key the change leaves behind, in review's order.
+	Risks []review.Risk
 
 	// Execution data for Apply (not shown by renderers): the existing
 	// key's id (0 on create), its content after the change (nil when the
@@ -72,16 +76,10 @@ func (c *Change) Rotated() bool {
 	return c.Token != nil && c.Action != Create && c.Token.Before != c.Token.After && c.Token.After != ""
 }
 
-// FieldChange is one changed attribute. Before and After are display
-// values: string, bool, time.Time, json.RawMessage or nil (absent).
-type FieldChange struct {
-	Field  string
-	Before any
-	After  any
-	// Added and Removed list permission objects (canonical JSON) for the
-	// permissions field.
-	Added, Removed []json.RawMessage
-}
+// FieldChange is one changed attribute, as review compares them (see
+// review.CompareContent): Before and After are string, bool, time.Time,
+// json.RawMessage or nil (absent).
+type FieldChange = review.FieldChange
 
 // TokenChange describes what happens to a key's tokens. Tokens are shown
 // by their hints (prefix and last four characters).
@@ -179,4 +177,26 @@ func (p *Plan) HasChanges() bool {
 		}
 	}
 	return false
+}
+
+// RiskCounts counts the changes' risks per severity.
+func (p *Plan) RiskCounts() map[review.Severity]int {
+	m := map[review.Severity]int{}
+	for i := range p.Changes {
+		for _, rk := range p.Changes[i].Risks {
+			m[rk.Severity]++
+		}
+	}
+	return m
+}
+
+// Risks returns the risks of every change, most severe first (see
+// review.SortRisks).
+func (p *Plan) Risks() []review.Risk {
+	var out []review.Risk
+	for i := range p.Changes {
+		out = append(out, p.Changes[i].Risks...)
+	}
+	review.SortRisks(out)
+	return out
 }

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,11 +95,15 @@ func KeyRisks(before, after *Version, now time.Time) []Risk {
 
 // addedRisks flags a new key that reaches every tenant or holds a wildcard.
 func addedRisks(h *Version) []Risk {
-	addr := h.Address.String()
 	var out []Risk
 	if h.Universal {
-		out = append(out, Risk{Severity: Critical, Kind: RiskCrossTenant, Address: addr,
+		out = append(out, Risk{Severity: Critical, Kind: RiskCrossTenant, Address: h.Address.String(),
 			Reason: "new universal key: its token reaches every tenant"})
+	}
+	// Only a JSON text with a "*" can hold a wildcard: the 100,000 keys of
+	// a first apply are not decoded (nor their addresses formatted).
+	if bytes.IndexByte(h.Permissions, '*') < 0 {
+		return out
 	}
 	var wild []string
 	for _, p := range h.perms() {
@@ -107,7 +112,7 @@ func addedRisks(h *Version) []Risk {
 		}
 	}
 	if len(wild) > 0 {
-		out = append(out, Risk{Severity: High, Kind: RiskPermissions, Address: addr, Field: "permissions",
+		out = append(out, Risk{Severity: High, Kind: RiskPermissions, Address: h.Address.String(), Field: "permissions",
 			Reason: "new key with broad permissions: " + joinDetails(wild)})
 	}
 	return out

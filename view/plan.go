@@ -180,6 +180,7 @@ func (v *TextView) Render(w io.Writer, r *Report) error {
 			changed++
 		}
 	}
+	writeRiskList(&b, st, p.Risks(), v.MaxLines, "use -o json for every risk")
 	if changed == 0 {
 		b.WriteString("No changes: the store matches the spec.\n")
 	} else {
@@ -224,16 +225,19 @@ func (v *TextView) Render(w io.Writer, r *Report) error {
 	sum := p.Summary()
 	switch {
 	case len(p.Refusals) > 0:
-		b.WriteString(st.red("Nothing was changed: the apply was refused.") + " " + SummaryLine(sum, false) + ".\n")
+		b.WriteString(st.red("Nothing was changed: the apply was refused.") + " " + SummaryLine(sum, false) + ".")
 	case r.Applied:
 		fmt.Fprintf(&b, "%s %s.", st.bold("Apply complete:"), SummaryLine(sum, true))
 		if r.Stats != nil {
 			fmt.Fprintf(&b, " %d rows written.", r.Stats.Rows())
 		}
-		b.WriteString("\n")
 	default:
-		fmt.Fprintf(&b, "%s %s.\n", st.bold("Plan:"), SummaryLine(sum, false))
+		fmt.Fprintf(&b, "%s %s.", st.bold("Plan:"), SummaryLine(sum, false))
 	}
+	if risks := p.RiskCounts(); len(risks) > 0 {
+		b.WriteString(" " + RiskCountLine(risks) + ".")
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

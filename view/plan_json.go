@@ -42,6 +42,10 @@ type JSONSummary struct {
 	Adopt     int `json:"adopt"`
 	Blocked   int `json:"blocked"`
 	Unchanged int `json:"unchanged"`
+	// Risks counts the changes' risks per severity (every severity
+	// present), as keyprov diff does; MaxSeverity is the worst, "" without.
+	Risks       map[string]int `json:"risks"`
+	MaxSeverity string         `json:"max_severity"`
 }
 
 // JSONChange is one changed key.
@@ -57,6 +61,8 @@ type JSONChange struct {
 	Fields      []JSONField  `json:"fields"`
 	Token       *JSONToken   `json:"token,omitempty"`
 	Create      *JSONCreated `json:"create,omitempty"`
+	// Risks are the change's risk flags, most severe first.
+	Risks []JSONRisk `json:"risks"`
 }
 
 // JSONCreated is the content of a key to create.
@@ -136,6 +142,7 @@ func Document(r *Report) PlanDocument {
 			Move: s.Moved, Adopt: s.Adopted, Blocked: s.Blocked, Unchanged: s.Unchanged},
 		Changes: []JSONChange{}, Warnings: []JSONWarning{}, Refusals: []JSONRefusal{},
 	}
+	doc.Summary.Risks, doc.Summary.MaxSeverity = jsonRiskCounts(p.RiskCounts())
 	if r.Stats != nil {
 		n := r.Stats.Rows()
 		doc.RowsWritten = &n
@@ -146,7 +153,8 @@ func Document(r *Report) PlanDocument {
 			continue
 		}
 		jc := JSONChange{Address: c.Address.String(), Tenant: c.Address.Tenant, Slug: c.Address.Slug,
-			Action: string(c.Action), Universal: c.Universal, AdoptedFrom: c.AdoptedFrom, Reason: c.Reason, Fields: []JSONField{}}
+			Action: string(c.Action), Universal: c.Universal, AdoptedFrom: c.AdoptedFrom, Reason: c.Reason, Fields: []JSONField{},
+			Risks: jsonRisks(c.Risks)}
 		if c.MovedFrom != nil {
 			jc.MovedFrom = c.MovedFrom.String()
 		}
@@ -204,6 +212,9 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 		title = "keyprov apply"
 	}
 	sum := SummaryLine(p.Summary(), r.Applied)
+	if risks := p.RiskCounts(); len(risks) > 0 {
+		sum += " · " + RiskCountLine(risks)
+	}
 	fmt.Fprintf(&b, "### %s for owner `%s`\n\n**%s**\n\n", title, mdCode(p.Owner), sum)
 	if len(p.Refusals) > 0 {
 		b.WriteString("> [!CAUTION]\n> The apply is refused; nothing is written:\n")
@@ -216,6 +227,11 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	intro := "review these changes before applying."
+	if r.Applied {
+		intro = "these changes were applied."
+	}
+	writeMDRisks(&b, p.Risks(), intro, v.MaxRows, "see `"+title+" -o json`")
 	rows := 0
 	for i := range p.Changes {
 		c := &p.Changes[i]
@@ -234,7 +250,11 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 		if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
 			l += ", universal" // as the text view: the kind matters when a key reaches every tenant
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdMarker(c), mdCode(c.Address.String()), mdText(l), mdDetails(c))
+		mark := mdMarker(c)
+		if len(c.Risks) > 0 {
+			mark += " ⚠️"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mark, mdCode(c.Address.String()), mdText(l), mdDetails(c))
 	}
 	if rows == 0 {
 		b.WriteString("No changes: the store matches the spec.\n")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
@@ -65,15 +66,27 @@ func everyChange() *reconcile.Plan {
 		Owner: "platform", Now: planNow,
 		Changes: []reconcile.Change{
 			{Address: addr("acme/blog"), Action: reconcile.Update, KeyID: 4,
-				Token: &reconcile.TokenChange{Before: "wat_…b1Qx", After: "wat_…Zr4T", Previous: "wat_…b1Qx", PreviousUntil: at("2026-06-01T00:00:00Z")}},
+				Token: &reconcile.TokenChange{Before: "wat_…b1Qx", After: "wat_…Zr4T", Previous: "wat_…b1Qx", PreviousUntil: at("2026-06-01T00:00:00Z")},
+				Risks: []review.Risk{{Severity: review.Medium, Kind: review.RiskTokenSource, Address: "acme/blog", Field: "token",
+					Reason: "token changed: wat_…b1Qx → wat_…Zr4T: the key is rotated when applied (the old token stays valid until 2026-06-01T00:00:00Z as previous_token)"}}},
 			{Address: addr("acme/legacy"), Action: reconcile.Revoke, KeyID: 5, Reason: reconcile.ReasonSpecRevoked,
 				Fields: []reconcile.FieldChange{{Field: "revoked", Before: false, After: true}},
 				Token:  &reconcile.TokenChange{Before: "wat_…Lk2P", Retired: []string{"wat_…Lk2P"}}},
+			{Address: addr("acme/mobile"), Action: reconcile.Update, KeyID: 12,
+				Token: &reconcile.TokenChange{Before: "wat_…Mb3c", After: "wat_…Mb3c", Previous: "wat_…Xq7e", PreviousUntil: at("2030-01-01T00:00:00Z"), PreviousNew: true},
+				Risks: []review.Risk{{Severity: review.High, Kind: review.RiskPreviousToken, Address: "acme/mobile", Field: "previous_token",
+					Reason: "previous_token wat_…Xq7e added without a token change: a second token works for this key until 2030-01-01T00:00:00Z, 1337 days from now (more than 30)"}}},
 			{Address: addr("acme/old-site"), Action: reconcile.Blocked, KeyID: 6,
 				Reason: "token was revoked at 2026-04-01T00:00:00Z — set a new token"},
+			{Address: addr("acme/partner"), Action: reconcile.Update, KeyID: 13,
+				Fields: []reconcile.FieldChange{{Field: "expires", Before: *at("2026-12-31T00:00:00Z"), After: nil}},
+				Risks: []review.Risk{{Severity: review.High, Kind: review.RiskExpiry, Address: "acme/partner", Field: "expires",
+					Reason: "expiry removed: the key no longer expires (it was to expire at 2026-12-31T00:00:00Z)"}}},
 			{Address: addr("acme/restored"), Action: reconcile.Update, KeyID: 7,
 				Fields: []reconcile.FieldChange{{Field: "revoked", Before: true, After: false}},
-				Token:  &reconcile.TokenChange{After: "wat_…Hq7M"}},
+				Token:  &reconcile.TokenChange{After: "wat_…Hq7M"},
+				Risks: []review.Risk{{Severity: review.High, Kind: review.RiskUnrevoked, Address: "acme/restored", Field: "revoked",
+					Reason: "revoked = true removed: the key works again when applied"}}},
 			{Address: addr("acme/shop"), Action: reconcile.Update, KeyID: 8, MovedFrom: &moved},
 			{Address: addr("acme/website"), Action: reconcile.Update, KeyID: 9,
 				Fields: []reconcile.FieldChange{
@@ -93,14 +106,26 @@ func everyChange() *reconcile.Plan {
 				Token: &reconcile.TokenChange{After: "wat_…4sWd"}},
 			{Address: addr("initech/gone"), Action: reconcile.Revoke, KeyID: 11, Reason: reconcile.ReasonRemoved,
 				Fields: []reconcile.FieldChange{{Field: "revoked", Before: false, After: true}},
-				Token:  &reconcile.TokenChange{Before: "wat_…Gg9e", Retired: []string{"wat_…Gg9e", "wat_…Pp0a"}}},
+				Token:  &reconcile.TokenChange{Before: "wat_…Gg9e", Retired: []string{"wat_…Gg9e", "wat_…Pp0a"}},
+				Risks: []review.Risk{{Severity: review.Low, Kind: review.RiskRemoved, Address: "initech/gone",
+					Reason: "removed from the spec: revoked by an apply with --prune"}}},
 			{Address: addr("root/cdn"), Action: reconcile.NoOp, Universal: true, KeyID: 1},
 			{Address: addr("root/frontend"), Action: reconcile.Create, Universal: true,
 				Row: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
 					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"},
-				Token: &reconcile.TokenChange{After: "wat_…NYQV"}},
+				Token: &reconcile.TokenChange{After: "wat_…NYQV"},
+				Risks: []review.Risk{
+					{Severity: review.Critical, Kind: review.RiskCrossTenant, Address: "root/frontend", Reason: "new universal key: its token reaches every tenant"},
+					{Severity: review.High, Kind: review.RiskPermissions, Address: "root/frontend", Field: "permissions", Reason: `new key with broad permissions: wildcard "*"`},
+				}},
 			{Address: addr("root/search"), Action: reconcile.Update, Universal: true, KeyID: 3,
-				Token: &reconcile.TokenChange{Before: "wat_…HBc7", After: "wat_…IwG1", Retired: []string{"wat_…HBc7"}}},
+				Fields: []reconcile.FieldChange{{Field: "permissions", Before: raw(`[{"name": "search.read"}]`), After: raw(`[{"name": "search.*"}]`),
+					Added: []json.RawMessage{raw(`{"name": "search.*"}`)}, Removed: []json.RawMessage{raw(`{"name": "search.read"}`)}}},
+				Token: &reconcile.TokenChange{Before: "wat_…HBc7", After: "wat_…IwG1", Retired: []string{"wat_…HBc7"}},
+				Risks: []review.Risk{
+					{Severity: review.High, Kind: review.RiskPermissions, Address: "root/search", Field: "permissions", Reason: `permissions widened: wildcard "search.*" gained`},
+					{Severity: review.Medium, Kind: review.RiskTokenSource, Address: "root/search", Field: "token", Reason: "token changed: wat_…HBc7 → wat_…IwG1: the key is rotated when applied (the old token stops working)"},
+				}},
 		},
 		Warnings: []reconcile.Warning{
 			{Address: "acme/website", Kind: reconcile.WarnExpiring, Message: "expires at 2026-05-10T00:00:00Z, in 5 days"},
@@ -116,8 +141,13 @@ func refusedPlan() *reconcile.Plan {
 			{Address: addr("acme/blog"), Action: reconcile.Create,
 				Row:   &store.KeyRow{Tenant: "acme", Slug: "blog", Name: "Blog", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
 				Token: &reconcile.TokenChange{After: "wat_…Zr4T"}},
+			{Address: addr("root/search"), Action: reconcile.Create, Universal: true,
+				Row:   &store.KeyRow{Tenant: "root", Slug: "search", Universal: true, Name: "Search", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Token: &reconcile.TokenChange{After: "wat_…IwG1"},
+				Risks: []review.Risk{{Severity: review.Critical, Kind: review.RiskCrossTenant, Address: "root/search", Reason: "new universal key: its token reaches every tenant"}}},
 		},
 		Refusals: []reconcile.Refusal{
+			{Address: "root/search", Message: "critical risk (--fail-on high): new universal key: its token reaches every tenant"},
 			{Address: "acme/website", Message: `acme/website exists and is owned by "billing", not by this spec's owner "platform": it was created by hand or by another spec; use --adopt to take it over`},
 			{Message: "the prune would revoke 12 keys, more than --max-prune allows (10, from max(10, 25%) of 14 owned keys): raise --max-prune if this is intended"},
 		},
@@ -189,6 +219,34 @@ func TestPlanGolden(t *testing.T) {
 		require.NoError(t, (&view.MarkdownView{MaxRows: 3}).Render(&md, r))
 		planGolden(t, "plan-bounded.markdown", md.Bytes())
 	})
+}
+
+// Every kind of risk that a plan can carry shows in the golden plan: the
+// kinds come from review, so that a new one cannot go unrendered.
+func TestPlanGoldenCoversEveryRisk(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "plan", "plan-every-change.json.golden"))
+	require.NoError(t, err)
+	var doc view.PlanDocument
+	require.NoError(t, json.Unmarshal(b, &doc))
+	seen := map[string]int{}
+	for _, c := range doc.Changes {
+		for _, rk := range c.Risks {
+			seen[rk.Kind]++
+			assert.Equal(t, c.Address, rk.Address, "a change carries its own risks")
+		}
+	}
+	for _, kind := range review.RiskKinds() {
+		if kind == review.RiskSettings {
+			continue // the store keeps no settings: only keyprov diff compares them
+		}
+		assert.Positive(t, seen[string(kind)], "no golden plan flags %s", kind)
+	}
+	total := 0
+	for _, n := range doc.Summary.Risks {
+		total += n
+	}
+	assert.Equal(t, len(everyChange().Risks()), total, "the summary counts every risk")
+	assert.Equal(t, "critical", doc.Summary.MaxSeverity)
 }
 
 // A plan whose changes are not in address order (the diff's always are)

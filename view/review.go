@@ -85,31 +85,7 @@ func ReviewSummaryLine(s review.Summary) string {
 }
 
 // RiskSummaryLine returns e.g. "3 risks (1 critical, 2 high)" or "no risks".
-func RiskSummaryLine(s review.Summary) string {
-	total := 0
-	var parts []string
-	for sev := review.Critical; sev >= review.Low; sev-- {
-		if n := s.Risks[sev]; n > 0 {
-			total += n
-			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
-		}
-	}
-	switch total {
-	case 0:
-		return "no risks"
-	case 1:
-		return "1 risk (" + parts[0] + ")"
-	}
-	return fmt.Sprintf("%d risks (%s)", total, strings.Join(parts, ", "))
-}
-
-// riskSubject names what a risk is about: a key's address or "settings.NAME".
-func riskSubject(rk review.Risk) string {
-	if rk.Address != "" {
-		return rk.Address
-	}
-	return "settings." + rk.Field
-}
+func RiskSummaryLine(s review.Summary) string { return RiskCountLine(s.Risks) }
 
 // reviewLabel names what happened to a key, e.g. "moved from acme/web, universal key".
 func reviewLabel(c *review.Change) string {

@@ -48,13 +48,7 @@ type ReviewSummary struct {
 }
 
 // ReviewRisk is one risk flag.
-type ReviewRisk struct {
-	Severity string `json:"severity"`
-	Kind     string `json:"kind"`
-	Address  string `json:"address,omitempty"`
-	Field    string `json:"field,omitempty"`
-	Reason   string `json:"reason"`
-}
+type ReviewRisk = JSONRisk
 
 // ReviewChange is one changed key. Fields of an added key have a null
 // before; token fields list the token's sources (env("…"), file("…")).
@@ -79,16 +73,8 @@ func NewReviewDocument(rr *ReviewReport) ReviewDocument {
 		Risks: []ReviewRisk{}, Settings: reviewFields(r.Settings), Changes: []ReviewChange{},
 		BaseVarFiles: rr.BaseVarFiles, HeadVarFiles: rr.HeadVarFiles, Notes: rr.Notes,
 	}
-	for sev := review.Low; sev <= review.Critical; sev++ {
-		doc.Summary.Risks[sev.String()] = s.Risks[sev]
-	}
-	if m := r.MaxSeverity(); m > 0 {
-		doc.Summary.MaxSeverity = m.String()
-	}
-	for _, rk := range r.Risks {
-		doc.Risks = append(doc.Risks, ReviewRisk{Severity: rk.Severity.String(), Kind: string(rk.Kind),
-			Address: rk.Address, Field: rk.Field, Reason: rk.Reason})
-	}
+	doc.Summary.Risks, doc.Summary.MaxSeverity = jsonRiskCounts(s.Risks)
+	doc.Risks = jsonRisks(r.Risks)
 	for _, c := range r.Changes {
 		jc := ReviewChange{Address: c.Address.String(), Tenant: c.Address.Tenant, Slug: c.Address.Slug,
 			Change: string(c.Kind), Universal: c.Universal, Fields: reviewFields(c.Fields)}

@@ -20,10 +20,6 @@ type ReviewMarkdownView struct {
 	MaxRows int
 }
 
-var severityMarker = map[review.Severity]string{
-	review.Critical: "🔴", review.High: "🟠", review.Medium: "🟡", review.Low: "🔵",
-}
-
 // Render implements ReviewView.
 func (v ReviewMarkdownView) Render(w io.Writer, rr *ReviewReport) error {
 	r := rr.Review
@@ -38,21 +34,7 @@ func (v ReviewMarkdownView) Render(w io.Writer, rr *ReviewReport) error {
 		b.WriteString("> [!NOTE]\n> " + mdText(n) + "\n\n")
 	}
 
-	if len(r.Risks) > 0 {
-		alert := "WARNING"
-		if r.MaxSeverity() >= review.High {
-			alert = "CAUTION"
-		}
-		fmt.Fprintf(&b, "> [!%s]\n> **Risks**: review these changes before approving.\n>\n", alert)
-		for i, rk := range r.Risks {
-			if v.MaxRows > 0 && i >= v.MaxRows {
-				fmt.Fprintf(&b, "> - … and %d more risks (see `keyprov diff -o json`)\n", len(r.Risks)-i)
-				break
-			}
-			fmt.Fprintf(&b, "> - %s **%s** `%s`: %s\n", severityMarker[rk.Severity], rk.Severity, mdCode(riskSubject(rk)), mdText(rk.Reason))
-		}
-		b.WriteString("\n")
-	}
+	writeMDRisks(&b, r.Risks, "review these changes before approving.", v.MaxRows, "see `keyprov diff -o json`")
 
 	if !r.HasChanges() {
 		b.WriteString("No changes: both specs declare the same keys and settings.\n")

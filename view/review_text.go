@@ -21,17 +21,7 @@ func (v *ReviewTextView) Render(w io.Writer, rr *ReviewReport) error {
 	st := styles(v.Color)
 	r := rr.Review
 	var b strings.Builder
-	if len(r.Risks) > 0 {
-		b.WriteString(st.red(st.bold("Risks:")) + "\n")
-		for _, rk := range r.Risks {
-			paint := st.yellow
-			if rk.Severity >= review.High {
-				paint = st.red
-			}
-			fmt.Fprintf(&b, "  %s %-8s %s: %s\n", paint("!"), paint(rk.Severity.String()), st.bold(riskSubject(rk)), rk.Reason)
-		}
-		b.WriteString("\n")
-	}
+	writeRiskList(&b, st, r.Risks, 0, "")
 	if !r.HasChanges() {
 		b.WriteString("No changes: both specs declare the same keys and settings.\n")
 	}
