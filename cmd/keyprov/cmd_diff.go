@@ -68,8 +68,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 	sf := addSpecFlags(fs, a.cfg)
 	out := addOutputFlag(fs, "text, json or markdown (a pull-request comment)", "text", "json", "markdown")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
-	failOn := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
-	fs.Var(failOn, "fail-on", "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
+	failOn := addFailOnFlag(fs, "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
 	var baseVarFiles, headVarFiles stringList
 	fs.Var(&baseVarFiles, "base-var-file", "read BASE's variables from this `file` instead of the -var-file ones (at BASE's revision for git:REF); repeatable; \"\" for none")
 	fs.Var(&headVarFiles, "head-var-file", "read HEAD's variables from this `file` instead of the -var-file ones (at HEAD's revision for git:REF); repeatable; \"\" for none")

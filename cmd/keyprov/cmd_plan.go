@@ -23,11 +23,12 @@ var planCmd = &command{
 	summary: "show what apply would change, changing nothing",
 	help: `Evaluates the spec with its secrets, reads the store and prints the plan:
 what apply would create (+), update (~), rotate, revoke (-) or leave blocked
-(!). Nothing is written and no lock is taken.
+(!). Nothing is written and no lock is taken. Changes that widen access are
+flagged with the risk levels of keyprov diff.
 
 Exit status: 0 success; with --detailed-exitcode, 0 no changes and 2 changes
 pending; 1 invalid spec or flags; 3 store unavailable; 4 the apply would be
-refused.`,
+refused (also: a change at or above --fail-on).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
 		return runReconcile(ctx, a, c, args, true)
 	},
@@ -43,9 +44,13 @@ writes only what changed. A second apply with the same spec writes nothing.
 
 Safe to run from many replicas at once: they take turns on the lock.
 
+Changes that widen access are flagged with the risk levels of keyprov diff;
+--fail-on refuses them before anything is written.
+
 Exit status: 0 applied (or nothing to do); 1 invalid spec, tokens or flags
 (nothing is written); 3 store unavailable, lock timeout or write failure
-(nothing is written); 4 refused for safety (nothing is written).`,
+(nothing is written); 4 refused for safety, or a change at or above
+--fail-on (nothing is written).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
 		return runReconcile(ctx, a, c, args, false)
 	},
@@ -98,6 +103,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	var maxPrune maxPruneFlag
 	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10 keys or 25%, whichever is larger)")
 	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
+	failOn := addFailOnFlag(fs, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none")
 	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
 	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys that expire within this `duration`")
 	fullRead := fs.Bool("full-read", false, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest)")
@@ -170,7 +176,8 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 
 	opts := reconcile.RunOptions{
 		Options: reconcile.Options{Adopt: *adopt, Prune: *prune || (s.Settings.Prune != nil && *s.Settings.Prune && !fs.given("prune")),
-			MaxPrune: maxPrune.v, WarnExpiry: *warnExpiry, Strict: *strict, AllowNewPrevious: *allowNewPrevious},
+			MaxPrune: maxPrune.v, WarnExpiry: *warnExpiry, Strict: *strict, AllowNewPrevious: *allowNewPrevious,
+			FailOn: failOnSeverity(failOn.val)},
 		DryRun:   dry,
 		FullRead: *fullRead,
 		Meta:     reconcile.Meta{RunID: runID, Actor: actor(a)},
@@ -219,6 +226,14 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return exitChanges
 	}
 	return exitOK
+}
+
+// addFailOnFlag adds --fail-on LEVEL: none, risk (any), low, medium, high
+// or critical (see failOnSeverity).
+func addFailOnFlag(fs *flagSet, usage string) *oneOf {
+	o := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
+	fs.Var(o, "fail-on", usage)
+	return o
 }
 
 // given reports whether the named flag was given on the command line.
