@@ -230,13 +230,19 @@ type historyScan struct {
 	seen map[pathToken]struct{}
 	// partial is set in a partial clone.
 	partial bool
+	// blob holds the content of a small blob.
+	blob []byte
 }
+
+// smallBlob is the size up to which a blob is read whole into memory;
+// larger ones are streamed.
+const smallBlob = 1 << 20
 
 // run streams git log into git cat-file: a goroutine parses the log,
 // asks cat-file for each blob not asked for before and queues the change;
 // this one reads cat-file's answers in the same order and reports.
-func (h *historyScan) run(ctx context.Context, g *gitRunner, logArgs []string) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
+func (h *historyScan) run(parent context.Context, g *gitRunner, logArgs []string) (err error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
 	var logErr, catErr limitedBuffer
@@ -246,7 +252,10 @@ func (h *historyScan) run(ctx context.Context, g *gitRunner, logArgs []string) (
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	catCmd := g.command(ctx, "cat-file", "--batch", "--buffer")
+	// Without --buffer: cat-file answers each blob as soon as it is asked.
+	// With it, the last answers would wait in its buffer for more questions
+	// while this side waits for them before asking more.
+	catCmd := g.command(ctx, "cat-file", "--batch")
 	catCmd.Stderr = &catErr
 	catIn, err := catCmd.StdinPipe()
 	if err != nil {
@@ -291,8 +300,8 @@ func (h *historyScan) run(ctx context.Context, g *gitRunner, logArgs []string) (
 	logWait := logCmd.Wait()
 	catWait := catCmd.Wait()
 	switch {
-	case ctx.Err() != nil && readErr == nil:
-		return ctx.Err()
+	case parent.Err() != nil:
+		return fmt.Errorf("scan: %w", parent.Err())
 	case logWait != nil && readErr == nil:
 		return gitError("git log", logWait, &logErr)
 	case readErr != nil:
@@ -460,16 +469,35 @@ func (h *historyScan) readBlob(out *bufio.Reader, oid string, c change) error {
 	if err != nil || size < 0 {
 		return fmt.Errorf("scan: unexpected answer from git cat-file for %s: %q", oid, truncate(header, 80))
 	}
-	body := io.LimitReader(out, size)
 	var hits []blobHit
-	binary, err := h.content.scan(body, "", func(f Finding, tok []byte) {
+	hit := func(f Finding, tok []byte) {
 		hits = append(hits, blobHit{Finding: f, token: sha256.Sum256(tok)})
-	})
+	}
+	var binary bool
+	if size <= smallBlob {
+		// Read whole: most blobs hold no prefix, which one search tells.
+		if int64(cap(h.blob)) < size {
+			h.blob = make([]byte, size)
+		}
+		b := h.blob[:size]
+		if _, err := io.ReadFull(out, b); err != nil {
+			return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)
+		}
+		binary, err = h.content.scanBytes(b, "", hit)
+	} else {
+		body := io.LimitReader(out, size)
+		binary, err = h.content.scan(body, "", hit)
+		if err == nil {
+			if n, cerr := io.Copy(io.Discard, body); cerr != nil || n < 0 {
+				return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)
+			}
+			if body.(*io.LimitedReader).N > 0 {
+				return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("scan: reading blob %s (%s:%s): %w", oid, c.commit, c.path, err)
-	}
-	if n, err := io.Copy(io.Discard, body); err != nil || n < 0 {
-		return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)
 	}
 	if b, err := out.ReadByte(); err != nil || b != '\n' {
 		return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)

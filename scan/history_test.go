@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -238,14 +239,17 @@ func TestHistoryPathsAndSkips(t *testing.T) {
 	})
 	require.NoError(t, os.Symlink(tok3, filepath.Join(r.dir, "link")))
 	r.commit("link", nil)
+	// A blob larger than those read whole is streamed.
+	big := strings.Repeat("abcdefgh\n", 200_000) + "x " + tok3 + "\n"
+	large := r.commit("large", map[string]string{"big.log": big})
 
 	res := r.scan(scan.HistoryOptions{Options: scan.Options{Exclude: []string{"testdata", "*_test.go"}}})
-	assert.Equal(t, []historyHit{{c, odd, 1, 3, "wat_…gS0a"}}, historyHits(res))
+	assert.Equal(t, []historyHit{{c, odd, 1, 3, "wat_…gS0a"}, {large, "big.log", 200_001, 3, "wat_…d0Fg"}}, historyHits(res))
 	assert.Equal(t, 1, res.Binary)
-	assert.Equal(t, 1, res.Files)
+	assert.Equal(t, 2, res.Files)
 
 	res = r.scan(scan.HistoryOptions{})
-	assert.Equal(t, []string{odd, "pkg/a_test.go", "testdata/fixture.txt"}, findingPathsOf(res))
+	assert.Equal(t, []string{odd, "pkg/a_test.go", "testdata/fixture.txt", "big.log"}, findingPathsOf(res))
 }
 
 func findingPathsOf(res *scan.Result) []string {
@@ -324,4 +328,50 @@ func TestHistoryEdgeCases(t *testing.T) {
 		_, err := scan.History(ctx, scan.HistoryOptions{Dir: r.dir, Options: scan.Options{Env: gitEnv()}})
 		assert.Error(t, err)
 	})
+}
+
+// A merge lists, against its first parent, every file its branch changed:
+// more changes than the scan queues between git log and git cat-file, with
+// no blob left to read. cat-file must answer each blob as it is asked, or
+// the two ends wait for each other.
+func TestHistoryLargeMerge(t *testing.T) {
+	r := newRepo(t)
+	// Written by git fast-import: 2,000 files, a branch that changes them
+	// all (and adds a token), a commit on main, and the merge.
+	var stream strings.Builder
+	commit := func(mark int, ref string, parents []int, files map[string]string) {
+		fmt.Fprintf(&stream, "commit %s\nmark :%d\ncommitter t <t@example.com> %d +0000\ndata 1\nc\n", ref, mark, 1700000000+mark)
+		for i, p := range parents {
+			fmt.Fprintf(&stream, "%s :%d\n", map[bool]string{true: "from", false: "merge"}[i == 0], p)
+		}
+		for name, content := range files {
+			fmt.Fprintf(&stream, "M 100644 inline %s\ndata %d\n%s\n", name, len(content), content)
+		}
+		stream.WriteString("\n")
+	}
+	files, changed := map[string]string{}, map[string]string{}
+	for i := range 2000 {
+		name := fmt.Sprintf("d%02d/f%04d.txt", i%30, i)
+		files[name], changed[name] = fmt.Sprintf("%d\n", i), fmt.Sprintf("changed %d\n", i)
+	}
+	changed["d07/zz.env"] = "K=" + tok1 + "\n"
+	commit(1, "refs/heads/main", nil, files)
+	commit(2, "refs/heads/side", []int{1}, changed)
+	commit(3, "refs/heads/main", []int{1}, map[string]string{"main.txt": "m\n"})
+	commit(4, "refs/heads/main", []int{3, 2}, changed)
+	cmd := exec.Command("git", "-C", r.dir, "fast-import", "--quiet")
+	cmd.Env, cmd.Stdin = gitEnv(), strings.NewReader(stream.String())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	side := r.git("rev-parse", "side")
+	require.Equal(t, side, r.git("rev-parse", "HEAD^2"))
+	merged := strings.Split(r.git("diff-tree", "-r", "--name-only", "HEAD^1", "HEAD"), "\n")
+	require.Len(t, merged, 2001, "the merge lists every file of its branch")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := scan.History(ctx, scan.HistoryOptions{Dir: r.dir, Options: scan.Options{Env: gitEnv()}})
+	require.NoError(t, err)
+	assert.Equal(t, []historyHit{{side, "d07/zz.env", 1, 3, "wat_…gS0a"}}, historyHits(res))
+	assert.Equal(t, r.distinctBlobs("HEAD"), res.Files)
 }

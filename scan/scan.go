@@ -175,6 +175,20 @@ func newContentScanner(prefixes []string) *contentScanner {
 	return &contentScanner{prefixes: prefixes, br: bufio.NewReaderSize(nil, 64<<10)}
 }
 
+// scanBytes is scan for a content held in memory: most contents hold no
+// prefix at all, which one search of the whole content tells.
+func (s *contentScanner) scanBytes(b []byte, path string, fn func(f Finding, tok []byte)) (binary bool, err error) {
+	if bytes.IndexByte(b[:min(len(b), binaryProbe)], 0) >= 0 {
+		return true, nil
+	}
+	for _, p := range s.prefixes {
+		if bytes.Contains(b, []byte(p)) {
+			return s.scan(bytes.NewReader(b), path, fn)
+		}
+	}
+	return false, nil
+}
+
 // scan calls fn for each token-shaped string of r, with the string itself
 // (only valid during the call: fn must neither keep nor reveal it). It
 // reports binary, without calling fn, when the first 8 KiB hold a NUL byte.
