@@ -2,6 +2,7 @@ package view_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,4 +72,44 @@ func TestScanRenderers(t *testing.T) {
 	b.Reset()
 	require.NoError(t, view.WriteScanJSON(&b, &scan.Result{}))
 	assert.Contains(t, b.String(), `"findings": []`)
+}
+
+func TestScanRenderersHistory(t *testing.T) {
+	commit := "0123456789abcdef0123456789abcdef01234567"
+	res := &scan.Result{Files: 40, Binary: 2, History: &scan.HistoryStats{Commits: 12, Shallow: true}, Findings: []scan.Finding{
+		{Commit: commit, Path: "config/app.env", Line: 2, Column: 5, Prefix: "wat_", Hint: "wat_…gS0a", Checksum: true},
+		{Commit: commit, Path: "odd\nname\x1b[31m.env", Line: 1, Column: 1, Prefix: "wat_", Hint: "wat_…9yC2"},
+	}}
+	var b bytes.Buffer
+	require.NoError(t, view.WriteScanText(&b, res))
+	assert.Equal(t, commit+":config/app.env:2:5: possible token wat_…gS0a (checksum valid)\n"+
+		commit+`:"odd\nname\x1b[31m.env":1:1: possible token wat_…9yC2 (no checksum)`+"\n"+
+		"\nFound 2 possible tokens in 2 files (12 commits, 40 file versions scanned). Treat each as leaked: rotate the key, then remove the token from the history: each line names the commit that added it.\n",
+		b.String())
+
+	b.Reset()
+	require.NoError(t, view.WriteScanGitHub(&b, res))
+	assert.Equal(t, "::error file=config/app.env,line=2,col=5,title=Committed token::A token (wat_…gS0a, checksum valid) was added here by commit "+commit+": rotate the key, then remove the token from the history.\n"+
+		"::error file=odd%0Aname\x1b[31m.env,line=1,col=1,title=Committed token::A token (wat_…9yC2, no checksum) was added here by commit "+commit+": rotate the key, then remove the token from the history.\n",
+		b.String())
+
+	b.Reset()
+	require.NoError(t, view.WriteScanJSON(&b, res))
+	var doc view.ScanDocument
+	require.NoError(t, json.Unmarshal(b.Bytes(), &doc))
+	require.NotNil(t, doc.CommitsScanned)
+	assert.Equal(t, 12, *doc.CommitsScanned)
+	assert.True(t, doc.Shallow)
+	assert.Equal(t, 40, doc.FilesScanned)
+	require.Len(t, doc.Findings, 2)
+	assert.Equal(t, commit, doc.Findings[0].Commit)
+	assert.Equal(t, "odd\nname\x1b[31m.env", doc.Findings[1].File)
+
+	b.Reset()
+	require.NoError(t, view.WriteScanText(&b, &scan.Result{History: &scan.HistoryStats{}}))
+	assert.Equal(t, "No tokens found (0 commits, 0 file versions scanned).\n", b.String())
+	b.Reset()
+	require.NoError(t, view.WriteScanJSON(&b, &scan.Result{History: &scan.HistoryStats{}}))
+	assert.Contains(t, b.String(), `"commits_scanned": 0,`)
+	assert.NotContains(t, b.String(), `"shallow"`)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/keyprov/keyprov/scan"
 	"github.com/keyprov/keyprov/token"
@@ -14,7 +15,7 @@ import (
 
 var scanCmd = &command{
 	name:    "scan",
-	args:    "[PATH...]",
+	args:    "[PATH...] | --history [--all] [--since REF] [REVISION...]",
 	summary: "find tokens committed by mistake (prints hints, never tokens)",
 	help: `Searches files for tokens committed by mistake: the token prefix followed
 by at least 32 characters of [A-Za-z0-9_-], not inside a longer word.
@@ -30,21 +31,88 @@ Each finding is printed as file:line:col with the token's hint (prefix and
 last four characters) and whether it ends in a keyprov checksum; the token
 itself is never printed.
 
+--history scans the history of the git repository of the current
+directory instead of files: every version of every file in the commits
+reachable from HEAD (--all: from every ref, the stash included; REVISION:
+as git log takes them, such as BASE..HEAD; --since REF: those not
+reachable from REF, a pull request's commits), each version read once.
+Each finding is printed as commit:path:line:col, where commit is the one
+that added the token to that path (the commit to rewrite, or the one after
+which the token was public); later versions that keep it are not reported
+again. With a range or --since, tokens already in the base are not
+reported. In a shallow clone, commits before the boundary are not scanned
+(a warning says so); a blob missing from a partial clone is an error.
+
 The prefix is --prefix (repeatable), else token_prefix of the spec (-f,
 KEYPROV_FILE, default keys.hcl) when it exists, else wat_.
 
-Exit status: 0 nothing found; 1 possible tokens found, or a path could
-not be read.`,
+Exit status: 0 nothing found; 1 possible tokens found, or a path (or the
+history) could not be read.`,
 	run: runScan,
+}
+
+// scanArgs are scan's flags and arguments.
+type scanArgs struct {
+	// args are the files and directories to scan or, with history, the
+	// revisions.
+	args     []string
+	prefixes []string
+	exclude  []string
+	// history scans the commits of the current directory's repository;
+	// all and since choose them.
+	history bool
+	all     bool
+	since   string
+}
+
+func (s *scanArgs) check() error {
+	if !s.history && (s.all || s.since != "") {
+		return errors.New("--all and --since scan the history: add --history")
+	}
+	for _, p := range s.prefixes {
+		if p == "" {
+			return errors.New("--prefix must not be empty")
+		}
+	}
+	for _, p := range s.exclude {
+		if !scan.ValidPattern(p) {
+			return fmt.Errorf("--exclude %s is not a valid pattern", quoteArg(p, s.prefixes...))
+		}
+	}
+	if !s.history {
+		if len(s.args) == 0 {
+			s.args = []string{"."}
+		}
+		return nil
+	}
+	// A revision that looks like a token is refused without repeating it:
+	// git's own message would.
+	for _, r := range append(s.args[:len(s.args):len(s.args)], s.since) {
+		if r != "" && looksLikeToken(r, s.prefixes...) {
+			return errors.New("a revision " + notRepeated)
+		}
+	}
+	for _, r := range s.args {
+		if r == "" || strings.HasPrefix(r, "-") {
+			return fmt.Errorf("%q is not a revision", r)
+		}
+	}
+	if strings.HasPrefix(s.since, "-") {
+		return fmt.Errorf("--since %q is not a revision", s.since)
+	}
+	return nil
 }
 
 func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
-	var prefixes stringList
+	var prefixes, exclude stringList
 	fs.Var(&prefixes, "prefix", "token `prefix` to look for; repeatable (default: the spec's token_prefix, else wat_)")
-	var exclude stringList
 	fs.Var(&exclude, "exclude", "skip files below the scanned directories that match `pattern`: a name or glob matched against each path element (testdata, *_test.go), or a path with / (docs/*.md); repeatable")
+	var sa scanArgs
+	fs.BoolVar(&sa.history, "history", false, "scan the commits of the current directory's git repository instead of files; arguments are revisions (default HEAD)")
+	fs.BoolVar(&sa.all, "all", false, "with --history: the commits of every ref (branches, tags, remote-tracking branches, the stash)")
+	fs.StringVar(&sa.since, "since", "", "with --history: leave out the commits reachable from `REF` (a pull request's base)")
 	out := addOutputFlag(fs, "text, json or github (GitHub Actions annotations)", "text", "json", "github")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -52,29 +120,31 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	lf.setup(a)
-	if len(pos) == 0 {
-		pos = []string{"."}
+	sa.args, sa.prefixes, sa.exclude = pos, prefixes.vals, exclude.vals
+	if err := sa.check(); err != nil {
+		fmt.Fprintf(a.err, "keyprov scan: %v\n", err)
+		return exitInvalid
 	}
-	for _, p := range prefixes.vals {
-		if p == "" {
-			fmt.Fprintln(a.err, "keyprov scan: --prefix must not be empty")
-			return exitInvalid
-		}
-	}
-	for _, p := range exclude.vals {
-		if !scan.ValidPattern(p) {
-			fmt.Fprintf(a.err, "keyprov scan: --exclude %q is not a valid pattern\n", p)
-			return exitInvalid
-		}
-	}
-	if len(prefixes.vals) == 0 {
-		prefixes.vals = []string{a.specPrefix(sf)}
+	if len(sa.prefixes) == 0 {
+		sa.prefixes = []string{a.specPrefix(sf)}
 	}
 
-	res, err := scan.Paths(ctx, pos, scan.Options{Prefixes: prefixes.vals, Env: a.environList(), Exclude: exclude.vals})
+	opts := scan.Options{Prefixes: sa.prefixes, Env: a.environList(), Exclude: sa.exclude}
+	var (
+		res *scan.Result
+		err error
+	)
+	if sa.history {
+		res, err = scan.History(ctx, scan.HistoryOptions{Options: opts, Revs: sa.args, All: sa.all, Since: sa.since})
+	} else {
+		res, err = scan.Paths(ctx, sa.args, opts)
+	}
 	if err != nil {
 		fmt.Fprintf(a.err, "keyprov scan: %v\n", err)
 		return exitInvalid
+	}
+	if res.History != nil && res.History.Shallow {
+		fmt.Fprintln(a.err, "keyprov scan: warning: this is a shallow clone: the commits before its boundary were not scanned, and a token found at a boundary commit may have been added before it (git fetch --unshallow, or fetch-depth: 0 in CI, scans the whole history)")
 	}
 	switch out.val {
 	case "json":
@@ -88,7 +158,11 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintf(a.err, "keyprov scan: writing the result: %v\n", err)
 		return exitInvalid
 	}
-	a.log.Debug().Int("files", res.Files).Int("binary", res.Binary).Int("findings", len(res.Findings)).Strs("prefixes", prefixes.vals).Msg("scan finished")
+	ev := a.log.Debug()
+	if res.History != nil {
+		ev = ev.Int("commits", res.History.Commits).Bool("shallow", res.History.Shallow)
+	}
+	ev.Int("files", res.Files).Int("binary", res.Binary).Int("findings", len(res.Findings)).Strs("prefixes", sa.prefixes).Msg("scan finished")
 	if len(res.Findings) > 0 {
 		return exitInvalid
 	}
