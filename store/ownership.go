@@ -38,7 +38,7 @@ type ForeignObject struct {
 	// for a TRIGGER privilege, the role it is granted to ("PUBLIC" for
 	// every role).
 	Owner string
-	// Function is the function a trigger calls.
+	// Function is the function a trigger calls ("public.f(integer)").
 	Function string
 	// Unexpected: a trigger, rule or row-level security that keyprov's
 	// migrations do not create, refused whoever made it.
@@ -54,9 +54,9 @@ func (o ForeignObject) String() string {
 	case o.Kind == "TRIGGER privilege":
 		return fmt.Sprintf("role %q may create triggers on table %s (TRIGGER privilege)", o.Owner, o.Name)
 	case o.Kind == "trigger" && o.Unexpected:
-		return fmt.Sprintf("trigger %s was not created by keyprov (it calls %s, owned by %q)", o.Name, o.Function, o.Owner)
+		return fmt.Sprintf("trigger %s was not created by keyprov (it calls function %s, owned by %q)", o.Name, o.Function, o.Owner)
 	case o.Kind == "trigger":
-		return fmt.Sprintf("trigger %s calls %s, owned by %q", o.Name, o.Function, o.Owner)
+		return fmt.Sprintf("trigger %s calls function %s, owned by %q", o.Name, o.Function, o.Owner)
 	case o.Kind == "row-level security":
 		return fmt.Sprintf("row-level security is enabled on %s, which keyprov does not do (the table is owned by %q)", o.Name, o.Owner)
 	case o.Unexpected:
@@ -74,9 +74,10 @@ func (o ForeignObject) String() string {
 // ErrForeignObject.
 type ForeignObjectError struct {
 	Schema string
-	// Role is keyprov's role (current_user).
-	Role    string
-	Objects []ForeignObject
+	// Role is keyprov's role (current_user); Superuser says whether it is one.
+	Role      string
+	Superuser bool
+	Objects   []ForeignObject
 }
 
 // maxListed bounds the objects an error message names.
@@ -101,6 +102,24 @@ func (e *ForeignObjectError) Error() string {
 }
 
 func (e *ForeignObjectError) Unwrap() error { return ErrForeignObject }
+
+// Outsider reports whether keyprov's role is an outsider to the schema: it
+// neither owns it nor is a member of its owner, and is no superuser. Such
+// is the role of an application that only verifies keys (README: least
+// privilege), as which `keyprov verify` may run; for it the check would
+// refuse every schema, so verify reads as the verify package does,
+// without it.
+func (e *ForeignObjectError) Outsider() bool {
+	if e.Superuser {
+		return false
+	}
+	for _, o := range e.Objects {
+		if o.Kind == "schema" {
+			return true
+		}
+	}
+	return false
+}
 
 // onlyUnknownTriggers reports whether every object refused is a trigger
 // that this keyprov does not know of but that calls a trusted function:
@@ -185,7 +204,8 @@ const inspectSQL = inspectCTE + `SELECT EXISTS (SELECT 1 FROM ns), EXISTS (SELEC
     OR EXISTS (SELECT 1 FROM triggers WHERE unexpected OR proowner NOT IN (SELECT oid FROM trusted))`
 
 // describeSQL lists what is refused in the schema named $1, as a JSON
-// array ordered schema first, or NULL.
+// array ordered schema first, or NULL, and says whether keyprov's role is
+// a superuser.
 const describeSQL = inspectCTE + `, found(classid, objid, owner, unexpected, func, kind) AS (
     SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::oid, ns.oid, ns.nspowner, false, 0::oid, NULL::text FROM ns
   UNION ALL
@@ -215,12 +235,13 @@ const describeSQL = inspectCTE + `, found(classid, objid, owner, unexpected, fun
 ), refused AS (
     SELECT coalesce(f.kind, o.type) AS kind, o.identity AS name,
         CASE f.owner WHEN 0 THEN 'PUBLIC' ELSE coalesce(pg_catalog.pg_get_userbyid(f.owner)::text, '(no owner)') END AS owner,
-        CASE WHEN f.func <> 0 THEN pg_catalog.pg_describe_object('pg_catalog.pg_proc'::pg_catalog.regclass, f.func, 0) END AS function,
+        CASE WHEN f.func <> 0 THEN (pg_catalog.pg_identify_object('pg_catalog.pg_proc'::pg_catalog.regclass, f.func, 0)).identity END AS function,
         f.unexpected, coalesce(f.owner IN (SELECT oid FROM trusted), false) AS trusted
     FROM found f CROSS JOIN LATERAL pg_catalog.pg_identify_object(f.classid, f.objid, 0) o
     WHERE f.unexpected OR f.owner IS NULL OR f.owner NOT IN (SELECT oid FROM trusted)
 )
-SELECT json_agg(refused ORDER BY kind <> 'schema', kind, name) FROM refused`
+SELECT (SELECT json_agg(refused ORDER BY kind <> 'schema', kind, name) FROM refused),
+    (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)`
 
 // ownTriggerArgs are $2 and $3 of inspectSQL.
 func ownTriggerArgs() (tables, triggers []string) {
@@ -258,13 +279,19 @@ func (db *DB) inspect(ctx context.Context, q querier, lead string, leadArgs ...a
 		return inspection{}, fmt.Errorf("checking who owns schema %q: %w", db.schema, err)
 	}
 	if suspicious {
-		var doc []byte
-		if err := q.QueryRow(ctx, describeSQL, db.schema, tables, triggers).Scan(&doc); err != nil {
+		var (
+			doc   []byte
+			super bool
+		)
+		if err := q.QueryRow(ctx, describeSQL, db.schema, tables, triggers).Scan(&doc, &super); err != nil {
 			return inspection{}, fmt.Errorf("checking who owns schema %q: %w", db.schema, err)
 		}
 		var err error
 		if in.foreign, err = foreignObjects(db.schema, role, doc); err != nil {
 			return inspection{}, err
+		}
+		if in.foreign != nil {
+			in.foreign.Superuser = super
 		}
 	}
 	if in.exists && in.foreign == nil {

@@ -106,6 +106,7 @@ BEGIN INSERT INTO keyprov.fired VALUES (now()); RETURN NEW; END $$`,
 	fe := foreign(t, err)
 	assert.Equal(t, "keyprov", fe.Schema)
 	assert.Equal(t, "postgres", fe.Role)
+	assert.False(t, fe.Outsider(), "a superuser is no outsider")
 	name := strings.Trim(mallory, `"`)
 	assert.Equal(t, []string{
 		"schema keyprov " + name,
@@ -340,6 +341,23 @@ func TestOwnershipSuperuserAndMembers(t *testing.T) {
 	fe := foreign(t, open(t, store.Config{URL: appURL}).CheckVersion(ctx))
 	assert.Equal(t, []string{"function keyprov.f() " + strings.Trim(member, `"`)}, refused(fe))
 	assert.Equal(t, strings.Trim(app, `"`), fe.Role)
+	assert.False(t, fe.Outsider(), "the schema is the role's to use")
+}
+
+// A role that only reads keys, as applications verify them (README: least
+// privilege), is an outsider to keyprov's schema: refused, and told so.
+func TestOwnershipOutsider(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := pgtest.NewDatabase(t)
+	app, appURL := testRole(t, u, "app")
+	reader, readerURL := testRole(t, u, "reader")
+	execAll(t, pgtest.Connect(t, u), "CREATE SCHEMA keyprov AUTHORIZATION "+app)
+	assertUsable(t, open(t, store.Config{URL: appURL}))
+	execAll(t, pgtest.Connect(t, appURL), "GRANT USAGE ON SCHEMA keyprov TO "+reader, "GRANT SELECT ON keyprov.keys, keyprov.tokens TO "+reader)
+	fe := foreign(t, open(t, store.Config{URL: readerURL}).CheckVersion(ctx))
+	assert.True(t, fe.Outsider())
+	assert.Contains(t, refused(fe), "schema keyprov "+strings.Trim(app, `"`))
 }
 
 // A trigger this keyprov does not know of, made by keyprov's own role, on
