@@ -27,7 +27,8 @@ Revoked keys are hidden unless --all is given. --tenant selects the keys
 stored under one tenant (universal keys live in the root tenant and reach
 every tenant); --owner the keys of one owner (a spec's settings.owner).
 
-Exit status: 0 success; 1 bad arguments; 3 store unavailable.`,
+Exit status: 0 success; 1 bad arguments; 3 store unavailable; 4 keyprov's
+schema holds objects that are not keyprov's (SECURITY.md).`,
 	run: runList,
 }
 

@@ -25,7 +25,8 @@ Example:
   keyprov revoke acme/website --reason "leaked in build log"
 
 Exit status: 0 revoked (or already revoked); 1 no such key or bad
-arguments; 3 store unavailable.`,
+arguments; 3 store unavailable; 4 keyprov's schema holds objects that are
+not keyprov's (SECURITY.md).`,
 	run: runRevoke,
 }
 

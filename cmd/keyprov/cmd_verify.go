@@ -39,7 +39,8 @@ echo; otherwise one trailing line break is removed and nothing else.
 
 Exit status: 0 the token verifies (and reaches --tenant); 1 it does not,
 with the reason (malformed, unknown, revoked, expired, previous_expired,
-retired, scope_denied), or bad input; 3 store unavailable.`,
+retired, scope_denied), or bad input; 3 store unavailable; 4 keyprov's
+schema holds objects that are not keyprov's (SECURITY.md).`,
 	run: runVerify,
 }
 
@@ -104,6 +105,10 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 			// least privilege), not schema_version: verify as the
 			// library does, without checking the version.
 			a.log.Debug().Err(err).Msg("the schema version is not readable by this role: verifying without checking it")
+		case outsider(err):
+			// Such a role owns nothing in the schema, so the ownership
+			// check refuses it (SECURITY.md): verify as the library does.
+			a.log.Debug().Err(err).Msg("this role does not own keyprov's schema: verifying without checking it")
 		default:
 			return a.storeExit(err, "verify")
 		}
@@ -276,4 +281,11 @@ func timeText(t *time.Time, none string) string {
 func permissionDenied(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42501"
+}
+
+// outsider reports whether err is the ownership check's refusal of a role
+// that neither owns keyprov's schema nor is a superuser: an application's.
+func outsider(err error) bool {
+	var fe *store.ForeignObjectError
+	return errors.As(err, &fe) && fe.Outsider()
 }

@@ -72,14 +72,23 @@ func (d *dbFlags) open(ctx context.Context, a *app, progress func(attempt int, e
 	})
 }
 
-// storeExit maps a store error to an exit code and logs it.
+// storeExit maps a store error to an exit code and logs it: 4 for a
+// schema that is not keyprov's (*store.ForeignObjectError), 1 for
+// configuration errors, 3 otherwise.
 func (a *app) storeExit(err error, what string) int {
 	var ce errConfig
 	if errors.As(err, &ce) {
 		fmt.Fprintf(a.err, "keyprov: %v\n", err)
 		return exitInvalid
 	}
+	var fe *store.ForeignObjectError
 	switch {
+	case errors.As(err, &fe):
+		// Refused for safety: the schema, or something in it, is not
+		// keyprov's (SECURITY.md). Nothing was read from it or written.
+		a.log.Error().Err(err).Msg(what + " refused: keyprov's schema is not keyprov's alone")
+		fmt.Fprintf(a.err, "keyprov: %s refused: %v\n", what, fe)
+		return exitRefused
 	case errors.Is(err, context.Canceled):
 		// The store rolls back on cancellation and never interrupts COMMIT.
 		a.log.Error().Err(err).Msg(what + " interrupted by a signal: nothing was written")

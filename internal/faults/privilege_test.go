@@ -158,9 +158,11 @@ func TestLeastPrivilege(t *testing.T) {
 	noSchema := run(3, changed, with(asApp, "KEYPROV_SCHEMA", "keyprov_other"), "apply")
 	assert.Contains(t, noSchema.stderr, `creating schema \"keyprov_other\"`)
 	assert.Contains(t, noSchema.stderr, "permission denied for database")
-	// And an apply as the reader fails cleanly.
-	denied := run(3, changed, asReader, "apply")
-	assert.Contains(t, denied.stderr, "permission denied")
+	// And an apply as the reader is refused (exit 4): the schema is not
+	// the reader's, which the ownership check says before the reader's
+	// missing privileges would.
+	denied := run(4, changed, asReader, "apply")
+	assert.Contains(t, denied.stderr, `schema keyprov is owned by "`+app+`"`)
 
 	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner, apply and plan with no SELECT on the events; verify and last_used_at as a role with USAGE, SELECT on keys and tokens and UPDATE (last_used_at)), no other grant", commands)
 }
