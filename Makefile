@@ -78,6 +78,7 @@ BENCH_FLAGS ?=
 bench:
 	$(GO) run ./internal/benchmark -n $(BENCH_N) $(BENCH_FLAGS)
 	$(WITHPG) run -- $(GO) test -run '^$$' -bench . -benchmem ./spec ./reconcile ./store ./token ./verify
+	$(GO) run ./internal/benchmark/scanhistory
 
 # The fault tests of internal/faults with long loops (make test runs them
 # with short ones): SIGKILLs and terminated sessions during a 20,000-key
