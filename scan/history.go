@@ -136,6 +136,7 @@ func History(ctx context.Context, opts HistoryOptions) (*Result, error) {
 		content:  newContentScanner(prefixes),
 		hits:     map[string][]blobHit{},
 		seen:     map[pathToken]struct{}{},
+		binary:   map[string]bool{},
 		excluded: func(p string) bool { return excludedRel(p, opts.Exclude) },
 		partial:  partial,
 	}
@@ -232,6 +233,9 @@ type historyScan struct {
 	partial bool
 	// blob holds the content of a small blob.
 	blob []byte
+	// binary holds the blobs read and not counted yet, and whether they
+	// are binary.
+	binary map[string]bool
 }
 
 // smallBlob is the size up to which a blob is read whole into memory;
@@ -430,6 +434,7 @@ func (h *historyScan) read(out *bufio.Reader, changes <-chan change) error {
 				return err
 			}
 		}
+		h.count(c.new)
 		for _, hit := range h.hits[c.old] {
 			h.seen[pathToken{c.path, hit.token}] = struct{}{}
 		}
@@ -502,15 +507,26 @@ func (h *historyScan) readBlob(out *bufio.Reader, oid string, c change) error {
 	if b, err := out.ReadByte(); err != nil || b != '\n' {
 		return fmt.Errorf("scan: reading git cat-file: %w", io.ErrUnexpectedEOF)
 	}
-	if binary {
-		h.res.Binary++
-		return nil
-	}
-	h.res.Files++
 	if len(hits) > 0 {
 		h.hits[oid] = hits
 	}
+	h.binary[oid] = binary
 	return nil
+}
+
+// count counts a blob of the commits scanned, once: not the versions read
+// only to know what a range's base held.
+func (h *historyScan) count(oid string) {
+	binary, ok := h.binary[oid]
+	if !ok {
+		return
+	}
+	delete(h.binary, oid)
+	if binary {
+		h.res.Binary++
+	} else {
+		h.res.Files++
+	}
 }
 
 // regular reports whether a git file mode is that of a regular file

@@ -182,6 +182,8 @@ func TestHistoryRange(t *testing.T) {
 			res := r.scan(opts)
 			assert.Equal(t, want, historyHits(res))
 			assert.Equal(t, 2, res.History.Commits)
+			// The base's version of a.env is read, not counted.
+			assert.Equal(t, 2, res.Files)
 		})
 	}
 
