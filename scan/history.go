@@ -87,11 +87,17 @@ func History(ctx context.Context, opts HistoryOptions) (*Result, error) {
 	}
 	if _, err := g.output(ctx, "rev-parse", "--git-dir"); err != nil {
 		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			dir, _ := filepath.Abs(g.dir)
+		if !errors.As(err, &ee) {
+			return nil, fmt.Errorf("scan: running git: %w", err)
+		}
+		dir, _ := filepath.Abs(g.dir)
+		// git says why when it is not simply outside a repository
+		// ("detected dubious ownership", a broken .git).
+		msg, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n")
+		if msg == "" || strings.Contains(msg, "not a git repository") {
 			return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %s (git: %s)", ErrNotRepository, dir, msg)
 	}
 	res := &Result{History: &HistoryStats{}}
 	if out, err := g.output(ctx, "rev-parse", "--is-shallow-repository"); err == nil && strings.TrimSpace(string(out)) == "true" {
