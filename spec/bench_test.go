@@ -51,10 +51,9 @@ tenant_key "website" {
 }
 `
 	var flat strings.Builder
-	flat.WriteString("locals {\n  secrets = jsondecode(file(\"secrets.json\"))\n}\n")
 	for i := 0; i < n; i++ {
 		t := fmt.Sprintf("t%07d", i)
-		fmt.Fprintf(&flat, "tenant_key \"website\" {\n  tenant      = %q\n  name        = \"Website %s\"\n  token       = local.secrets[%q]\n  permissions = [{ name = \"wb.page\", rwd = \"r\" }, \"cms.read\"]\n}\n", t, t, t)
+		fmt.Fprintf(&flat, "tenant_key \"website\" {\n  tenant      = %q\n  name        = \"Website %s\"\n  token       = jsondecode(file(\"secrets.json\"))[%q]\n  permissions = [{ name = \"wb.page\", rwd = \"r\" }, \"cms.read\"]\n}\n", t, t, t)
 	}
 	for name, text := range map[string]string{"foreach.hcl": forEach, "flat.hcl": flat.String()} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {

@@ -1,15 +1,12 @@
 package spec
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/keyprov/keyprov/token"
@@ -72,6 +69,19 @@ type evaluator struct {
 	moved     []blockIn
 
 	localDecls map[string]*localDecl
+	// refs are the token references, parsed before evaluation.
+	refs secretRefs
+	// refDiags are the errors of token attributes that are not references,
+	// in blocks without for_each: the key's evaluation reports them.
+	refDiags map[rangeKey]*hcl.Diagnostic
+	// priorErrors is set when errors were reported before the keys were
+	// evaluated: an unknown value may then be one of their consequences.
+	priorErrors bool
+	// declared are the key blocks and their number of keys.
+	declared []DeclaredBlock
+	// secretCalls are the calls of env() and file() refused by
+	// checkSecretCalls: other errors about them are dropped as repeats.
+	secretCalls map[rangeKey]bool
 	// memos holds token sources shared by for_each instances (tokenSources).
 	memos sync.Map
 }
@@ -89,17 +99,19 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	if !e.parse(srcs) {
 		return nil, e.diags
 	}
+	e.refs = e.checkSecretCalls()
 	_ = e.prefetch()
 	e.base.Variables["var"] = e.evalVariables()
 	e.evalLocals()
 	settings := e.evalSettings()
 	keys := e.evalKeys(settings)
 	moved := e.evalMoved(keys)
+	e.diags = e.dropRepeats(e.diags)
 	withholdSecretDetails(e.diags)
 	if e.diags.HasErrors() {
 		return nil, e.diags
 	}
-	s := &Spec{Settings: settings, Keys: keys, Moved: moved}
+	s := &Spec{Settings: settings, Keys: keys, Moved: moved, Blocks: e.declared}
 	for _, f := range e.files {
 		s.Files = append(s.Files, f.src.Name)
 	}
@@ -148,7 +160,7 @@ func (e *evaluator) parse(srcs []Source) bool {
 		}
 		pf := &parsedFile{src: src, body: body}
 		pf.ctx = e.base.NewChild()
-		pf.ctx.Functions = e.fn.forFile(src.Dir)
+		pf.ctx.Functions = stubFuncs()
 		e.files = append(e.files, pf)
 	}
 	if !ok {
@@ -459,109 +471,31 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// -- token sources ------------------------------------------------------------
-
-// tokenSources lists the env() and file() calls a token expression reads
-// from, following references to locals. Arguments are evaluated in ctx where
-// possible ("env(\"WEBSITE_KEY_ACME\")"), otherwise shown as written.
-//
-// For_each instances share one result when no env() or file() argument
-// refers to each: the walk would give the same answer every time.
-func (e *evaluator) tokenSources(expr hcl.Expression, sc *scope) []string {
-	type sourcesKey struct{ expr hcl.Expression }
-	if v, ok := e.memos.Load(sourcesKey{expr}); ok {
-		return v.([]string)
-	}
-	out, perInstance := e.walkTokenSources(expr, sc.Ctx())
-	if !perInstance {
-		e.memos.Store(sourcesKey{expr}, out)
+// dropRepeats removes the consequences of errors reported already, the
+// errors of the env() and file() stubs, and HCL's
+// own errors about a refused call ("Function calls not allowed"), which
+// repeat what checkSecretCalls reported where the call is written.
+func (e *evaluator) dropRepeats(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := diags[:0]
+	for _, d := range diags {
+		repeat := strings.Contains(d.Detail, stubMessage) || d.Summary == consequence
+		if d.Subject != nil && e.secretCallAt(*d.Subject) && d.Summary != "Secret read outside a token" && d.Summary != "Secret in a token reference" {
+			repeat = true
+		}
+		if !repeat {
+			out = append(out, d)
+		}
 	}
 	return out
 }
 
-func (e *evaluator) walkTokenSources(expr hcl.Expression, ctx *hcl.EvalContext) (out []string, perInstance bool) {
-	seen := map[string]bool{}
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+// secretCallAt reports whether r starts where a refused call of env() or
+// file() starts (HCL reports an unknown function at its name alone).
+func (e *evaluator) secretCallAt(r hcl.Range) bool {
+	for k := range e.secretCalls {
+		if k.file == r.Filename && k.start == r.Start.Byte {
+			return true
 		}
 	}
-	e.walkWithLocals(expr, ctx, func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, _ bool) {
-		node, ok := expr.(hclsyntax.Node)
-		nodeSrc := src
-		if !ok {
-			// JSON syntax: a string holds a template in native syntax,
-			// with its own source text.
-			node, nodeSrc = jsonTemplate(expr.Range().SliceBytes(src))
-		}
-		if node != nil {
-			hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
-				call, ok := n.(*hclsyntax.FunctionCallExpr)
-				if !ok || (call.Name != "env" && call.Name != "file") || len(call.Args) != 1 {
-					return nil
-				}
-				if refersToEach(call.Args[0]) {
-					perInstance = true
-				}
-				if v, diags := call.Args[0].Value(ctx); !diags.HasErrors() && v.Type() == cty.String && known(v) {
-					add(fmt.Sprintf("%s(%q)", call.Name, v.AsString()))
-				} else {
-					add(string(call.Range().SliceBytes(nodeSrc)))
-				}
-				return nil
-			})
-		} else if r := expr.Range(); strings.Contains(string(r.SliceBytes(src)), "env(") || strings.Contains(string(r.SliceBytes(src)), "file(") {
-			add(string(r.SliceBytes(src)))
-		}
-	})
-	sort.Strings(out)
-	return out, perInstance
-}
-
-// walkWithLocals calls visit on expr, then once on the declaration of each
-// local value expr refers to, directly or through other locals, each with
-// its own file's context and source text; top is true for expr only.
-func (e *evaluator) walkWithLocals(expr hcl.Expression, ctx *hcl.EvalContext, visit func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)) {
-	visiting := map[string]bool{}
-	var walk func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool)
-	walk = func(expr hcl.Expression, ctx *hcl.EvalContext, src []byte, top bool) {
-		visit(expr, ctx, src, top)
-		for _, tr := range expr.Variables() {
-			if tr.RootName() != "local" || len(tr) < 2 {
-				continue
-			}
-			step, ok := tr[1].(hcl.TraverseAttr)
-			if !ok || visiting[step.Name] {
-				continue
-			}
-			if d := e.localDecls[step.Name]; d != nil {
-				visiting[step.Name] = true
-				walk(d.attr.Expr, d.file.ctx, d.file.src.Bytes, false)
-			}
-		}
-	}
-	var src []byte
-	for _, f := range e.files {
-		if f.src.Name == expr.Range().Filename {
-			src = f.src.Bytes
-		}
-	}
-	walk(expr, ctx, src, true)
-}
-
-// jsonTemplate parses a JSON string holding a template ("${env(\"X\")}")
-// as the native syntax template that HCL evaluates, and returns it with
-// its text. It returns nil when raw is not a JSON string or the template
-// does not parse.
-func jsonTemplate(raw []byte) (hclsyntax.Node, []byte) {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return nil, nil
-	}
-	expr, diags := hclsyntax.ParseTemplate([]byte(s), "", hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, nil
-	}
-	return expr, []byte(s)
+	return false
 }

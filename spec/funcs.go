@@ -3,11 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"path/filepath"
-	"strings"
 	"sync"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -91,20 +87,21 @@ func hideSecretError(err error, args []cty.Value) error {
 	return err
 }
 
-// funcs holds the state behind env() and file() and the function table.
+// funcs holds the function table and the files that token references read.
 type funcs struct {
 	opts     *Options
 	maxBytes int64
 
-	mu    sync.Mutex
-	files map[string]fileResult
-	json  map[jsonKey]*jsonResult
+	mu      sync.Mutex
+	files   map[string]fileResult
+	secrets map[string]*secretJSONResult
+	json    map[jsonKey]*jsonResult
 
 	std map[string]function.Function
 }
 
 type fileResult struct {
-	val cty.Value
+	s   string
 	err error
 }
 
@@ -120,7 +117,7 @@ type jsonResult struct {
 }
 
 func newFuncs(opts *Options) *funcs {
-	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, json: map[jsonKey]*jsonResult{}}
+	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, secrets: map[string]*secretJSONResult{}, json: map[jsonKey]*jsonResult{}}
 	std := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -195,109 +192,6 @@ func newFuncs(opts *Options) *funcs {
 	std["can"] = tryfunc.CanFunc
 	fs.std = std
 	return fs
-}
-
-// forFile returns env() and file() for expressions in a file in dir:
-// relative file() paths resolve against dir. The standard functions sit in
-// the parent context.
-func (fs *funcs) forFile(dir string) map[string]function.Function {
-	return map[string]function.Function{"env": fs.envFunc(), "file": fs.fileFunc(dir)}
-}
-
-// secretArg unmarks the argument of env() or file(). A name or path that is
-// itself read by env() or file() is allowed (file(env("KEY_FILE"))), but
-// it is never quoted in an error: hidden reports that case.
-func secretArg(arg cty.Value) (s string, hidden bool) {
-	v, marks := arg.Unmark()
-	_, hidden = marks[markSecret]
-	return v.AsString(), hidden
-}
-
-func (fs *funcs) envFunc() function.Function {
-	return function.New(&function.Spec{
-		Description: "Reads an environment variable. The value is secret: it is never printed.",
-		Params:      []function.Parameter{{Name: "name", Type: cty.String, AllowMarked: true}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			name, hidden := secretArg(args[0])
-			shown := name
-			if hidden {
-				shown = "(its name read by env() or file())"
-			}
-			if name == "" || strings.ContainsAny(name, "=\x00") {
-				if hidden {
-					return cty.NilVal, function.NewArgErrorf(0, "the name read by env() or file() is not a valid environment variable name")
-				}
-				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid environment variable name", name)
-			}
-			if !fs.opts.Secrets {
-				return cty.UnknownVal(cty.String).Mark(markSecret), nil
-			}
-			v, ok := fs.opts.lookupEnv(name)
-			switch {
-			case !ok:
-				return cty.NilVal, fmt.Errorf("environment variable %s is not set", shown)
-			case v == "":
-				return cty.NilVal, fmt.Errorf("environment variable %s is empty", shown)
-			case !utf8.ValidString(v):
-				return cty.NilVal, fmt.Errorf("environment variable %s is not valid UTF-8", shown)
-			}
-			return cty.StringVal(v).Mark(markSecret), nil
-		},
-	})
-}
-
-func (fs *funcs) fileFunc(dir string) function.Function {
-	return function.New(&function.Spec{
-		Description: "Reads a file, one trailing newline removed. Relative paths resolve against the spec file's folder. The value is secret: it is never printed.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p, hidden := secretArg(args[0])
-			if p == "" || strings.ContainsRune(p, 0) {
-				if hidden {
-					return cty.NilVal, function.NewArgErrorf(0, "the path read by env() or file() is not a valid file path")
-				}
-				return cty.NilVal, function.NewArgErrorf(0, "%q is not a valid file path", p)
-			}
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-			if !fs.opts.Secrets {
-				return cty.UnknownVal(cty.String).Mark(markSecret), nil
-			}
-			r := fs.readFile(p)
-			if r.err != nil {
-				if hidden {
-					return cty.NilVal, errors.New("the file whose path is read by env() or file() cannot be read")
-				}
-				return cty.NilVal, r.err
-			}
-			return r.val, nil
-		},
-	})
-}
-
-func (fs *funcs) readFile(p string) fileResult {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if r, ok := fs.files[p]; ok {
-		return r
-	}
-	var r fileResult
-	b, err := readFileLimited(p, fs.maxBytes, "KEYPROV_MAX_FILE_BYTES")
-	switch {
-	case err != nil:
-		r.err = errors.New(describeFSError(p, err))
-	case !utf8.Valid(b):
-		r.err = fmt.Errorf("%s is not valid UTF-8 text", p)
-	default:
-		s := strings.TrimSuffix(string(b), "\n")
-		s = strings.TrimSuffix(s, "\r")
-		r.val = cty.StringVal(s).Mark(markSecret)
-	}
-	fs.files[p] = r
-	return r
 }
 
 // jsonDecodeFunc is jsondecode with a cache: a spec that writes

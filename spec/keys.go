@@ -100,7 +100,13 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 	}
 
 	insts := make([]instance, 0, total)
+	e.declared = make([]DeclaredBlock, 0, len(work))
 	for _, w := range work {
+		n := 1
+		if w.forEach {
+			n = len(w.elems)
+		}
+		e.declared = append(e.declared, DeclaredBlock{Type: w.b.Type, Label: w.b.Labels[0], DefRange: w.b.DefRange, Keys: n})
 		if !w.forEach {
 			insts = append(insts, instance{block: w.b, content: w.content, ref: w.ref, state: w.state})
 			continue
@@ -111,8 +117,22 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			insts = append(insts, instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1]})
 		}
 	}
+	e.priorErrors = e.diags.HasErrors()
 	all, valid, diags := evalInstances(e, settings, insts)
-	e.add(diags...)
+	e.add(dropFileRepeats(diags)...)
+	if !e.diags.HasErrors() {
+		// Every key that is left out is reported: a key that cannot be
+		// evaluated without a diagnostic would vanish from validate and diff.
+		for i, k := range all {
+			if !valid[i] {
+				e.add(withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Key not evaluated", "%s could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", k.Address)}, k.Address.String())...)
+				break
+			}
+		}
+		if len(all) < len(insts) {
+			e.add(errorf(nil, "Key not evaluated", "%d declared keys could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", len(insts)-len(all)))
+		}
+	}
 	// Duplicates are checked among every key whose address could be
 	// evaluated, valid or not, so that one run reports them together with
 	// the keys' other mistakes.
@@ -283,8 +303,12 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 				return strResult{}, append(ds, d)
 			}
 			if !known(v) {
-				if !ds.HasErrors() && v.IsNull() {
+				switch {
+				case ds.HasErrors():
+				case v.IsNull():
 					ds = append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+				case !v.IsWhollyKnown() && !e.priorErrors:
+					ds = append(ds, unknownValue(attr))
 				}
 				return strResult{}, ds
 			}
@@ -380,6 +404,13 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		} else if known(v) {
 			k.Revoked = v.True()
 		} else {
+			if !ds.HasErrors() {
+				if v.IsNull() {
+					diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "revoked must not be null."))
+				} else if !e.priorErrors {
+					diags = append(diags, unknownValue(attr))
+				}
+			}
 			ok = false
 		}
 	}
@@ -414,10 +445,10 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 
 	// Tokens.
 	if attr := attrs["token"]; attr != nil {
-		t, ds := e.tokenAttr(attr, in.content.Attributes["token"].Expr, sc, settings)
+		t, ds, good := e.tokenAttr(attr, in.content.Attributes["token"].Expr, sc, settings)
 		diags = append(diags, ds...)
 		k.Token = t
-		ok = ok && !ds.HasErrors()
+		ok = ok && good
 	} else if !k.Revoked {
 		diags = append(diags, errorf(b.DefRange.Ptr(), "Missing token", "A key needs a token argument read with env() or file(), e.g. token = env(\"FRONTEND_KEY\"). Only a revoked key may omit it."))
 		ok = false
@@ -431,10 +462,10 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		diags = append(diags, errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
 		ok = false
 	case prev != nil:
-		t, ds := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, sc, settings)
+		t, ds, tokGood := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, sc, settings)
 		diags = append(diags, ds...)
 		s, good := str("previous_until", checkTime)
-		if ds.HasErrors() || !good {
+		if !tokGood || !good {
 			ok = false
 			break
 		}
@@ -492,52 +523,49 @@ func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, sc *scope, ty c
 	return v.(cty.Value), ds
 }
 
-// tokenAttr evaluates a token or previous_token attribute.
-// source is the attribute's expression as written (attr's may be folded).
-func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *scope, settings Settings) (Token, hcl.Diagnostics) {
+// tokenAttr reads a token or previous_token attribute through its
+// reference (refs.go). source is the attribute's expression as written.
+// It reports false when the attribute cannot be used; its errors are then
+// in the diagnostics, or were reported once for the block.
+func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *scope, settings Settings) (Token, hcl.Diagnostics, bool) {
 	t := Token{Set: true, Range: attr.Expr.Range()}
-	v, marks, diags := sc.rawValue(attr, cty.String)
-	if diags.HasErrors() {
-		// The expression failed before it could be told apart from a
-		// literal (token = ["wat_…"] is a type error): its source line
-		// may hold a token, so renderers do not print it.
-		for _, d := range diags {
-			hideSource(d)
+	ref, parsed := e.refs[keyOf(source.Range())]
+	if ref == nil {
+		if !parsed {
+			// Not seen by checkSecretCalls: never expected, never read.
+			return t, hcl.Diagnostics{hideSource(errorf(t.Range.Ptr(), "Invalid token reference", "%s could not be checked as a token reference.", attr.Name))}, false
 		}
-		return t, diags
+		if d := e.refDiags[keyOf(source.Range())]; d != nil {
+			return t, hcl.Diagnostics{d}, false
+		}
+		return t, nil, false // reported once, for the block
 	}
-	t.Sources = e.tokenSources(source, sc)
-	rng := attr.Expr.Range().Ptr()
-	switch {
-	case !v.IsKnown():
-		// Unknown: env() or file() offline (marked), or a value that lost
-		// its marks by being unknown (try() returns an unmarked unknown
-		// while one of its arguments is unknown), or a reference to
-		// something that failed and was reported there (a variable without
-		// a value, a local in a cycle). None of them is a written token.
-		return t, diags
-	case v.IsNull():
-		return t, append(diags, errorf(rng, "Missing token", "%s is null.", attr.Name))
-	case !hasSecretMark(marks) || !e.opts.Secrets:
-		// Without the mark, nothing read by env() or file() reached the
-		// value. Offline, env() and file() yield unknowns, so a known value
-		// cannot come from them even when it carries the mark: HCL's
-		// conditional marks its result with both branches' marks, and
-		// `cond ? "wat_…" : env("X")` would otherwise pass.
-		return t, append(diags, hideSource(errorf(rng, "Literal token",
-			"The value of %s is written in the spec. Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
+	rng := t.Range.Ptr()
+	r, diags, good := e.readRef(ref, sc, attr.Name, rng)
+	if r.source != "" {
+		t.Sources = []string{r.source}
 	}
-	s := v.AsString()
-	if e.smuggled(source, attr.Expr, sc, s) {
-		return t, append(diags, hideSource(errorf(rng, "Literal token",
-			"The value of %s is written in the spec, although the expression also reads env() or file(). Never commit a token: read it with env(\"NAME\") or file(\"/run/secrets/NAME\"), and treat the committed value as leaked.", attr.Name)))
+	if !good {
+		return t, diags, false
 	}
-	t.Secret, t.Known = token.NewSecret(s), true
+	if !r.known {
+		return t, diags, true // offline: only the sources are known
+	}
+	t.Secret, t.Known = token.NewSecret(r.value), true
 	t.Digest = t.Secret.Digest()
-	for _, err := range token.Check(s, settings.TokenPrefix) {
-		diags = append(diags, errorf(rng, "Invalid token", "The %s value breaks a token rule: %s.", attr.Name, strings.TrimPrefix(err.Error(), "token: ")))
+	for _, err := range token.Check(r.value, settings.TokenPrefix) {
+		diags = append(diags, errorf(rng, "Invalid token", "The %s read from %s breaks a token rule: %s.", attr.Name, r.source, strings.TrimPrefix(err.Error(), "token: ")))
 	}
-	return t, diags
+	return t, diags, !diags.HasErrors()
+}
+
+// unknownValue reports an attribute whose value is not known when the spec
+// is evaluated. A key is never left out silently: validate, diff and plan
+// would disagree with apply about the keys a spec declares. (After an
+// error reported earlier, such as a variable without a value, an unknown is
+// its consequence: the spec is invalid already, and it is not reported.)
+func unknownValue(attr *hcl.Attribute) *hcl.Diagnostic {
+	return errorf(attr.Expr.Range().Ptr(), "Unknown value", "The value of %s is not known when the spec is evaluated. Every attribute but a token must be known in a review, without secrets or a database.", attr.Name)
 }
 
 // permissions evaluates and canonicalises a permissions list.

@@ -93,8 +93,8 @@ func TestPaths(t *testing.T) {
 	t.Run("file() over the size limit", func(t *testing.T) {
 		files := map[string]string{"keys.hcl": "universal_key \"a\" {\n  name  = \"a\"\n  token = file(\"big.txt\")\n}\n", "big.txt": tokA + tokB}
 		_, ds := loadFiles(t, files, Options{Paths: []string{"keys.hcl"}, Secrets: true, Limits: Limits{MaxFileBytes: 64}})
-		requireDiags(t, ds, diag{Pos: "keys.hcl:3:11", Summary: "Error in function call", Address: "root/a",
-			Detail: `Call to function "file" failed: big.txt cannot be read: file is larger than the limit: 72 bytes, the limit is 64 (KEYPROV_MAX_FILE_BYTES).`})
+		requireDiags(t, ds, diag{Pos: "keys.hcl:3:11", Summary: "Cannot read token", Address: "root/a",
+			Detail: `file("big.txt"): big.txt cannot be read: file is larger than the limit: 72 bytes, the limit is 64 (KEYPROV_MAX_FILE_BYTES).`})
 	})
 	t.Run("unreadable spec file", func(t *testing.T) {
 		if os.Geteuid() == 0 {
@@ -147,8 +147,9 @@ func TestJSONSyntax(t *testing.T) {
 			require.Len(t, s.Keys, 2)
 			assert.Equal(t, "acme/website", s.Keys[0].Address.String())
 			assert.Equal(t, `[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]`, string(s.Keys[0].PermissionsJSON))
-			assert.Equal(t, []string{`file("secrets.json")`}, s.Keys[0].Token.Sources)
+			assert.Equal(t, []string{`jsondecode(file("secrets.json"))["acme"]`}, s.Keys[0].Token.Sources)
 			assert.Equal(t, "root/frontend", s.Keys[1].Address.String())
+			assert.Equal(t, []string{`env("A")`}, s.Keys[1].Token.Sources)
 			assert.Equal(t, secrets, s.Keys[1].Token.Known)
 			assert.Equal(t, "keys.hcl.json:16:16", Pos(s.Keys[0].Block.DefRange))
 		})
@@ -163,6 +164,24 @@ func TestJSONSyntax(t *testing.T) {
 		requireDiags(t, ds,
 			diag{Pos: "keys.hcl.json:3:73", Summary: "Unexpected tenant", Detail: "A universal key lives in the root tenant", Address: "universal_key.a"},
 			diag{Pos: "keys.hcl.json:3:33", Summary: "Literal token", Detail: "Never commit a token", Address: "universal_key.a"},
+		)
+	})
+	t.Run("env() and file() outside a token", func(t *testing.T) {
+		// The templates of JSON strings are checked like native syntax,
+		// at their positions in the file.
+		_, ds := loadFiles(t, map[string]string{"keys.hcl.json": `{
+  "locals": {"team": "${file(\"team.txt\")}"},
+  "universal_key": {
+    "a": {"name": "a-${env(\"A\")}", "token": "${env(\"A\")}"},
+    "b": {"name": "b", "token": "${file(env(\"B_FILE\"))}"},
+    "c": {"name": "c", "token": "${upper(env(\"C\"))}"}
+  }
+}`}, Options{Paths: []string{"keys.hcl.json"}, Secrets: true, LookupEnv: fakeEnv{"A": tokA, "B_FILE": "b.txt", "C": tokC}.lookup})
+		requireDiags(t, ds,
+			diag{Pos: "keys.hcl.json:2:25", Summary: "Secret read outside a token", Detail: outsideDetail("file")},
+			diag{Pos: "keys.hcl.json:4:24", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "universal_key.a"},
+			diag{Pos: "keys.hcl.json:5:41", Summary: "Secret in a token reference", Detail: inRefDetail("env"), Address: "universal_key.b"},
+			diag{Pos: "keys.hcl.json:6:33", Summary: "Invalid token reference", Detail: refDetail, Address: "root/c"},
 		)
 	})
 	t.Run("syntax error", func(t *testing.T) {

@@ -56,7 +56,8 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 	bs.fast = make(map[string]fastExpr, len(content.Attributes))
 	bs.attrs = make(hcl.Attributes, len(content.Attributes))
 	for name, attr := range content.Attributes {
-		if name != "for_each" && refersToEach(attr.Expr) {
+		// Token attributes are references, read by readRef: never folded.
+		if name != "for_each" && name != "token" && name != "previous_token" && refersToEach(attr.Expr) {
 			bs.perInstance[name] = true
 			if x, ok := attr.Expr.(hclsyntax.Expression); ok {
 				c := *attr

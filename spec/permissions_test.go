@@ -102,7 +102,7 @@ func TestPermissionRules(t *testing.T) {
 		},
 		"from env() is refused": {
 			spec: key(`[env("PERM")]`),
-			want: []diag{{Pos: "keys.hcl:4:17", Summary: "Secret value in a reviewed attribute", Detail: `The value of "permissions" is derived from env() or file().`, Address: "root/a"}},
+			want: []diag{{Pos: "keys.hcl:4:18", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "universal_key.a"}},
 		},
 		"control character in an attribute": {
 			spec: key(`[{ name = "a", note = "x\u0000y" }]`),

@@ -35,7 +35,7 @@ func (e *evaluator) prefetch() <-chan struct{} {
 		}
 		var ctx *hcl.EvalContext
 		for name, attr := range body.Attributes {
-			if name == "for_each" || !refersToEach(attr.Expr) {
+			if name == "for_each" || name == "token" || name == "previous_token" || !refersToEach(attr.Expr) {
 				continue
 			}
 			replaceEachFree(attr.Expr, func(x hclsyntax.Expression) hclsyntax.Expression {
@@ -44,7 +44,7 @@ func (e *evaluator) prefetch() <-chan struct{} {
 						// Its own context: the evaluation adds variables to
 						// the files' contexts meanwhile.
 						ctx = (&hcl.EvalContext{Functions: e.fn.std}).NewChild()
-						ctx.Functions = e.fn.forFile(b.file.src.Dir)
+						ctx.Functions = stubFuncs()
 					}
 					calls = append(calls, call{x, ctx})
 				}
@@ -52,12 +52,37 @@ func (e *evaluator) prefetch() <-chan struct{} {
 			})
 		}
 	}
-	if len(calls) == 0 {
+	// The files of token references whose path names no variable: a
+	// secrets file of 100,000 entries is read and decoded meanwhile.
+	type file struct {
+		path string
+		json bool
+	}
+	var files []file
+	if e.opts.Secrets {
+		ctx := &hcl.EvalContext{Functions: e.fn.std}
+		for _, r := range e.refs {
+			if r == nil || r.kind == refEnv || len(r.arg.Variables()) > 0 {
+				continue
+			}
+			if v, diags := r.arg.Value(ctx); !diags.HasErrors() && plainString(v) {
+				files = append(files, file{r.absPath(v.AsString()), r.kind == refJSON})
+			}
+		}
+	}
+	if len(calls) == 0 && len(files) == 0 {
 		return nil
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		for _, f := range files {
+			if f.json {
+				_, _ = e.fn.secretJSON(f.path)
+			} else {
+				_, _ = e.fn.secretFile(f.path)
+			}
+		}
 		for _, c := range calls {
 			_, _ = c.expr.Value(c.ctx)
 		}

@@ -12,9 +12,9 @@ import (
 	"github.com/keyprov/keyprov/token"
 )
 
-// TestPrefetch checks which calls prefetch starts before the variables are
-// evaluated: the variable-free parts that fold computes for for_each
-// blocks, and nothing else.
+// TestPrefetch checks what prefetch reads before the variables are
+// evaluated: the files of token references whose path names no variable,
+// and nothing else.
 func TestPrefetch(t *testing.T) {
 	dir := t.TempDir()
 	for name, text := range map[string]string{
@@ -53,6 +53,7 @@ tenant_key "single" {
 	e.base = newBaseContext(e.fn)
 	require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: dir, Bytes: []byte(src)}}), "%v", e.diags)
 
+	e.refs = e.checkSecretCalls()
 	done := e.prefetch()
 	require.NotNil(t, done)
 	<-done
@@ -61,8 +62,10 @@ tenant_key "single" {
 		read = append(read, filepath.Base(p))
 	}
 	sort.Strings(read)
-	assert.Equal(t, []string{"secrets.json"}, read, "the files read before the variables")
-	assert.Len(t, e.fn.json, 0, "small documents are not cached, large ones are (see jsonDecodeFunc)")
+	// The token references whose path names no variable; not other.json,
+	// whose path is a variable.
+	assert.Equal(t, []string{"secrets.json", "single.txt"}, read, "the files read before the variables")
+	assert.Len(t, e.fn.secrets, 1, "the secrets file is decoded once")
 
 	// And the evaluation that follows uses what was read.
 	e.base.Variables["var"] = e.evalVariables()

@@ -169,21 +169,3 @@ func (s *scope) rawValue(attr *hcl.Attribute, ty cty.Type) (cty.Value, cty.Value
 	raw, marks := v.Unmark()
 	return raw, marks, diags
 }
-
-// traversalString is the package's traversalString for the instance, with
-// each.key and each.value read directly.
-func (s *scope) traversalString(tr hcl.Traversal) (string, bool) {
-	if s.in.ref.HasForEach && len(tr) == 2 && tr.RootName() == "each" {
-		if step, ok := tr[1].(hcl.TraverseAttr); ok && (step.Name == "key" || step.Name == "value") {
-			v := s.in.eachValue
-			if step.Name == "key" {
-				v = s.in.eachKey
-			}
-			if plainString(v) {
-				return v.AsString(), true
-			}
-			return "", false
-		}
-	}
-	return traversalString(tr, s.Ctx())
-}

@@ -33,6 +33,17 @@ type Spec struct {
 	Moved []Moved
 	// Files are the spec files read, in the order they were read.
 	Files []string
+	// Blocks are the key blocks in source order, with the number of keys
+	// each declares: a review can tell that no key was left out.
+	Blocks []DeclaredBlock
+}
+
+// DeclaredBlock is a key block and the number of keys it declares (the
+// number of its for_each elements, or one).
+type DeclaredBlock struct {
+	Type, Label string
+	DefRange    hcl.Range
+	Keys        int
 }
 
 // Settings is the settings block, defaults applied.

@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // The evaluated spec is a plain value: later packages never touch HCL.
@@ -103,7 +106,7 @@ func TestExpires(t *testing.T) {
 		"words":              {spec: key(`"next year"`), want: bad("next year")},
 		"number":             {spec: key(`2027`), want: bad("2027")},
 		"empty":              {spec: key(`""`), want: bad("")},
-		"from env() refused": {spec: key(`env("EXPIRES")`), want: []diag{{Pos: "keys.hcl:4:13", Summary: "Secret value in a reviewed attribute", Detail: `The value of "expires" is derived from env() or file().`, Address: "root/a"}}},
+		"from env() refused": {spec: key(`env("EXPIRES")`), want: []diag{{Pos: "keys.hcl:4:13", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "universal_key.a"}}},
 	})
 }
 
@@ -130,7 +133,23 @@ func TestRotationAndRevocation(t *testing.T) {
 		},
 		"literal previous token": {
 			spec: "universal_key \"a\" {\n  name           = \"a\"\n  token          = env(\"A\")\n  previous_token = \"" + tokB + "\"\n  previous_until = \"2027-01-01T00:00:00Z\"\n}\n",
-			want: []diag{{Pos: "keys.hcl:4:20", Summary: "Literal token", Detail: "The value of previous_token is written in the spec.", Address: "root/a"}},
+			want: []diag{{Pos: "keys.hcl:4:20", Summary: "Literal token", Detail: literalDetailOf("previous_token"), Address: "root/a"}},
+		},
+		"previous token computed from env()": {
+			spec: "universal_key \"a\" {\n  name           = \"a\"\n  token          = env(\"A\")\n  previous_token = lower(env(\"B\"))\n  previous_until = \"2027-01-01T00:00:00Z\"\n}\n",
+			want: []diag{{Pos: "keys.hcl:4:20", Summary: "Invalid token reference", Detail: "previous_token must read a token whole, with one of: " + refShapes + ".", Address: "root/a"}},
+		},
+		"previous token that cannot be read": {
+			secrets: true,
+			spec:    "universal_key \"a\" {\n  name           = \"a\"\n  token          = env(\"A\")\n  previous_token = file(\"old.txt\")\n  previous_until = \"2027-01-01T00:00:00Z\"\n}\n",
+			want:    []diag{{Pos: "keys.hcl:4:20", Summary: "Cannot read previous_token", Detail: `file("old.txt"): old.txt does not exist.`, Address: "root/a"}},
+		},
+		"previous token breaking a token rule": {
+			secrets: true,
+			spec:    "universal_key \"a\" {\n  name           = \"a\"\n  token          = env(\"A\")\n  previous_token = env(\"B\")\n  previous_until = \"2027-01-01T00:00:00Z\"\n}\n",
+			env:     fakeEnv{"A": tokA, "B": tokB[:35]},
+			want: []diag{{Pos: "keys.hcl:4:20", Summary: "Invalid token", Address: "root/a",
+				Detail: `The previous_token read from env("B") breaks a token rule: too short: 31 characters after the prefix, at least 32 are required.`}},
 		},
 		"revoked key without token": {
 			spec: "universal_key \"a\" {\n  name    = \"a\"\n  revoked = true\n}\n",
@@ -140,6 +159,49 @@ func TestRotationAndRevocation(t *testing.T) {
 			spec: "universal_key \"a\" {\n  name    = \"a\"\n  token   = env(\"A\")\n  revoked = \"yes\"\n}\n",
 			want: []diag{{Pos: "keys.hcl:4:13", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "revoked": a bool is required.`, Address: "root/a"}},
 		},
+	})
+}
+
+// A reviewed attribute whose value is not known when the spec is evaluated
+// is an error: a key is never left out silently. No spec function returns
+// an unknown any more (env() and file() are never evaluated), so the test
+// adds one. After an earlier error (a variable without a value) an unknown
+// is its consequence, and is not reported again.
+func TestUnknownValue(t *testing.T) {
+	eval := func(t *testing.T, src string) hcl.Diagnostics {
+		t.Helper()
+		opts := Options{}
+		e := &evaluator{opts: &opts, limits: opts.limits()}
+		e.fn = newFuncs(e.opts)
+		e.base = newBaseContext(e.fn)
+		e.base.Functions["unknown"] = function.New(&function.Spec{
+			Type: function.StaticReturnType(cty.String),
+			Impl: func([]cty.Value, cty.Type) (cty.Value, error) { return cty.UnknownVal(cty.String), nil },
+		})
+		require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: t.TempDir(), Bytes: []byte(src)}}), "%v", e.diags)
+		e.refs = e.checkSecretCalls()
+		e.base.Variables["var"] = e.evalVariables()
+		e.evalLocals()
+		keys := e.evalKeys(e.evalSettings())
+		assert.Empty(t, keys, "a key with an unknown attribute is not valid")
+		return e.dropRepeats(e.diags)
+	}
+	unknown := func(pos, name string) diag {
+		return diag{Pos: pos, Summary: "Unknown value", Address: "root/a",
+			Detail: "The value of " + name + " is not known when the spec is evaluated. Every attribute but a token must be known in a review, without secrets or a database."}
+	}
+	t.Run("name", func(t *testing.T) {
+		ds := eval(t, "universal_key \"a\" {\n  name  = unknown()\n  token = env(\"A\")\n}\n")
+		requireDiags(t, ds, unknown("keys.hcl:2:11", "name"))
+	})
+	t.Run("revoked", func(t *testing.T) {
+		ds := eval(t, "universal_key \"a\" {\n  name    = \"a\"\n  token   = env(\"A\")\n  revoked = unknown() == \"x\"\n}\n")
+		requireDiags(t, ds, unknown("keys.hcl:4:13", "revoked"))
+	})
+	t.Run("after an earlier error", func(t *testing.T) {
+		ds := eval(t, "variable \"v\" {\n  type = string\n}\nuniversal_key \"a\" {\n  name  = unknown()\n  token = env(\"A\")\n}\n")
+		require.Len(t, ds, 1, dumpDiags(diagsOf(ds)))
+		assert.NotEqual(t, "Unknown value", ds[0].Summary)
 	})
 }
 

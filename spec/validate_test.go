@@ -94,6 +94,8 @@ func TestSchemaRules(t *testing.T) {
 			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env(\"A\")\n  tokne = env(\"B\")\n}\n",
 			want: []diag{
 				{Pos: "keys.hcl:4:3", Summary: "Unsupported argument", Detail: `An argument named "tokne" is not expected here.`, Address: "universal_key.a"},
+				// tokne is no token: its env() is refused, inside the key block.
+				{Pos: "keys.hcl:4:11", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "universal_key.a"},
 			},
 		},
 		"unknown settings attribute": {
@@ -118,6 +120,13 @@ func TestSchemaRules(t *testing.T) {
 			spec: "universal_key {\n  name  = \"a\"\n  token = env(\"A\")\n}\n",
 			want: []diag{
 				{Pos: "keys.hcl:1:15", Summary: "Missing slug for universal_key", Detail: `All universal_key blocks must have 1 labels (slug).`},
+			},
+		},
+		"extra label": {
+			// The block is not evaluated: its token is no error of its own.
+			spec: "universal_key \"a\" \"b\" {\n  name  = \"a\"\n  token = env(\"A\")\n  previous_token = file(\"old.txt\")\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:1:19", Summary: "Extraneous label for universal_key", Detail: `Only 1 labels (slug) are expected for universal_key blocks.`},
 			},
 		},
 		"name is not a string": {
@@ -181,7 +190,38 @@ func TestSchemaRules(t *testing.T) {
 		"token is a list": {
 			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = [env(\"A\")]\n}\n",
 			want: []diag{
-				{Pos: "keys.hcl:3:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "token": string required, but have tuple.`, Address: "root/a"},
+				{Pos: "keys.hcl:3:11", Summary: "Invalid token reference", Detail: refDetail, Address: "root/a"},
+			},
+		},
+		"token is a number": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = 42\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:11", Summary: "Literal token", Detail: literalDetail, Address: "root/a"},
+			},
+		},
+		"literal token of a for_each block": {
+			// Reported once for the block, not once per instance.
+			spec: "tenant_key \"a\" {\n  for_each = toset([\"acme\", \"globex\"])\n  tenant   = each.key\n  name     = \"a\"\n  token    = \"" + tokA + "\"\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:5:14", Summary: "Literal token", Detail: literalDetail, Address: "tenant_key.a"},
+			},
+		},
+		"computed token of a for_each block": {
+			spec: "tenant_key \"a\" {\n  for_each = toset([\"acme\", \"globex\"])\n  tenant   = each.key\n  name     = \"a\"\n  token    = upper(env(each.key))\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:5:14", Summary: "Invalid token reference", Detail: refDetail, Address: "tenant_key.a"},
+			},
+		},
+		"token name is a list": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = env([\"A\"])\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:15", Summary: "Invalid token reference", Detail: "The variable name of the token reference must be a string, and this is a tuple.", Address: "root/a"},
+			},
+		},
+		"token path is null": {
+			spec: "universal_key \"a\" {\n  name  = \"a\"\n  token = file(null)\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:3:16", Summary: "Invalid token reference", Detail: "The file path of the token reference is null.", Address: "root/a"},
 			},
 		},
 		"settings prune is not a bool": {
@@ -217,13 +257,13 @@ func TestSchemaRules(t *testing.T) {
 		"settings from env are refused": {
 			spec: "settings {\n  owner = env(\"OWNER\")\n}\n",
 			want: []diag{
-				{Pos: "keys.hcl:2:11", Summary: "Secret value in a reviewed attribute", Detail: `The value of "owner" is derived from env() or file().`},
+				{Pos: "keys.hcl:2:11", Summary: "Secret read outside a token", Detail: outsideDetail("env")},
 			},
 		},
 		"name from env is refused": {
 			spec: "universal_key \"a\" {\n  name  = env(\"A\")\n  token = env(\"A\")\n}\n",
 			want: []diag{
-				{Pos: "keys.hcl:2:11", Summary: "Secret value in a reviewed attribute", Detail: `The value of "name" is derived from env() or file().`, Address: "root/a"},
+				{Pos: "keys.hcl:2:11", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "universal_key.a"},
 			},
 		},
 		"valid settings": {
@@ -280,7 +320,7 @@ func TestIdentityRules(t *testing.T) {
 		"tenant from env is refused": {
 			spec: "tenant_key \"a\" {\n  tenant = env(\"TENANT\")\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",
 			want: []diag{
-				{Pos: "keys.hcl:2:12", Summary: "Secret value in a reviewed attribute", Detail: `The value of "tenant" is derived from env() or file().`, Address: "tenant_key.a"},
+				{Pos: "keys.hcl:2:12", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "tenant_key.a"},
 			},
 		},
 		"invalid tenant from for_each": {
@@ -466,7 +506,10 @@ func TestParallelEvaluation(t *testing.T) {
 		var missing, dups, twice int
 		for _, d := range got {
 			switch d.Summary {
-			case "Invalid index":
+			case "Cannot read token":
+				tenant := strings.TrimSuffix(d.Address, "/site")
+				assert.Equal(t, fmt.Sprintf(`jsondecode(file("secrets.json"))[%q]: secrets.json has no entry %q.`, tenant, tenant), d.Detail)
+				assert.Equal(t, "keys.hcl:5:14", d.Pos)
 				missing++
 			case "Duplicate key":
 				dups++
@@ -488,6 +531,15 @@ func TestParallelEvaluation(t *testing.T) {
 		} else {
 			require.Equal(t, first, got, "diagnostics depend on scheduling")
 		}
+	}
+
+	// An error of a file that every instance reads is reported once, for
+	// the first instance in key order, as serially.
+	missingFile := strings.Replace(strings.SplitAfter(spec, "}\n")[0], "secrets.json", "missing.json", 1)
+	for range 5 {
+		_, ds := loadFiles(t, map[string]string{"keys.hcl": missingFile}, Options{Paths: []string{"keys.hcl"}, Secrets: true})
+		requireDiags(t, ds, diag{Pos: "keys.hcl:5:14", Summary: "Cannot read token", Address: "t0000/site",
+			Detail: `jsondecode(file("missing.json"))["t0000"]: missing.json does not exist.`})
 	}
 
 	files["keys.hcl"] = strings.SplitAfter(spec, "}\n")[0]

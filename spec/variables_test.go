@@ -132,7 +132,8 @@ func TestVariables(t *testing.T) {
 		},
 		"default reading env()": {
 			spec: "variable \"team\" {\n  default = env(\"TEAM\")\n}\n",
-			want: []diag{{Pos: "keys.hcl:2:13", Summary: "Function calls not allowed", Detail: "Functions may not be called here."}},
+			// HCL's own "Function calls not allowed" is dropped as a repeat.
+			want: []diag{{Pos: "keys.hcl:2:13", Summary: "Secret read outside a token", Detail: outsideDetail("env")}},
 		},
 		"invalid type": {
 			spec: "variable \"team\" {\n  type    = strin\n  default = \"a\"\n}\n",
@@ -199,8 +200,17 @@ func TestLocals(t *testing.T) {
 			want: []diag{{Pos: "keys.hcl:2:3", Summary: "Cycle in local values", Detail: "local.a → local.a."}},
 		},
 		"a key using a local in a cycle reports the cycle only": {
-			spec: "locals {\n  a = local.b\n  b = local.a\n}\nuniversal_key \"a\" {\n  name  = \"a\"\n  token = local.a\n}\n",
+			spec: "locals {\n  a = local.b\n  b = local.a\n}\nuniversal_key \"a\" {\n  name  = local.a\n  token = env(local.a)\n}\n",
 			want: []diag{{Pos: "keys.hcl:2:3", Summary: "Cycle in local values", Detail: "local.a → local.b → local.a."}},
+		},
+		"a token that is a local in a cycle is a literal": {
+			// A token attribute that reads no env() or file() is refused
+			// as written, whatever its value.
+			spec: "locals {\n  a = local.b\n  b = local.a\n}\nuniversal_key \"a\" {\n  name  = \"a\"\n  token = local.a\n}\n",
+			want: []diag{
+				{Pos: "keys.hcl:2:3", Summary: "Cycle in local values", Detail: "local.a → local.b → local.a."},
+				{Pos: "keys.hcl:7:11", Summary: "Literal token", Detail: literalDetail, Address: "root/a"},
+			},
 		},
 		"duplicate local": {
 			spec: "locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\n",
@@ -273,8 +283,7 @@ func TestForEach(t *testing.T) {
 		},
 		"from env() is refused": {
 			spec: "tenant_key \"site\" {\n  for_each = toset(split(\",\", env(\"TENANTS\")))\n  tenant   = each.key\n  name     = \"a\"\n  token    = env(\"A\")\n}\n",
-			want: []diag{{Pos: "keys.hcl:2:14", Summary: "Invalid for_each argument",
-				Detail: "The for_each value is derived from env() or file().", Address: "tenant_key.site"}},
+			want: []diag{{Pos: "keys.hcl:2:31", Summary: "Secret read outside a token", Detail: outsideDetail("env"), Address: "tenant_key.site"}},
 		},
 		"each outside for_each": {
 			spec: "tenant_key \"site\" {\n  tenant = each.key\n  name   = \"a\"\n  token  = env(\"A\")\n}\n",

@@ -63,8 +63,14 @@ func newSecretScanner(t *testing.T) *secretScanner {
 				body = strings.TrimPrefix(tok, "sk_live_")
 			}
 			s.needles[body] = "the token " + name + " without its prefix"
+			if len(body) >= 24 {
+				s.needles[body[:len(body)/2]] = "the first half of the token " + name
+				s.needles[body[len(body)/2:]] = "the second half of the token " + name
+			}
 		}
 	}
+	s.needles[secretPassword[:len(secretPassword)/2]] = "the first half of the database password"
+	s.needles[secretPassword[len(secretPassword)/2:]] = "the second half of the database password"
 	return s
 }
 
@@ -139,6 +145,21 @@ func TestSecrets(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets/blog.txt"), []byte(secretTokens["TOK_BLOG"]+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "db-url.txt"), []byte(dbURL+"\n"), 0o600))
+	// Secrets files that hostile specs point at: a JSON object of tokens,
+	// one that is not JSON right after a token, one with a duplicate key.
+	secretsJSON := `{"acme": "` + secretTokens["TOK_SITE_ACME"] + `", "globex": "` + secretTokens["TOK_SITE_GLOBEX"] + `"}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets/keys.json"), []byte(secretsJSON), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets/bad.json"), []byte(`{"acme": "`+secretTokens["TOK_SITE_ACME"]+`" "globex": 1}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets/dup.json"), []byte(`{"acme": "`+secretTokens["TOK_SITE_ACME"]+`", "`+secretTokens["TOK_SITE_GLOBEX"]+`": 1, "`+secretTokens["TOK_SITE_GLOBEX"]+`": 2}`), 0o600))
+	// A spec folder where a *.hcl.json is a symlink to a secrets file and
+	// another to the database-URL file (Kubernetes mounts through symlinks).
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "linked"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "linked/keys.hcl"), []byte(secretSpecFiles["keys.hcl"]), 0o644))
+	require.NoError(t, os.Symlink("../secrets/keys.json", filepath.Join(dir, "linked/z.hcl.json")))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "linked-hcl"), 0o755))
+	require.NoError(t, os.Symlink("../secrets/keys.json", filepath.Join(dir, "linked-hcl/z.hcl")))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "linked-url"), 0o755))
+	require.NoError(t, os.Symlink("../db-url.txt", filepath.Join(dir, "linked-url/z.hcl")))
 
 	base := map[string]string{
 		"KEYPROV_DATABASE_URL": dbURL,
@@ -151,6 +172,8 @@ func TestSecrets(t *testing.T) {
 	for k, v := range secretTokens {
 		base[k] = v
 	}
+	base["TOK_LIST"] = secretTokens["TOK_FRONTEND"] + "," + secretTokens["TOK_BLOG"] + "," + secretTokens["TOK_FRONTEND"]
+	base["TOK_PAD"] = secretTokens["TOK_THIEF"][4:30]
 	closed := "postgres://" + role + ":" + secretPassword + "@127.0.0.1:1/keyprov?sslmode=disable&connect_timeout=1"
 	unavailable := map[string]string{"KEYPROV_DATABASE_URL": closed, "KEYPROV_WAIT": "0s"}
 
@@ -211,6 +234,26 @@ func TestSecrets(t *testing.T) {
 		{name: "literal token validate", args: []string{"validate", "-f", "literal.hcl", "-o", "json"}, exit: 1},
 		{name: "literal token github", args: []string{"validate", "-f", "literal.hcl", "-o", "github"}, exit: 1},
 		{name: "token in a function error", args: []string{"validate", "--secrets", "-f", "function.hcl"}, exit: 1},
+		// A hostile spec author: every way found to read a secret out.
+		{name: "can() rebuilds a token", args: []string{"apply", "-f", "hostile/can.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "can() rebuilds a token, plan", args: []string{"plan", "-f", "hostile/can.hcl", "-o", "json"}, exit: 1},
+		{name: "can() rebuilds a token, validate", args: []string{"validate", "--secrets", "-f", "hostile/can.hcl"}, exit: 1},
+		{name: "object indexed with the database URL", args: []string{"apply", "-f", "hostile/index.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "errors inside a for over a secret", args: []string{"validate", "--secrets", "-f", "hostile/errors.hcl", "-o", "json"}, exit: 1},
+		{name: "errors inside a for over a secret, apply", args: []string{"apply", "-f", "hostile/errors.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "the hint as a channel", args: []string{"apply", "-f", "hostile/hint.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "a secrets file that is not JSON", args: []string{"apply", "-f", "hostile/json.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "a secrets file with a duplicate key", args: []string{"validate", "--secrets", "-f", "hostile/dup.hcl", "-o", "github"}, exit: 1},
+		{name: "the database URL read as a token", args: []string{"apply", "-f", "hostile/dburl.hcl", "--log-level", "trace"}, exit: 1},
+		{name: "a spec symlinked to a secrets file", args: []string{"validate", "-f", "linked"}, exit: 1},
+		{name: "a spec symlinked to a secrets file, json", args: []string{"validate", "-f", "linked", "-o", "json"}, exit: 1},
+		{name: "a spec symlinked to a secrets file, fmt", args: []string{"fmt", "-check", "-diff", "linked"}},
+		{name: "a .hcl symlinked to a secrets file, validate", args: []string{"validate", "-f", "linked-hcl"}, exit: 1},
+		{name: "a .hcl symlinked to a secrets file, fmt", args: []string{"fmt", "-check", "-diff", "linked-hcl"}, exit: 1},
+		{name: "a spec symlinked to the database URL", args: []string{"validate", "-f", "linked-url"}, exit: 1},
+		{name: "a spec symlinked to the database URL, fmt", args: []string{"fmt", "-check", "-diff", "linked-url"}, exit: 1},
+		{name: "revoke a token", args: []string{"revoke", secretTokens["TOK_FRONTEND"], "--reason", "x"}, exit: 1},
+		{name: "history of a token", args: []string{"history", secretTokens["TOK_FRONTEND"]}, exit: 1},
 		// The database: unavailable, bad URLs, a wrong password.
 		{name: "unavailable apply", args: []string{"apply", "--log-level", "trace"}, env: unavailable, exit: 3},
 		{name: "unavailable plan", args: []string{"plan", "-o", "json", "--log-level", "debug"}, env: unavailable, exit: 3},
@@ -242,7 +285,10 @@ func TestSecrets(t *testing.T) {
 	// The scanner must see what it looks for.
 	probe := newSecretScanner(t)
 	probe.scan("probe", []byte("x "+secretTokens["TOK_BLOG"][4:]+" "+secretPassword))
-	require.Len(t, probe.findings, 2, "the scanner misses secrets it is given")
+	require.Len(t, probe.findings, 6, "the scanner misses secrets it is given (a token body, its halves, the password, its halves)")
+	half := newSecretScanner(t)
+	half.scan("probe", []byte("x "+secretTokens["TOK_BLOG"][4:20]+" "+secretPassword[:len(secretPassword)/2]))
+	require.Len(t, half.findings, 2, "the scanner misses parts of secrets")
 
 	for _, r := range runs {
 		environ := map[string]string{}
@@ -399,6 +445,67 @@ universal_key "smuggled" {
 universal_key "split" {
   name  = "Split"
   token = element(split("_", env("TOK_SITE_ACME")), 5)
+}
+`,
+	"hostile/can.hcl": `locals {
+  chars  = split("", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+  leaked = join("", [for i in range(40) : join("", [for c in local.chars : c if can(regex("^.{${i}}${c}", env("TOK_FRONTEND")))])])
+  tried  = try(tonumber(env("TOK_BLOG")), "none")
+}
+
+universal_key "frontend" {
+  name        = "leak ${local.leaked}"
+  description = local.tried
+  token       = env("TOK_FRONTEND")
+}
+`,
+	"hostile/index.hcl": `locals {
+  a = { for c in split("", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:/@.%") : c => c }
+}
+
+universal_key "frontend" {
+  name  = join("", [for i in range(60) : local.a[substr(env("KEYPROV_DATABASE_URL"), i, 1)]])
+  token = env("TOK_FRONTEND")
+}
+`,
+	"hostile/errors.hcl": `locals {
+  names   = [for t in split(",", env("TOK_LIST")) : env(t)]
+  dup     = { for t in split(",", env("TOK_LIST")) : t => 1 }
+  files   = [for t in split(",", env("TOK_LIST")) : file(t)]
+  numbers = [for t in split(",", env("TOK_LIST")) : tonumber(t)]
+  times   = [for t in split(",", env("TOK_LIST")) : timeadd(t, "1h")]
+  json    = { for k, v in jsondecode(file("secrets/keys.json")) : v => k }
+}
+
+universal_key "frontend" {
+  name  = "Front end"
+  token = env("TOK_FRONTEND")
+}
+`,
+	"hostile/hint.hcl": `universal_key "frontend" {
+  name  = "Front end"
+  token = format("wat_%s%s", env("TOK_PAD"), substr(env("KEYPROV_DATABASE_URL"), 0, 4))
+}
+`,
+	"hostile/json.hcl": `universal_key "frontend" {
+  name  = "Front end"
+  token = jsondecode(file("../secrets/bad.json"))["acme"]
+}
+`,
+	"hostile/dup.hcl": `tenant_key "site" {
+  tenant = "acme"
+  name   = "Site"
+  token  = jsondecode(file("../secrets/dup.json"))["acme"]
+}
+`,
+	"hostile/dburl.hcl": `universal_key "frontend" {
+  name  = "Front end"
+  token = trimspace(file("../db-url.txt"))
+}
+
+universal_key "env" {
+  name  = "Env"
+  token = env("KEYPROV_DATABASE_URL")
 }
 `,
 	"fmt/ugly.hcl": "universal_key \"frontend\" {\nname=\"Front end\"\n  token    =   env(\"TOK_FRONTEND\")\n}\n",

@@ -363,9 +363,8 @@ tenant_key "website" {
 	}
 	// The flat spec: N literal blocks, for the parser.
 	var b bytes.Buffer
-	b.WriteString("locals {\n  secrets = jsondecode(file(\"secrets.json\"))\n}\n")
 	for _, t := range in.tenants[:min(n, 100_000)] {
-		fmt.Fprintf(&b, "\ntenant_key \"website\" {\n  tenant      = %q\n  name        = \"Website %s\"\n  token       = local.secrets[%q]\n  permissions = [{ name = \"wb.page\", rwd = \"r\" }, \"cms.read\"]\n}\n", t, t, t)
+		fmt.Fprintf(&b, "\ntenant_key \"website\" {\n  tenant      = %q\n  name        = \"Website %s\"\n  token       = jsondecode(file(\"secrets.json\"))[%q]\n  permissions = [{ name = \"wb.page\", rwd = \"r\" }, \"cms.read\"]\n}\n", t, t, t)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "flat.hcl"), b.Bytes(), 0o644); err != nil {
 		return nil, err

@@ -67,16 +67,12 @@ func writeSpecIn(t *testing.T, dir string, o specOpts) *generatedSpec {
   owner = %q
 }
 
-locals {
-  tokens = jsondecode(file("tokens.json"))
-}
-
 tenant_key "key" {
   for_each    = toset(flatten([for a in range(%d) : [for b in range(1000) : format("%%05d", a * 1000 + b) if a * 1000 + b < %d]]))
   tenant      = format("%s-%%02d", parseint(each.key, 10) %% %d)
   slug        = "key-${each.key}"
   name        = "Key ${each.key} (%s)"
-  token       = local.tokens[each.key]
+  token       = jsondecode(file("tokens.json"))[each.key]
   permissions = ["cms.read", { name = "cms.contentEntry", rwd = "r" }]
   metadata    = { team = "web" }
 }
