@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -173,8 +174,19 @@ var ErrTooLarge = errors.New("file is larger than the limit")
 
 // readFileLimited reads a regular file of at most max bytes.
 // setting names the configuration that sets max, for the error message.
+//
+// Anything but a regular file (a symlink to one is fine) is refused before
+// a byte is read: a FIFO would block the open until something writes to it,
+// and a device such as /dev/zero or /dev/urandom never ends. The file is
+// opened with O_NONBLOCK, so that even a FIFO swapped in after the Stat
+// cannot block the open, and checked again with fstat.
 func readFileLimited(name string, max int64, setting string) ([]byte, error) {
-	f, err := os.Open(name)
+	if fi, err := os.Stat(name); err != nil {
+		return nil, err
+	} else if err := checkRegular(fi); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -183,23 +195,18 @@ func readFileLimited(name string, max int64, setting string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%w", errIsDir)
+	if err := checkRegular(fi); err != nil {
+		return nil, err
 	}
-	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeNamedPipe == 0 && fi.Mode()&fs.ModeCharDevice == 0 {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	if fi.Mode().IsRegular() && fi.Size() > max {
+	if fi.Size() > max {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (%s)", ErrTooLarge, fi.Size(), max, setting)
 	}
-	// A regular file is read into one buffer of its size (io.ReadAll would
+	// The file is read into one buffer of its size (io.ReadAll would
 	// grow, copy and clear its buffer about twenty times for a 10 MB file).
 	// ReadFrom wants bytes.MinRead free bytes before each read, which also
 	// sees a file that grew since Stat.
 	var buf bytes.Buffer
-	if fi.Mode().IsRegular() {
-		buf.Grow(int(fi.Size()) + bytes.MinRead)
-	}
+	buf.Grow(int(fi.Size()) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
@@ -208,6 +215,30 @@ func readFileLimited(name string, max int64, setting string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
 	}
 	return b, nil
+}
+
+// ErrNotRegular is returned for a path that is not a regular file (nor a
+// symlink to one): a named pipe, a device, a socket.
+var ErrNotRegular = errors.New("not a regular file")
+
+func checkRegular(fi fs.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsDir():
+		return fmt.Errorf("%w", errIsDir)
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeNamedPipe != 0:
+		return fmt.Errorf("%w: it is a named pipe", ErrNotRegular)
+	case m&fs.ModeCharDevice != 0:
+		return fmt.Errorf("%w: it is a character device", ErrNotRegular)
+	case m&fs.ModeDevice != 0:
+		return fmt.Errorf("%w: it is a device", ErrNotRegular)
+	case m&fs.ModeSocket != 0:
+		return fmt.Errorf("%w: it is a socket", ErrNotRegular)
+	default:
+		return ErrNotRegular
+	}
 }
 
 var errIsDir = errors.New("is a directory")

@@ -1,12 +1,12 @@
 package spec
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,7 +196,8 @@ func TestJSONSyntax(t *testing.T) {
 }
 
 // TestReadFileLimited reads regular files of sizes around its buffer's
-// edges, and named pipes, whose size is not known in advance.
+// edges, and refuses anything else at once: a named pipe without a writer
+// (which would block a plain open), a device, a symlink to either.
 func TestReadFileLimited(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []int{0, 1, 511, 512, 513, 4096, 100_000} {
@@ -215,27 +216,71 @@ func TestReadFileLimited(t *testing.T) {
 		}
 	}
 
-	fifo := func(t *testing.T, content []byte) string {
-		p := filepath.Join(t.TempDir(), "pipe")
-		require.NoError(t, syscall.Mkfifo(p, 0o600))
+	// read runs readFileLimited and fails the test if it blocks.
+	read := func(t *testing.T, p string) ([]byte, error) {
+		t.Helper()
+		type result struct {
+			b   []byte
+			err error
+		}
+		done := make(chan result, 1)
 		go func() {
-			f, err := os.OpenFile(p, os.O_WRONLY, 0)
-			if err != nil {
-				return
-			}
-			defer f.Close()
-			_, _ = f.Write(content)
+			b, err := readFileLimited(p, 100_000, "LIMIT")
+			done <- result{b, err}
 		}()
-		return p
+		select {
+		case r := <-done:
+			return r.b, r.err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("readFileLimited(%s) blocked", p)
+			return nil, nil
+		}
 	}
-	t.Run("pipe", func(t *testing.T) {
-		want := bytes.Repeat([]byte("0123456789"), 10_000)
-		got, err := readFileLimited(fifo(t, want), 100_000, "LIMIT")
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
+	fifo := filepath.Join(dir, "pipe")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	t.Run("named pipe", func(t *testing.T) {
+		_, err := read(t, fifo)
+		require.ErrorIs(t, err, ErrNotRegular)
+		assert.Equal(t, "pipe cannot be read: not a regular file: it is a named pipe", describeFSError("pipe", err))
 	})
-	t.Run("pipe over the limit", func(t *testing.T) {
-		_, err := readFileLimited(fifo(t, bytes.Repeat([]byte("x"), 5000)), 4096, "LIMIT")
-		assert.ErrorIs(t, err, ErrTooLarge)
+	t.Run("named pipe with a writer", func(t *testing.T) {
+		// A writer opens the pipe without blocking once it has a reader;
+		// readFileLimited must not be that reader for long.
+		w := make(chan struct{})
+		go func() {
+			defer close(w)
+			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err == nil {
+				_, _ = f.Write([]byte("wat_token"))
+				_ = f.Close()
+			}
+		}()
+		_, err := read(t, fifo)
+		require.ErrorIs(t, err, ErrNotRegular)
+		// Release the writer, if it is still waiting for a reader.
+		if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			<-w
+			_ = r.Close()
+		}
+	})
+	t.Run("device", func(t *testing.T) {
+		_, err := read(t, "/dev/null")
+		require.ErrorIs(t, err, ErrNotRegular)
+		assert.Contains(t, err.Error(), "character device")
+		_, err = read(t, "/dev/zero")
+		require.ErrorIs(t, err, ErrNotRegular)
+	})
+	t.Run("symlinks", func(t *testing.T) {
+		require.NoError(t, os.Symlink("100000", filepath.Join(dir, "to-file")))
+		got, err := read(t, filepath.Join(dir, "to-file"))
+		require.NoError(t, err)
+		assert.Len(t, got, 100_000)
+		require.NoError(t, os.Symlink("pipe", filepath.Join(dir, "to-pipe")))
+		_, err = read(t, filepath.Join(dir, "to-pipe"))
+		require.ErrorIs(t, err, ErrNotRegular)
+	})
+	t.Run("directory", func(t *testing.T) {
+		_, err := read(t, dir)
+		require.ErrorIs(t, err, errIsDir)
 	})
 }
