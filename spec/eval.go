@@ -92,6 +92,7 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	e := &evaluator{opts: &opts, limits: opts.limits()}
 	e.fn = newFuncs(e.opts)
 	e.base = newBaseContext(e.fn)
+	defer trackBounds(e.base, e.limits)()
 
 	if len(srcs) == 0 {
 		return nil, hcl.Diagnostics{errorf(nil, "No spec files", "No spec file was given.")}
@@ -216,7 +217,7 @@ func withholdSecretDetails(diags hcl.Diagnostics) {
 
 // evalAttr evaluates attr in ctx and converts it to ty (cty.DynamicPseudoType: no conversion).
 func evalAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
-	v, diags := attr.Expr.Value(ctx)
+	v, diags := evalBounded(attr.Expr, ctx, attr.Name)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}

@@ -184,7 +184,7 @@ func newFuncs(opts *Options) *funcs {
 		"zipmap":          stdlib.ZipmapFunc,
 	}
 	for name, f := range std {
-		std[name] = guard(f)
+		std[name] = bounded(name, guard(f), opts.limits())
 	}
 	// try and can must see their arguments' diagnostics; they are not guarded.
 	std["jsondecode"] = fs.jsonDecodeFunc() // handles marks itself (see there)

@@ -25,10 +25,19 @@ type Limits struct {
 	MaxFileBytes int64
 	// MaxKeys bounds the number of key instances after for_each expansion.
 	MaxKeys int
+	// MaxValueBytes bounds the text of every value that evaluation
+	// produces: a string's length, or the strings of a list, set, map or
+	// object counted through nesting as if written out; and the text that
+	// one function call builds (bounds.go).
+	MaxValueBytes int64
+	// MaxElements bounds the elements of every value that evaluation
+	// produces, counted through nested lists, sets, maps and objects, and
+	// the elements that one function call builds.
+	MaxElements int
 }
 
 // DefaultLimits are used for zero fields of Options.Limits.
-var DefaultLimits = Limits{MaxSpecBytes: 8 << 20, MaxFileBytes: 64 << 20, MaxKeys: 1_000_000}
+var DefaultLimits = Limits{MaxSpecBytes: 8 << 20, MaxFileBytes: 64 << 20, MaxKeys: 1_000_000, MaxValueBytes: 32 << 20, MaxElements: 1_000_000}
 
 // Var is a variable value given on the command line (-var name=value).
 type Var struct {
@@ -65,6 +74,12 @@ func (o *Options) limits() Limits {
 	}
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = DefaultLimits.MaxKeys
+	}
+	if l.MaxValueBytes <= 0 {
+		l.MaxValueBytes = DefaultLimits.MaxValueBytes
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultLimits.MaxElements
 	}
 	return l
 }

@@ -164,6 +164,10 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 		d.failed = true
 		return
 	}
+	if e.varTooLarge(d, cv, rng) {
+		d.failed = true
+		return
+	}
 	d.val, d.valRange, d.set = cv, rng, true
 }
 
@@ -370,7 +374,7 @@ func (e *evaluator) evalLocals() {
 			ctx = ctx.NewChild()
 			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(refs)}
 		}
-		v, diags := d.attr.Expr.Value(ctx)
+		v, diags := evalBounded(d.attr.Expr, ctx, "local."+d.name)
 		e.add(diags...)
 		if diags.HasErrors() {
 			v = cty.DynamicVal
