@@ -26,6 +26,8 @@ type Config struct {
 	MaxSpecBytes    int64         `env:"KEYPROV_MAX_SPEC_BYTES" envDefault:"8388608"`
 	MaxFileBytes    int64         `env:"KEYPROV_MAX_FILE_BYTES" envDefault:"67108864"`
 	MaxKeys         int           `env:"KEYPROV_MAX_KEYS" envDefault:"1000000"`
+	MaxValueBytes   int64         `env:"KEYPROV_MAX_VALUE_BYTES" envDefault:"33554432"`
+	MaxElements     int           `env:"KEYPROV_MAX_ELEMENTS" envDefault:"1000000"`
 	NoColor         bool          `env:"NO_COLOR"`
 
 	// AllowNewPrevious is the default of --allow-new-previous (plan, apply).
@@ -46,6 +48,10 @@ func loadConfig(environ map[string]string) (Config, error) {
 		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_FILE_BYTES must be at least 1, not %d", cfg.MaxFileBytes)
 	case cfg.MaxKeys < 1:
 		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_KEYS must be at least 1, not %d", cfg.MaxKeys)
+	case cfg.MaxValueBytes < 1:
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_VALUE_BYTES must be at least 1, not %d", cfg.MaxValueBytes)
+	case cfg.MaxElements < 1:
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_ELEMENTS must be at least 1, not %d", cfg.MaxElements)
 	}
 	// NO_COLOR disables colour when set to any value, even an empty one.
 	_, cfg.NoColor = environ["NO_COLOR"]

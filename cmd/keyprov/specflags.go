@@ -40,7 +40,8 @@ func (s *specFlags) options(a *app, secrets bool) (spec.Options, error) {
 			v, ok := a.environ[name]
 			return v, ok
 		},
-		Limits: spec.Limits{MaxSpecBytes: a.cfg.MaxSpecBytes, MaxFileBytes: a.cfg.MaxFileBytes, MaxKeys: a.cfg.MaxKeys},
+		Limits: spec.Limits{MaxSpecBytes: a.cfg.MaxSpecBytes, MaxFileBytes: a.cfg.MaxFileBytes, MaxKeys: a.cfg.MaxKeys,
+			MaxValueBytes: a.cfg.MaxValueBytes, MaxElements: a.cfg.MaxElements},
 	}
 	for _, kv := range s.vars.vals {
 		name, val, ok := strings.Cut(kv, "=")
