@@ -19,6 +19,9 @@ var ErrForeignObject = errors.New("store: keyprov's schema holds objects that ar
 // migrations/*.sql). Any other trigger on keyprov's tables is refused.
 var ownTriggers = [][2]string{
 	{"keys", "keys_content_changed"}, // 003_key_content_digest.sql
+	// 004_change_counter.sql
+	{"keys", "keys_inserted"}, {"keys", "keys_updated"}, {"keys", "keys_deleted"}, {"keys", "keys_truncated"},
+	{"tokens", "tokens_inserted"}, {"tokens", "tokens_updated"}, {"tokens", "tokens_deleted"}, {"tokens", "tokens_truncated"},
 }
 
 // ForeignObject is one thing the ownership check refuses.
