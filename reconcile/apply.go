@@ -113,10 +113,8 @@ const (
 	EventTokensChanged = "tokens_changed"
 )
 
-// oldNew is a changed value in an event; newOnly is a value set on create.
+// oldNew is a changed value in an event.
 func oldNew(old, new any) map[string]any { return map[string]any{"old": old, "new": new} }
-
-func newOnly(new any) map[string]any { return map[string]any{"new": new} }
 
 func jsonValue(v any) any {
 	switch x := v.(type) {

@@ -74,9 +74,3 @@ func Pos(r hcl.Range) string {
 func errorf(rng *hcl.Range, summary, format string, args ...any) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: rng}
 }
-
-func warnf(rng *hcl.Range, summary, format string, args ...any) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: rng}
-}
-
-func ptr(r hcl.Range) *hcl.Range { return &r }

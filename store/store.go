@@ -360,6 +360,3 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 		return fn(&Tx{db: db, tx: tx})
 	})
 }
-
-// PgTx returns the underlying transaction (tests and tools).
-func (t *Tx) PgTx() pgx.Tx { return t.tx }

@@ -72,13 +72,6 @@ func AdminURL(t testing.TB) string {
 	return u
 }
 
-// SharedCluster returns the cluster started by this package, or nil when the
-// tests use KEYPROV_TEST_DATABASE_URL.
-func SharedCluster(t testing.TB) *Cluster {
-	AdminURL(t)
-	return shared.cluster
-}
-
 // Connect opens a connection to url; the test fails if it cannot.
 func Connect(t testing.TB, u string) *pgx.Conn {
 	t.Helper()
