@@ -38,6 +38,19 @@ type DiagnosticsDocument struct {
 	ErrorCount    int          `json:"error_count"`
 	WarningCount  int          `json:"warning_count"`
 	Diagnostics   []Diagnostic `json:"diagnostics"`
+	// Keys is the number of keys the spec declares, when it is valid.
+	Keys *int `json:"keys,omitempty"`
+	// Blocks are the key blocks and the keys each declares, when the
+	// spec is valid: a review sees that no key was left out.
+	Blocks []BlockCount `json:"blocks,omitempty"`
+}
+
+// BlockCount is one key block of a valid spec and its number of keys.
+type BlockCount struct {
+	Block string `json:"block"`
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Keys  int    `json:"keys"`
 }
 
 func severity(d *hcl.Diagnostic) string {
@@ -73,8 +86,21 @@ func Count(diags hcl.Diagnostics) (errs, warns int) {
 
 // WriteDiagnosticsJSON writes diags as a DiagnosticsDocument.
 func WriteDiagnosticsJSON(w io.Writer, diags hcl.Diagnostics) error {
+	return WriteValidationJSON(w, diags, nil)
+}
+
+// WriteValidationJSON writes diags as a DiagnosticsDocument with, when s
+// is not nil, the number of keys each key block of s declares.
+func WriteValidationJSON(w io.Writer, diags hcl.Diagnostics, s *spec.Spec) error {
 	errs, warns := Count(diags)
 	doc := DiagnosticsDocument{FormatVersion: DiagnosticsJSONVersion, Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: []Diagnostic{}}
+	if s != nil && errs == 0 {
+		n := len(s.Keys)
+		doc.Keys = &n
+		for _, b := range s.Blocks {
+			doc.Blocks = append(doc.Blocks, BlockCount{Block: b.Type + "." + b.Label, File: b.DefRange.Filename, Line: b.DefRange.Start.Line, Keys: b.Keys})
+		}
+	}
 	for _, d := range diags {
 		doc.Diagnostics = append(doc.Diagnostics, NewDiagnostic(d))
 	}

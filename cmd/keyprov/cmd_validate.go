@@ -65,7 +65,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	errs, warns := view.Count(ls.diags)
 	switch out.val {
 	case "json":
-		if err := view.WriteDiagnosticsJSON(a.out, ls.diags); err != nil {
+		if err := view.WriteValidationJSON(a.out, ls.diags, ls.spec); err != nil {
 			fmt.Fprintf(a.err, "keyprov: %v\n", err)
 		}
 	case "github":
