@@ -125,6 +125,14 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 			status, unformatted = exitInvalid, true
 			continue
 		}
+		// A symbolic link is never rewritten: replacing it would copy what
+		// it points to (a mounted secrets file, perhaps) into the
+		// repository, and writing through it would change that file.
+		if fi, err := os.Lstat(f); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			fmt.Fprintf(a.err, "keyprov fmt: %s is a symbolic link: not rewritten (format the file it points to)\n", view.Printable(f))
+			status = exitInvalid
+			continue
+		}
 		if err := writeFileKeepMode(f, out); err != nil {
 			fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
 			status = exitInvalid
