@@ -108,7 +108,6 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	keys := e.evalKeys(settings)
 	moved := e.evalMoved(keys)
 	e.diags = e.dropRepeats(e.diags)
-	withholdSecretDetails(e.diags)
 	if e.diags.HasErrors() {
 		return nil, e.diags
 	}
@@ -189,32 +188,6 @@ func (e *evaluator) parse(srcs []Source) bool {
 	return true
 }
 
-// withheldDetail replaces the detail of a diagnostic about a value read by
-// env() or file().
-const withheldDetail = "The detail is withheld because the expression's value is read by env() or file() and the message could contain it."
-
-// withholdSecretDetails replaces the detail of every diagnostic whose
-// expression evaluates to a value derived from env() or file(). HCL's own
-// messages may quote the value they are about: a 'for' expression that
-// produces the same key twice names the key, and the key may be a token.
-// Error results of env() and file() themselves are unmarked, so their
-// messages ("environment variable X is not set") stay.
-func withholdSecretDetails(diags hcl.Diagnostics) {
-	for _, d := range diags {
-		// Messages of env(), file() and the guarded functions already
-		// say that they hide a value read by env() or file().
-		if d.Expression == nil || d.EvalContext == nil || d.Detail == "" || strings.Contains(d.Detail, "read by env() or file()") {
-			continue
-		}
-		v, _ := d.Expression.Value(d.EvalContext)
-		if v.ContainsMarked() {
-			if _, marks := v.UnmarkDeep(); marks.Has(markSecret) {
-				d.Detail = withheldDetail
-			}
-		}
-	}
-}
-
 // evalAttr evaluates attr in ctx and converts it to ty (cty.DynamicPseudoType: no conversion).
 func evalAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
 	v, diags := evalBounded(attr.Expr, ctx, attr.Name)
@@ -237,30 +210,11 @@ func evalAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value
 	return cv, diags
 }
 
-// reviewed checks that v, the value of an attribute that is printed in
-// plans, does not come from env() or file().
-func reviewed(attr *hcl.Attribute, v cty.Value) *hcl.Diagnostic {
-	if !containsMarked(v) {
-		return nil
-	}
-	return errorf(attr.Expr.Range().Ptr(), "Secret value in a reviewed attribute",
-		"The value of %q is derived from env() or file(). Only token and previous_token may be read from the environment or from files: every other attribute is printed in plans and must be reviewable in the spec.", attr.Name)
-}
-
-// containsMarked is v.ContainsMarked, which walks v with a callback and a
-// path for every value; a primitive is marked or not, and a for_each block
-// asks this of two strings per instance.
-func containsMarked(v cty.Value) bool {
-	if v.Type().IsPrimitiveType() {
-		return v.IsMarked()
-	}
-	return v.ContainsMarked()
-}
-
-// known reports whether v can be used: known, not null, and without the
-// secret mark. Diagnostics for other cases are reported where they arise.
+// known reports whether v can be used: known and not null. Diagnostics for
+// other cases are reported where they arise. (No value is secret: env()
+// and file() are read in Go, as token references only; see refs.go.)
 func known(v cty.Value) bool {
-	return v.IsWhollyKnown() && !v.IsNull() && !containsMarked(v)
+	return v.IsWhollyKnown() && !v.IsNull()
 }
 
 // -- settings ---------------------------------------------------------------
@@ -282,10 +236,6 @@ func (e *evaluator) evalSettings() Settings {
 			}
 			v, diags := evalAttr(attr, b.file.ctx, cty.String)
 			e.add(diags...)
-			if d := reviewed(attr, v); d != nil {
-				e.add(d)
-				return
-			}
 			if !known(v) {
 				if !diags.HasErrors() && v.IsNull() {
 					e.add(errorf(attr.Expr.Range().Ptr(), "Invalid setting", "%s must not be null.", name))
@@ -309,9 +259,7 @@ func (e *evaluator) evalSettings() Settings {
 		if attr := content.Attributes["allowed_permissions"]; attr != nil {
 			v, diags := evalAttr(attr, b.file.ctx, cty.List(cty.String))
 			e.add(diags...)
-			if d := reviewed(attr, v); d != nil {
-				e.add(d)
-			} else if known(v) {
+			if known(v) {
 				for it := v.ElementIterator(); it.Next(); {
 					_, p := it.Element()
 					if p.IsNull() {
@@ -329,9 +277,7 @@ func (e *evaluator) evalSettings() Settings {
 		if attr := content.Attributes["prune"]; attr != nil {
 			v, diags := evalAttr(attr, b.file.ctx, cty.Bool)
 			e.add(diags...)
-			if d := reviewed(attr, v); d != nil {
-				e.add(d)
-			} else if known(v) {
+			if known(v) {
 				p := v.True()
 				s.Prune = &p
 			}
@@ -415,10 +361,6 @@ func (e *evaluator) evalMoved(keys []*Key) []Moved {
 			attr := content.Attributes[name]
 			v, diags := evalAttr(attr, b.file.ctx, cty.String)
 			e.add(diags...)
-			if d := reviewed(attr, v); d != nil {
-				e.add(d)
-				return Address{}, false
-			}
 			if !known(v) {
 				return Address{}, false
 			}

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"encoding/json"
-	"errors"
 	"sync"
 	"unsafe"
 
@@ -13,27 +12,11 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
-// secretMark marks every value that comes from env() or file(), and every
-// value derived from one. A token that lacks it was written into the spec.
-type secretMark struct{}
-
-var markSecret = secretMark{}
-
-func isSecret(v cty.Value) bool { return v.HasMark(markSecret) }
-
-// hasSecretMark is isSecret on the marks of an unmarked value.
-func hasSecretMark(marks cty.ValueMarks) bool {
-	_, ok := marks[markSecret]
-	return ok
-}
-
-// errSecretHidden replaces the message of a function that failed on a value
-// derived from env() or file(): library messages may quote their arguments.
-var errSecretHidden = errors.New("the function failed on a value read by env() or file(); the message is withheld because it could contain a secret")
-
-// guard wraps f so that an error it returns for arguments carrying the secret
-// mark never quotes them. Marks, unknowns and nulls are handed to f unchanged,
-// so f keeps its own semantics (including how marks pass to the result).
+// guard wraps f so that a number it returns is never too large to print
+// (see numberOutOfRange). Marks, unknowns and nulls are handed to f
+// unchanged, so f keeps its own semantics (including how marks pass to the
+// result). No value in HCL is secret: token references are read in Go
+// (refs.go), so an error message may quote its arguments.
 func guard(f function.Function) function.Function {
 	params := f.Params()
 	for i := range params {
@@ -49,8 +32,7 @@ func guard(f function.Function) function.Function {
 		Params:      params,
 		VarParam:    vp,
 		Type: func(args []cty.Value) (cty.Type, error) {
-			t, err := f.ReturnTypeForValues(args)
-			return t, hideSecretError(err, args)
+			return f.ReturnTypeForValues(args)
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			v, err := f.Call(args)
@@ -59,7 +41,7 @@ func guard(f function.Function) function.Function {
 				// build numbers that take minutes to print.
 				return cty.NilVal, errNumberTooLarge
 			}
-			return v, hideSecretError(err, args)
+			return v, err
 		},
 	})
 }
@@ -67,24 +49,6 @@ func guard(f function.Function) function.Function {
 func open(p function.Parameter) function.Parameter {
 	p.AllowMarked, p.AllowUnknown, p.AllowNull, p.AllowDynamicType = true, true, true, true
 	return p
-}
-
-func hideSecretError(err error, args []cty.Value) error {
-	if err == nil {
-		return nil
-	}
-	for _, a := range args {
-		if a.ContainsMarked() {
-			if _, marks := a.UnmarkDeep(); marks.Has(markSecret) {
-				var ae function.ArgError
-				if errors.As(err, &ae) {
-					return function.NewArgError(ae.Index, errSecretHidden)
-				}
-				return errSecretHidden
-			}
-		}
-	}
-	return err
 }
 
 // funcs holds the function table and the files that token references read.
@@ -217,23 +181,17 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 	}
 	// Marks are handled here rather than by cty: cty would walk the
 	// arguments and the result for marks on every call of every instance.
-	fail := func(err error, marked bool) error {
-		if marked {
-			return function.NewArgError(0, errSecretHidden)
-		}
-		return function.NewArgError(0, err)
-	}
 	return function.New(&function.Spec{
 		Description: stdlib.JSONDecodeFunc.Description(),
 		Params:      []function.Parameter{{Name: "str", Type: cty.String, AllowMarked: true, AllowUnknown: true}},
 		Type: func(args []cty.Value) (cty.Type, error) {
-			a, marks := args[0].Unmark()
+			a, _ := args[0].Unmark()
 			if !a.IsKnown() {
 				return cty.DynamicPseudoType, nil
 			}
 			v, err := decode(a.AsString())
 			if err != nil {
-				return cty.NilType, fail(err, len(marks) > 0)
+				return cty.NilType, function.NewArgError(0, err)
 			}
 			return v.Type(), nil
 		},
@@ -244,7 +202,7 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 			}
 			v, err := decode(a.AsString())
 			if err != nil {
-				return cty.NilVal, fail(err, len(marks) > 0)
+				return cty.NilVal, function.NewArgError(0, err)
 			}
 			return v.WithMarks(marks), nil
 		},

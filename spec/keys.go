@@ -162,13 +162,10 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	if diags.HasErrors() {
 		return nil, false
 	}
-	// Checks go top-down rather than with ContainsMarked or IsWhollyKnown:
-	// walking a cty set sorts it, which costs seconds for 100,000 tenants.
-	const secret = "The for_each value is derived from env() or file(). Key addresses appear in every plan and must be reviewable in the spec: read the tenants from a variable (-var-file) instead."
+	// Checks go top-down rather than with IsWhollyKnown: walking a cty set
+	// sorts it, which costs seconds for 100,000 tenants.
 	const unknown = "The for_each value is not known. It must be fully known when the spec is evaluated."
 	switch {
-	case v.IsMarked():
-		return fail(secret)
 	case !v.IsKnown() && e.diags.HasErrors():
 		return nil, false // unknown because of an error reported already (a variable, a local)
 	case !v.IsKnown():
@@ -190,8 +187,6 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 		for it := v.ElementIterator(); it.Next(); {
 			_, el := it.Element()
 			switch {
-			case el.IsMarked():
-				return fail(secret)
 			case !el.IsKnown():
 				return fail(unknown)
 			case el.IsNull():
@@ -200,15 +195,12 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 			out = append(out, [2]cty.Value{el, el})
 		}
 	case ty.IsMapType() || ty.IsObjectType():
-		// One pass over the elements, rather than a walk for marks, a walk
-		// for unknowns and an iteration, each of which sorts the keys.
+		// One pass over the elements, rather than a walk for unknowns and
+		// an iteration, each of which sorts the keys.
 		out = make([][2]cty.Value, 0, v.LengthInt())
 		for it := v.ElementIterator(); it.Next(); {
 			k, el := it.Element()
-			switch {
-			case el.ContainsMarked():
-				return fail(secret)
-			case !el.IsWhollyKnown():
+			if !el.IsWhollyKnown() {
 				return fail(unknown)
 			}
 			out = append(out, [2]cty.Value{k, el})
@@ -299,9 +291,6 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		}
 		eval := func() (strResult, hcl.Diagnostics) {
 			v, ds := sc.value(attr, cty.String)
-			if d := reviewed(attr, v); d != nil {
-				return strResult{}, append(ds, d)
-			}
 			if !known(v) {
 				switch {
 				case ds.HasErrors():
@@ -399,8 +388,6 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 		diags = append(diags, ds...)
 		if v == cty.NilVal {
 			ok = false
-		} else if d := reviewed(attr, v); d != nil {
-			diags = append(diags, d)
 		} else if known(v) {
 			k.Revoked = v.True()
 		} else {
@@ -581,9 +568,6 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 	fail := func(detail string, args ...any) ([]Permission, []byte, hcl.Diagnostics) {
 		return nil, nil, append(diags, errorf(rng, "Invalid permissions", detail, args...))
 	}
-	if d := reviewed(attr, v); d != nil {
-		return nil, nil, append(diags, d)
-	}
 	if !v.IsWhollyKnown() {
 		return fail("The permissions are not known.")
 	}
@@ -679,9 +663,6 @@ func metadata(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string]string, []b
 	v, diags := evalAttr(attr, ctx, cty.Map(cty.String))
 	if diags.HasErrors() {
 		return nil, nil, diags
-	}
-	if d := reviewed(attr, v); d != nil {
-		return nil, nil, append(diags, d)
 	}
 	rng := attr.Expr.Range().Ptr()
 	fail := func(detail string, args ...any) (map[string]string, []byte, hcl.Diagnostics) {
