@@ -65,12 +65,12 @@ func (m MaxPrune) String() string {
 
 // Reasons written on revoked keys and retired tokens.
 const (
-	ReasonSpecRevoked    = "revoked = true in spec"
-	ReasonRemoved        = "removed from spec"
-	ReasonRotated        = "rotated"
-	ReasonCutoff         = "previous_until passed"
-	ReasonPreviousDroped = "previous_token removed from spec"
-	ReasonRevoked        = store.RetiredRevoked
+	ReasonSpecRevoked     = "revoked = true in spec"
+	ReasonRemoved         = "removed from spec"
+	ReasonRotated         = "rotated"
+	ReasonCutoff          = "previous_until passed"
+	ReasonPreviousDropped = "previous_token removed from spec"
+	ReasonRevoked         = store.RetiredRevoked
 	// ReasonNewPrevious is the reason of the event of a key whose
 	// previous_token was not a token of the key, kept valid because of
 	// --allow-new-previous.
@@ -769,7 +769,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 		switch {
 		case wantPrev == nil:
 			if prev != nil {
-				retire(prev, ReasonPreviousDroped)
+				retire(prev, ReasonPreviousDropped)
 			}
 		case prev != nil && prev.Digest == wantPrevDigest:
 			if prev.ValidUntil == nil || !prev.ValidUntil.Equal(wantPrev.Until) {
@@ -779,7 +779,7 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 			}
 		default:
 			if prev != nil {
-				retire(prev, ReasonPreviousDroped)
+				retire(prev, ReasonPreviousDropped)
 			}
 			if active != nil && active.Digest == wantPrevDigest {
 				break // the previous token is the active one: nothing to keep
