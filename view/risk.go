@@ -46,7 +46,7 @@ func writeRiskList(b *strings.Builder, st style, risks []review.Risk, maxLines i
 		if rk.Severity >= review.High {
 			paint = st.red
 		}
-		fmt.Fprintf(b, "  %s %s %s: %s\n", paint("!"), paint(fmt.Sprintf("%-8s", rk.Severity)), st.bold(riskSubject(rk)), rk.Reason)
+		fmt.Fprintf(b, "  %s %s %s: %s\n", paint("!"), paint(fmt.Sprintf("%-8s", rk.Severity)), st.bold(Printable(riskSubject(rk))), Printable(rk.Reason))
 	}
 	b.WriteString("\n")
 }
@@ -72,7 +72,7 @@ func writeMDRisks(b *strings.Builder, risks []review.Risk, intro string, maxRows
 			fmt.Fprintf(b, "> - … and %d more risks (%s)\n", len(risks)-i, more)
 			break
 		}
-		fmt.Fprintf(b, "> - %s **%s** `%s`: %s\n", severityMarker[rk.Severity], rk.Severity, mdCode(riskSubject(rk)), mdText(rk.Reason))
+		fmt.Fprintf(b, "> - %s **%s** `%s`: %s\n", severityMarker[rk.Severity], rk.Severity, mdCode(Printable(riskSubject(rk))), mdText(Printable(rk.Reason)))
 	}
 	b.WriteString("\n")
 }
