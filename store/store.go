@@ -241,7 +241,7 @@ func lockKey(schema string) int64 {
 	return int64(h.Sum64())
 }
 
-// ident quotes the schema-qualified name of a table.
+// table quotes the schema-qualified name of a table.
 func (db *DB) table(name string) string {
 	return pgx.Identifier{db.schema, name}.Sanitize()
 }
