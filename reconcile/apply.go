@@ -2,12 +2,13 @@ package reconcile
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keyprov/keyprov/store"
 )
@@ -43,13 +44,7 @@ type Meta struct {
 
 // NewRunID returns a random UUID (version 4) identifying one run in logs
 // and events.
-func NewRunID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewRunID() string { return uuid.NewString() }
 
 // Apply executes a plan: it writes the changed rows and one event per
 // change, and nothing else. A plan with refusals is not applied.
