@@ -23,11 +23,19 @@ import (
 // element per element of a collection it can count without evaluating
 // anything (a variable or local, a literal list, range(), setproduct(),
 // keys(), values()...), each the size of its body. What it cannot count (a
-// function's result, a for expression with an if clause) counts as
-// nothing, so a value it refuses would have been past the limit: preflight
-// refuses nothing that evaluation would have accepted, and what it misses
-// is measured after evaluation. Expressions in HCL's JSON syntax are only
-// measured after evaluation.
+// function's result, what a for expression with an if clause keeps) counts
+// as nothing, so a value it refuses would have been past the limit, and
+// what it misses is measured after evaluation.
+//
+// It also counts the times the bodies of for expressions nested in one
+// another would run, if clauses and function calls notwithstanding (the
+// condition runs for every element), and refuses more than MaxElements:
+// [for a in range(1000) : [for b in range(1000) : [...] if true] if true]
+// keeps nothing it could size, but would build a billion elements. For
+// that count it evaluates the collection of a nested for expression when it
+// cannot count it otherwise (toset(...)).
+//
+// Expressions in HCL's JSON syntax are only measured after evaluation.
 func preflight(expr hcl.Expression, ctx *hcl.EvalContext, l Limits) *hcl.Diagnostic {
 	x, ok := expr.(hclsyntax.Expression)
 	if !ok || !buildsValues(x) {
@@ -103,9 +111,13 @@ func buildsValues(x hclsyntax.Expression) bool {
 // size is a lower bound of the size of the value a node evaluates to: its
 // text and elements, counted through nesting as checkValueSize counts them,
 // and, for a for expression, the text of its elements joined (what a
-// template's %{for} directive makes of it).
+// template's %{for} directive makes of it). runs is a lower bound of the
+// times evaluating the node runs the body of a for expression, counted
+// through nesting: the work a for expression with an if clause does,
+// whatever it keeps.
 type size struct {
 	text, elems, joined int64
+	runs                int64
 }
 
 func (a size) plus(b size) size {
@@ -146,6 +158,15 @@ func (f *flight) Exit(n hclsyntax.Node) hcl.Diagnostics {
 		f.shadow = f.shadow[:len(f.shadow)-1]
 	}
 	sz := f.node(n, fr.kids)
+	switch n.(type) {
+	case *hclsyntax.ForExpr, *hclsyntax.ConditionalExpr:
+		// node counted them
+	default:
+		sz.runs = 0
+		for _, k := range fr.kids {
+			sz.runs = satAdd(sz.runs, k.size.runs)
+		}
+	}
 	if f.diag == nil {
 		switch {
 		case sz.text > f.l.MaxValueBytes:
@@ -154,6 +175,9 @@ func (f *flight) Exit(n hclsyntax.Node) hcl.Diagnostics {
 		case sz.elems > int64(f.l.MaxElements):
 			f.diag = errorf(n.Range().Ptr(), "Value too large",
 				"This expression would produce at least %d elements, counted through nested lists and objects; the limit is %d (KEYPROV_MAX_ELEMENTS).", sz.elems, f.l.MaxElements)
+		case sz.runs > int64(f.l.MaxElements):
+			f.diag = errorf(n.Range().Ptr(), "Value too large",
+				"This expression would evaluate the body of its for expressions at least %d times, counted through nesting; the limit is %d (KEYPROV_MAX_ELEMENTS).", sz.runs, f.l.MaxElements)
 		}
 	}
 	if len(f.stack) > 0 {
@@ -221,7 +245,8 @@ func (f *flight) node(n hclsyntax.Node, kids []kid) size {
 		return of(n.Expr)
 	case *hclsyntax.ConditionalExpr:
 		t, e := of(n.TrueResult), of(n.FalseResult)
-		return size{text: min(t.text, e.text), elems: min(t.elems, e.elems), joined: min(t.joined, e.joined)}
+		return size{text: min(t.text, e.text), elems: min(t.elems, e.elems), joined: min(t.joined, e.joined),
+			runs: satAdd(of(n.Condition).runs, min(t.runs, e.runs))}
 	case *hclsyntax.TupleConsExpr:
 		s := sum()
 		s.elems = satAdd(s.elems, int64(len(n.Exprs)))
@@ -237,18 +262,45 @@ func (f *flight) node(n hclsyntax.Node, kids []kid) size {
 		s.elems = satAdd(s.elems, int64(len(n.Items)))
 		return s
 	case *hclsyntax.ForExpr:
-		if n.CondExpr != nil {
-			return size{}
-		}
+		val, key, cond := of(n.ValExpr), of(n.KeyExpr), of(n.CondExpr)
+		// The body runs once per element, whatever the if clause says.
+		bodyRuns := satAdd(1, satAdd(val.runs, satAdd(key.runs, cond.runs)))
 		times := f.count(n.CollExpr)
-		val := of(n.ValExpr)
+		if times == 0 && (bodyRuns > 1 || len(f.shadow) > 0) {
+			// Nested: the runs multiply. Evaluate the collection.
+			times = f.length(n.CollExpr)
+		}
+		runs := satAdd(of(n.CollExpr).runs, satMul(times, bodyRuns))
+		if n.CondExpr != nil {
+			return size{runs: runs} // the if clause may keep any number of elements
+		}
 		body := size{text: val.text, elems: satAdd(val.elems, 1)}
 		if n.KeyExpr != nil {
-			body.text = satAdd(body.text, of(n.KeyExpr).text)
+			body.text = satAdd(body.text, key.text)
 		}
-		return size{text: satMul(body.text, times), elems: satMul(body.elems, times), joined: satMul(val.text, times)}
+		return size{text: satMul(body.text, times), elems: satMul(body.elems, times), joined: satMul(val.text, times), runs: runs}
 	}
 	return size{}
+}
+
+// length evaluates x, the collection of a for expression nested in
+// another (or holding one), for its length: those multiply. It returns 0
+// when x refers to a name bound by an enclosing for expression, or fails.
+func (f *flight) length(x hclsyntax.Expression) int64 {
+	if f.ctx == nil || f.diag != nil {
+		return 0
+	}
+	for _, tr := range x.Variables() {
+		if f.shadowed(tr.RootName()) {
+			return 0
+		}
+	}
+	v, diags := x.Value(f.ctx)
+	if diags.HasErrors() {
+		return 0
+	}
+	n, _ := lengthOf(v)
+	return n
 }
 
 // lookup evaluates a traversal whose root is in the evaluation context
