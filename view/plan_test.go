@@ -3,7 +3,6 @@ package view_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,26 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyprov/keyprov/internal/testutil"
 	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
 )
-
-// -update rewrites the golden files: go test ./view -run TestPlanGolden -update.
-// Other test files of this package may register the flag too: whichever
-// init runs first does.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata")
-	}
-}
-
-func planUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 var (
 	planNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
@@ -270,7 +256,7 @@ func TestTenantSummaryOutOfOrder(t *testing.T) {
 func planGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "plan", name+".golden")
-	if planUpdating() {
+	if testutil.Update() {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, got, 0o644))
 		return

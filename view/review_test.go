@@ -3,7 +3,6 @@ package view_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,24 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyprov/keyprov/internal/testutil"
 	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/view"
 )
-
-// The -update flag rewrites golden files. It is registered in init, after
-// every package-level variable, so that another test file of this package
-// may register it too.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata")
-	}
-}
-
-func updatingGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // reviewNow is the time the golden reviews run at.
 var reviewNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
@@ -38,7 +24,7 @@ var reviewNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 // reviewGolden compares got with the file at path, or rewrites it with -update.
 func reviewGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if updatingGolden() {
+	if testutil.Update() {
 		require.NoError(t, os.WriteFile(path, got, 0o644))
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testutil"
 	"github.com/keyprov/keyprov/store"
 )
 
@@ -48,16 +48,6 @@ tenant_key "website" {
 		"KEYPROV_ACTOR":      "tester",
 		"KEYPROV_LOG_FORMAT": "json",
 	}
-}
-
-// closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
 }
 
 // startUntil starts the binary and reads its stderr until a line contains
@@ -119,7 +109,7 @@ func TestApplyDatabaseNeverUp(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	env := oneKeySpec(t, dir)
-	port := closedPort(t)
+	port := testutil.ClosedPort(t)
 	env["KEYPROV_DATABASE_URL"] = fmt.Sprintf("postgres://keyprov:%s@127.0.0.1:%d/keys?sslmode=disable", testPassword, port)
 	env["KEYPROV_WAIT"] = "1500ms"
 
@@ -136,7 +126,7 @@ func TestApplyInterruptedWhileWaiting(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	env := oneKeySpec(t, dir)
-	env["KEYPROV_DATABASE_URL"] = fmt.Sprintf("postgres://keyprov:%s@127.0.0.1:%d/keys?sslmode=disable", testPassword, closedPort(t))
+	env["KEYPROV_DATABASE_URL"] = fmt.Sprintf("postgres://keyprov:%s@127.0.0.1:%d/keys?sslmode=disable", testPassword, testutil.ClosedPort(t))
 	env["KEYPROV_WAIT"] = "10m"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,9 +15,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
 
 // testingM stops the shared PostgreSQL cluster after the tests ran, and
 // removes the keyprov binary that the process tests built.
@@ -66,7 +64,7 @@ func TestScripts(t *testing.T) {
 func ScriptParams(t *testing.T, dir string) testscript.Params {
 	return testscript.Params{
 		Dir:           dir,
-		UpdateScripts: *update,
+		UpdateScripts: testutil.Update(),
 		Setup: func(env *testscript.Env) error {
 			admin, err := pgtest.Shared()
 			if err != nil {

@@ -1,33 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/keyprov/keyprov/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
@@ -37,8 +19,8 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestProgressLogsLongPhasesWhenNotATerminal(t *testing.T) {
-	var logs syncBuffer
-	p := newProgress(&syncBuffer{}, false, zerolog.New(&logs))
+	var logs testutil.SyncBuffer
+	p := newProgress(&testutil.SyncBuffer{}, false, zerolog.New(&logs))
 	p.delay, p.interval = time.Millisecond, time.Millisecond
 	p.Start("waiting for the database", func() string { return "3 attempts" })
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "still waiting for the database") })
@@ -48,7 +30,7 @@ func TestProgressLogsLongPhasesWhenNotATerminal(t *testing.T) {
 }
 
 func TestProgressRedrawsAStatusLineOnATerminal(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	p := newProgress(&out, true, zerolog.Nop())
 	p.delay, p.interval = time.Millisecond, time.Millisecond
 	p.Start("applying", func() string { return "100000 keys" })
@@ -59,7 +41,7 @@ func TestProgressRedrawsAStatusLineOnATerminal(t *testing.T) {
 }
 
 func TestProgressShowsNothingForShortPhases(t *testing.T) {
-	var out, logs syncBuffer
+	var out, logs testutil.SyncBuffer
 	for _, tty := range []bool{true, false} {
 		p := newProgress(&out, tty, zerolog.New(&logs))
 		p.Start("evaluating the spec", nil)

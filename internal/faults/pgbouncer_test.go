@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testutil"
 )
 
 // poolSize is PgBouncer's pool for the test database: far fewer server
@@ -102,7 +103,7 @@ logfile = %s
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

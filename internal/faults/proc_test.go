@@ -2,48 +2,30 @@ package faults
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyprov/keyprov/internal/testutil"
 )
 
 // procLimit bounds every keyprov process: one that runs longer has hung,
 // and the test fails saying so rather than waiting for go test's timeout.
 const procLimit = 5 * time.Minute
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running keyprov process.
 type proc struct {
 	cmd     *exec.Cmd
-	stdout  *syncBuffer
-	stderr  *syncBuffer
+	stdout  *testutil.SyncBuffer
+	stderr  *testutil.SyncBuffer
 	started time.Time
 	done    chan struct{}
 	err     error
@@ -100,7 +82,7 @@ func startIn(t *testing.T, dir string, env map[string]string, stdin string, args
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), ctx: ctx}
+	p := &proc{cmd: cmd, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{}), ctx: ctx}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	cmd.Stdin = strings.NewReader(stdin)
 	require.NoError(t, cmd.Start())
