@@ -619,13 +619,57 @@ func TestApplyExecutesThePlan(t *testing.T) {
 		assert.Empty(t, w.batches, "a plan without changes does not call the store")
 	})
 
+	// The store holds root/frontend under another name, and not
+	// acme/website: Apply writes one batch that creates acme/website and
+	// renames root/frontend, with one event each, and nothing else. The
+	// expected batch is written out from the spec, not computed by Batch,
+	// which Apply calls.
 	t.Run("changes", func(t *testing.T) {
+		st := stateOf(s)
+		require.Equal(t, "acme/website", st.Keys[0].Tenant+"/"+st.Keys[0].Slug)
+		st.Keys = st.Keys[1:]
+		st.Keys[0].Name = "Old name"
 		w := &recordingWriter{}
-		p := reconcile.Diff(s, &store.State{Now: testNow}, nil, reconcile.Options{})
-		_, err := reconcile.Apply(context.Background(), w, p, meta)
+		_, err := reconcile.Apply(context.Background(), w, reconcile.Diff(s, st, nil, reconcile.Options{}), meta)
 		require.NoError(t, err)
 		require.Len(t, w.batches, 1, "one batch: the store writes it in bulk")
-		assert.Equal(t, documents(reconcile.Batch(p, meta)), documents(w.batches[0]))
+
+		expires := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
+		want := &store.Batch{RunID: "run", Owner: "platform", Actor: "tester", Now: testNow, Keys: []store.KeyWrite{
+			{
+				Create: true, Tenant: "acme", Slug: "website",
+				Key: &store.KeyRow{Tenant: "acme", Slug: "website", Name: "Website", Description: "Reads published pages",
+					Permissions: []byte(`[{"name": "cms.read"}, {"name": "cms.write", "locales": ["en"]}]`),
+					Metadata:    []byte(`{"team": "web"}`), ExpiresAt: &expires, Owner: "platform"},
+				NewTokens: []store.NewToken{{Digest: digestOf("TOKEN_B"), Hint: hintOf("TOKEN_B"), State: store.StateActive}},
+				Events: []store.Event{{Action: reconcile.EventCreated, Changes: []byte(`{
+					"universal":   {"new": false},
+					"name":        {"new": "Website"},
+					"description": {"new": "Reads published pages"},
+					"permissions": {"new": [{"name": "cms.read"}, {"name": "cms.write", "locales": ["en"]}]},
+					"metadata":    {"new": {"team": "web"}},
+					"expires":     {"new": "2027-06-30T00:00:00Z"},
+					"token":       {"new": "` + hintOf("TOKEN_B") + `"}}`)}},
+			},
+			{
+				KeyID: 2, Tenant: "root", Slug: "frontend",
+				Key: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
+					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Events: []store.Event{{Action: reconcile.EventUpdated,
+					Changes: []byte(`{"name": {"old": "Old name", "new": "Universal front-end key"}}`)}},
+			},
+		}}
+		got := documents(w.batches[0])
+		require.Len(t, got.Keys, len(want.Keys), "keys written")
+		// Event documents compare as JSON; the rest field by field.
+		for i := range want.Keys {
+			require.Len(t, got.Keys[i].Events, len(want.Keys[i].Events), "events of %s", want.Keys[i].Slug)
+			for j := range want.Keys[i].Events {
+				assert.JSONEq(t, string(want.Keys[i].Events[j].Changes), string(got.Keys[i].Events[j].Changes))
+				want.Keys[i].Events[j].Changes, got.Keys[i].Events[j].Changes = nil, nil
+			}
+		}
+		assert.Equal(t, want, got)
 	})
 }
 
