@@ -178,7 +178,7 @@ func TestMalformedTokensMakeNoQuery(t *testing.T) {
 			before := f.queries.Load()
 			key, err := v.Verify(context.Background(), tc.tok)
 			assert.Nil(t, key)
-			assert.ErrorIs(t, err, verify.ErrMalformed)
+			require.ErrorIs(t, err, verify.ErrMalformed)
 			assert.ErrorIs(t, err, tc.rule)
 			assert.Equal(t, verify.CodeMalformed, verify.Code(err))
 			assert.Equal(t, int64(0), f.queries.Load()-before, "queries")
@@ -277,7 +277,7 @@ func TestRevokedByEmergencyRevoke(t *testing.T) {
 	}))
 	for _, tok := range []string{tokWebsite, tokWebsite2} {
 		_, err = v.Verify(context.Background(), tok)
-		assert.ErrorIs(t, err, verify.ErrRevoked)
+		require.ErrorIs(t, err, verify.ErrRevoked)
 		assert.ErrorContains(t, err, "leaked in build log")
 		assertNoToken(t, err.Error())
 	}
@@ -349,7 +349,7 @@ func TestRollingRotation(t *testing.T) {
 			// keeps rows, and the cutoff is checked on every call.
 			clk.Set(cutoff)
 			_, err = v.Verify(ctx, tokWebsite)
-			assert.ErrorIs(t, err, verify.ErrPreviousExpired)
+			require.ErrorIs(t, err, verify.ErrPreviousExpired)
 			assert.ErrorContains(t, err, "acme/website")
 			assertNoToken(t, err.Error())
 			_, err = v.Verify(ctx, tokWebsite2)
