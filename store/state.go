@@ -44,6 +44,9 @@ type Key struct {
 	// Elided: LoadElided did not read the content (the fields from
 	// Universal to RevokedReason); FillContent reads it.
 	Elided bool
+	// Disabled says who holds the key disabled. It is not content: it is
+	// read for every key, elided or not.
+	Disabled Disabled
 	// Tokens are the live tokens: at most one active and one previous.
 	Tokens []Token
 }
@@ -58,6 +61,53 @@ func (k *Key) SetContent(r *KeyRow) {
 	k.RevokedAt, k.RevokedReason = storedTime(r.RevokedAt), r.RevokedReason
 	k.Elided = false
 }
+
+// Disabled is who holds a key disabled (migration 005): the spec
+// (disabled = true), a prune (the spec no longer declares the key), an
+// operator (keyprov disable). A key is disabled while any of them holds it;
+// its tokens are kept and verify again once none does.
+type Disabled struct {
+	// At is when the key was switched off; nil while it is enabled.
+	At    *time.Time
+	Spec  bool
+	Prune bool
+	// Operator is the operator's disable, nil when there is none. Only
+	// keyprov enable lifts it; an apply never writes it.
+	Operator *OperatorHold
+}
+
+// OperatorHold is an operator's disable: who, when and why.
+type OperatorHold struct {
+	At     time.Time
+	Actor  string
+	Reason string
+}
+
+// Holders names who holds the key disabled, in a fixed order: "spec",
+// "prune", "operator". Empty when the key is enabled.
+func (d Disabled) Holders() []string {
+	var hs []string
+	if d.Spec {
+		hs = append(hs, HolderSpec)
+	}
+	if d.Prune {
+		hs = append(hs, HolderPrune)
+	}
+	if d.Operator != nil {
+		hs = append(hs, HolderOperator)
+	}
+	return hs
+}
+
+// Held reports whether any holder holds the key disabled.
+func (d Disabled) Held() bool { return d.Spec || d.Prune || d.Operator != nil }
+
+// Holders of a disabled key, as Disabled.Holders names them.
+const (
+	HolderSpec     = "spec"
+	HolderPrune    = "prune"
+	HolderOperator = "operator"
+)
 
 // storedTime is t as a timestamptz column returns it.
 func storedTime(t *time.Time) *time.Time {
@@ -144,7 +194,10 @@ func (t *Tx) LoadElided(ctx context.Context) (*State, error) {
 }
 
 const (
-	keyColumns     = "id, tenant, slug, updated_at, content_digest"
+	keyColumns = "id, tenant, slug, updated_at, content_digest, " +
+		"disabled_at, disabled_spec, disabled_prune, disabled_operator_at, disabled_operator_actor, disabled_operator_reason"
+	// nKeyColumns is the number of keyColumns.
+	nKeyColumns    = 11
 	contentColumns = "universal, name, description, permissions::text, metadata::text, expires_at, owner, revoked_at, coalesce(revoked_reason, '')"
 )
 
@@ -158,9 +211,9 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 		a     arena
 		names = interner{}
 	)
-	cols, ncols := keyColumns+", "+contentColumns, 14
+	cols, ncols := keyColumns+", "+contentColumns, nKeyColumns+9
 	if elide {
-		cols, ncols = keyColumns, 5
+		cols, ncols = keyColumns, nKeyColumns
 	}
 	// DescribeExec returns binary rows without a named prepared statement,
 	// so it is safe through PgBouncer.
@@ -186,8 +239,9 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 			ContentDigest: a.bytesOrNil(v[4]), Elided: elide,
 		})
 		k := &keys[len(keys)-1]
+		k.decodeDisabled(v[5:nKeyColumns], &a)
 		if !elide {
-			k.decodeContent(v[5:], &a, names)
+			k.decodeContent(v[nKeyColumns:], &a, names)
 		}
 		if n := len(st.Keys); n > 0 && st.Keys[n-1].ID > k.ID {
 			sorted = false
@@ -215,6 +269,18 @@ func (k *Key) decodeContent(v [][]byte, a *arena, names interner) {
 	k.ExpiresAt, k.Owner = decodeTimePtr(v[5]), names.string(v[6])
 	k.RevokedAt, k.RevokedReason = decodeTimePtr(v[7]), a.string(v[8])
 	k.Elided = false
+}
+
+// decodeDisabled decodes the disabled columns of keyColumns. Almost every
+// key is enabled: its columns are NULL or false, and nothing is allocated.
+func (k *Key) decodeDisabled(v [][]byte, a *arena) {
+	if v[0] == nil && v[3] == nil && !decodeBool(v[1]) && !decodeBool(v[2]) {
+		return
+	}
+	k.Disabled = Disabled{At: decodeTimePtr(v[0]), Spec: decodeBool(v[1]), Prune: decodeBool(v[2])}
+	if v[3] != nil {
+		k.Disabled.Operator = &OperatorHold{At: decodeTime(v[3]), Actor: a.string(v[4]), Reason: a.string(v[5])}
+	}
 }
 
 // FillScanAbove is the number of keys above which FillContent reads the

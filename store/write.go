@@ -30,6 +30,11 @@ type KeyRow struct {
 	Owner         string
 	RevokedAt     *time.Time
 	RevokedReason string
+	// DisabledAt, DisabledSpec and DisabledPrune are the key's disabled
+	// state as an apply writes it (see Disabled); an operator's disable is
+	// never written here. They are not content: ContentDigest leaves them out.
+	DisabledAt                  *time.Time
+	DisabledSpec, DisabledPrune bool
 }
 
 // NewToken is a token row to insert.
@@ -151,13 +156,14 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 					b.Keys[i].Key.ID = id
 				}
 				sortTokens()
-				return []string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest"},
+				return []string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest",
+						"disabled_at", "disabled_spec", "disabled_prune"},
 					func(e *copyEncoder, j int) {
 						k := b.Keys[creates[j]].Key
 						// The content digest is computed as the row is
 						// encoded, while the database stores the previous ones.
 						digest := ContentDigest(k)
-						e.row(15)
+						e.row(18)
 						e.int8(k.ID)
 						e.text(k.Tenant)
 						e.text(k.Slug)
@@ -173,6 +179,9 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 						e.timestamptz(b.Now)
 						e.timestamptz(b.Now)
 						e.bytes(digest[:])
+						e.timestamptzPtr(k.DisabledAt)
+						e.bool(k.DisabledSpec)
+						e.bool(k.DisabledPrune)
 					}, nil
 			}})
 		if err != nil {
@@ -356,8 +365,8 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		tenants, slugs, names, descs, perms, metas []string
 		owners                                     []string
 		reasons                                    []*string
-		universals                                 []bool
-		expires, revoked                           []*time.Time
+		universals, disSpec, disPrune              []bool
+		expires, revoked, disabledAt               []*time.Time
 		digests                                    [][]byte
 	)
 	for i := range b.Keys {
@@ -379,6 +388,9 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		owners = append(owners, k.Owner)
 		revoked = append(revoked, k.RevokedAt)
 		reasons = append(reasons, nullString(k.RevokedReason))
+		disabledAt = append(disabledAt, k.DisabledAt)
+		disSpec = append(disSpec, k.DisabledSpec)
+		disPrune = append(disPrune, k.DisabledPrune)
 		d := ContentDigest(k)
 		digests = append(digests, d[:])
 	}
@@ -389,12 +401,14 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 	tenant = u.tenant, slug = u.slug, universal = u.universal, name = u.name, description = u.description,
 	permissions = u.permissions::jsonb, metadata = u.metadata::jsonb, expires_at = u.expires_at,
 	owner = u.owner, revoked_at = u.revoked_at, revoked_reason = u.revoked_reason, updated_at = $13,
-	content_digest = u.content_digest
+	content_digest = u.content_digest,
+	disabled_at = u.disabled_at, disabled_spec = u.disabled_spec, disabled_prune = u.disabled_prune
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $14::bytea[])
-	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason, content_digest)
+	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $14::bytea[], $15::timestamptz[], $16::boolean[], $17::boolean[])
+	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason, content_digest,
+		disabled_at, disabled_spec, disabled_prune)
 WHERE k.id = u.id`,
-		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now, digests)
+		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now, digests, disabledAt, disSpec, disPrune)
 	if err != nil {
 		return fmt.Errorf("updating keys: %w", err)
 	}
