@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/names"
 	"github.com/keyprov/keyprov/spec"
 )
 
@@ -287,17 +288,9 @@ func patternsGained(base, head []string) []string {
 
 // isWildcard reports whether a permission name or pattern is "*" or ends
 // in ".*" or ":*".
-func isWildcard(name string) bool {
-	return name == "*" || strings.HasSuffix(name, ".*") || strings.HasSuffix(name, ":*")
-}
+func isWildcard(name string) bool { return names.IsWildcard(name) }
 
-// covers reports whether pattern grants name (itself a name or a pattern).
-func covers(pattern, name string) bool {
-	switch {
-	case pattern == "*" || pattern == name:
-		return true
-	case isWildcard(pattern):
-		return strings.HasPrefix(name, pattern[:len(pattern)-1])
-	}
-	return false
-}
+// covers reports whether pattern grants name (itself a name or a pattern),
+// by keyprov's one wildcard rule (names.Covers), which verify's Key.Can
+// and the spec's permission catalog apply too.
+func covers(pattern, name string) bool { return names.Covers(pattern, name) }

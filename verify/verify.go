@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyprov/keyprov/internal/names"
 	"github.com/keyprov/keyprov/token"
 )
 
@@ -158,17 +161,72 @@ type Key struct {
 
 // Allows reports whether the key may act in tenant: a universal key reaches
 // every tenant, a tenant key only its own. It returns an *Error wrapping
-// ErrScopeDenied otherwise.
+// ErrScopeDenied otherwise, and for a tenant name that the spec would
+// refuse (empty, uppercase, spaces, …: lowercase letters, digits, '-' and
+// '_', starting with a letter or digit, at most 63 characters), whatever
+// the key. An invalid name is not repeated in the error.
 func (k *Key) Allows(tenant string) error {
-	if k.Universal || k.Tenant == tenant {
+	switch {
+	case !names.ValidIdent(tenant):
+		return &Error{Err: ErrScopeDenied, Address: k.Address,
+			Detail: "the tenant asked for is not a valid tenant name (lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters)"}
+	case k.Universal || k.Tenant == tenant:
 		return nil
 	}
 	return &Error{Err: ErrScopeDenied, Address: k.Address,
 		Detail: fmt.Sprintf("a key of tenant %q cannot act in tenant %q", k.Tenant, tenant)}
 }
 
-// Permission returns the permission named name, if the key has it. Names
-// are compared exactly: keyprov gives no meaning to wildcards.
+// Can reports whether the key grants the permission called name, by
+// keyprov's one wildcard rule, the same that keyprov diff ranks and the
+// spec's allowed_permissions catalog matches:
+//
+//   - a permission "*" grants every name;
+//   - a permission ending in ".*" or ":*" grants every name below it:
+//     "wb.*" grants "wb.page" and "wb.page.edit", not "wb" nor "wbx.page";
+//     "search:*" grants "search:index";
+//   - any other permission grants exactly its own name (case-sensitive).
+//
+// Can looks at names only: attributes such as rwd = "r" are the
+// application's to interpret; Grants returns the permissions that grant
+// name, with their attributes.
+func (k *Key) Can(name string) bool {
+	for _, p := range k.Permissions {
+		if names.Covers(p.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants returns the key's permissions that grant name (see Can), the most
+// specific first: the permission of that exact name, then wildcards from
+// the longest to "*". It returns nil when none does.
+func (k *Key) Grants(name string) []Permission {
+	var out []Permission
+	for _, p := range k.Permissions {
+		if names.Covers(p.Name, name) {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Permission) int {
+		return specificity(b.Name, name) - specificity(a.Name, name)
+	})
+	return out
+}
+
+// specificity orders the permissions that grant name: its own name first,
+// then longer wildcards before shorter ones.
+func specificity(perm, name string) int {
+	if perm == name {
+		return math.MaxInt32
+	}
+	return len(perm)
+}
+
+// Permission returns the permission named exactly name, if the key has it
+// (a wildcard is found by its own name only: use Can or Grants to apply
+// wildcards).
 func (k *Key) Permission(name string) (Permission, bool) {
 	for _, p := range k.Permissions {
 		if p.Name == name {
