@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/keyprov/keyprov/internal/names"
 	"github.com/keyprov/keyprov/token"
 )
 
@@ -326,13 +327,11 @@ func checkPattern(p string) string {
 	return ""
 }
 
-// allowedBy reports whether permission name n matches one of the patterns.
+// allowedBy reports whether permission name n matches one of the
+// patterns, by keyprov's one wildcard rule (names.Covers).
 func allowedBy(n string, patterns []string) bool {
 	for _, p := range patterns {
-		switch {
-		case p == "*" || p == n:
-			return true
-		case strings.HasSuffix(p, "*") && strings.HasPrefix(n, p[:len(p)-1]):
+		if names.Covers(p, n) {
 			return true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/keyprov/keyprov/internal/names"
 	"github.com/keyprov/keyprov/token"
 )
 
@@ -79,22 +80,8 @@ func (a Address) Compare(b Address) int {
 // ValidIdent reports whether s is a valid slug or tenant: lowercase letters,
 // digits, '-' and '_', starting with a letter or digit, at most 63
 // characters (^[a-z0-9][a-z0-9_-]{0,62}$, checked by hand: it runs for
-// every key).
-func ValidIdent(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case (c == '-' || c == '_') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// every key). The verifier applies the same rule (names.ValidIdent).
+func ValidIdent(s string) bool { return names.ValidIdent(s) }
 
 // ParseAddress parses "tenant/slug".
 func ParseAddress(s string) (Address, error) {
