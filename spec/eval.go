@@ -169,6 +169,7 @@ func (e *evaluator) parse(srcs []Source) bool {
 	}
 	for _, f := range e.files {
 		content, diags := f.body.Content(rootSchema)
+		sortByPos(diags)
 		e.add(diags...)
 		for _, b := range content.Blocks {
 			bi := blockIn{b, f}
@@ -229,6 +230,7 @@ func (e *evaluator) evalSettings() Settings {
 		}
 		s.Range = b.DefRange
 		content, diags := b.Body.Content(settingsSchema)
+		sortByPos(diags)
 		e.add(diags...)
 		str := func(name string, check func(string) string, dst *string) {
 			attr := content.Attributes[name]
@@ -352,6 +354,7 @@ func (e *evaluator) evalMoved(keys []*Key) []Moved {
 	}
 	for _, b := range e.moved {
 		content, diags := b.Body.Content(movedSchema)
+		sortByPos(diags)
 		e.add(diags...)
 		if diags.HasErrors() {
 			continue

@@ -151,7 +151,7 @@ func newFuncs(opts *Options) *funcs {
 		std[name] = bounded(name, guard(f), opts.limits())
 	}
 	// try and can must see their arguments' diagnostics; they are not guarded.
-	std["jsondecode"] = fs.jsonDecodeFunc() // handles marks itself (see there)
+	std["jsondecode"] = bounded("jsondecode", fs.jsonDecodeFunc(), opts.limits()) // handles marks itself (see there)
 	std["try"] = tryfunc.TryFunc
 	std["can"] = tryfunc.CanFunc
 	fs.std = std

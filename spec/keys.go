@@ -70,6 +70,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 	var over *hcl.Range // the first block past the limit
 	for _, b := range e.keys {
 		content, diags := b.Body.Content(keySchema)
+		sortByPos(diags)
 		e.add(withAddress(diags, b.Type+"."+b.Labels[0])...)
 		if diags.HasErrors() && content.Attributes["name"] == nil && len(content.Attributes) == 0 {
 			continue
@@ -157,7 +158,7 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	if out, ok := tosetStrings(attr.Expr, b.file.ctx); ok {
 		return out, true
 	}
-	v, diags := attr.Expr.Value(b.file.ctx)
+	v, diags := evalBounded(attr.Expr, b.file.ctx, "for_each")
 	e.add(withAddress(diags, addr)...)
 	if diags.HasErrors() {
 		return nil, false

@@ -608,7 +608,7 @@ func (e *evaluator) refString(x hcl.Expression, f fastExpr, sc *scope, what, att
 			return fv.AsString(), nil
 		}
 	}
-	v, diags := x.Value(sc.Ctx())
+	v, diags := evalBounded(x, sc.Ctx(), what)
 	if diags.HasErrors() {
 		return "", diags
 	}

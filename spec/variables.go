@@ -243,6 +243,7 @@ func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDec
 		return
 	}
 	attrs, diags := f.Body.JustAttributes()
+	sortByPos(diags)
 	e.add(diags...)
 	names := make([]string, 0, len(attrs))
 	for n := range attrs {
@@ -282,6 +283,7 @@ func (e *evaluator) evalLocals() {
 	var order []string
 	for _, b := range e.locals {
 		attrs, diags := b.Body.JustAttributes()
+		sortByPos(diags)
 		e.add(diags...)
 		names := make([]string, 0, len(attrs))
 		for n := range attrs {
