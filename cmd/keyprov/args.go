@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyprov/keyprov/scan"
 	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/view"
 	"github.com/keyprov/keyprov/token"
 )
 
@@ -66,3 +67,12 @@ func parseAddressArg(s string) (spec.Address, error) {
 type errTokenArgument struct{}
 
 func (errTokenArgument) Error() string { return tokenAddressMessage }
+
+// printableArg is an argument as it may be repeated in a message: as it
+// is, escaped, unless it looks like a token.
+func printableArg(s string, prefixes ...string) string {
+	if looksLikeToken(s, prefixes...) {
+		return notRepeated
+	}
+	return view.Printable(s)
+}

@@ -112,7 +112,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		}
 		if ls.diags.HasErrors() {
 			errs, warns := view.Count(ls.diags)
-			fmt.Fprintf(a.err, "The %s spec (%s) has %s, %s: nothing to compare.\n", [2]string{"BASE", "HEAD"}[i], side.arg, plural(errs, "error"), plural(warns, "warning"))
+			fmt.Fprintf(a.err, "The %s spec (%s) has %s, %s: nothing to compare.\n", [2]string{"BASE", "HEAD"}[i], printableArg(side.arg), plural(errs, "error"), plural(warns, "warning"))
 			invalid = true
 			continue
 		}
@@ -316,11 +316,11 @@ func (g *gitReader) open(ref string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
 	}
 	if ref == "" || strings.HasPrefix(ref, "-") {
-		return fail("%q is not a git revision: write git:REF, e.g. git:origin/main.", gitSidePrefix+ref)
+		return fail("%s is not a git revision: write git:REF, e.g. git:origin/main.", quoteArg(gitSidePrefix+ref))
 	}
 	top, err := g.output("rev-parse", "--show-toplevel")
 	if err != nil {
-		return fail("git:%s needs a git work tree: %v.", ref, err)
+		return fail("%s needs a git work tree: %v.", quoteArg(gitSidePrefix+ref), err)
 	}
 	prefix, err := g.output("rev-parse", "--show-prefix")
 	if err != nil {
@@ -329,7 +329,7 @@ func (g *gitReader) open(ref string) hcl.Diagnostics {
 	g.top, g.prefix, g.ref = top, prefix, ref
 	commit, err := g.output("rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	if err != nil || commit == "" {
-		return fail("%q is not a commit in this repository (fetch it first, e.g. git fetch origin main).", ref)
+		return fail("%s is not a commit in this repository (fetch it first, e.g. git fetch origin main).", quoteArg(ref))
 	}
 	g.commit = commit
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -161,6 +162,24 @@ func TestSecrets(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "linked-url"), 0o755))
 	require.NoError(t, os.Symlink("../db-url.txt", filepath.Join(dir, "linked-url/z.hcl")))
 
+	// A repository whose history holds a token that was committed and
+	// deleted later, for scan --history.
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "keys.hcl", "rotate.hcl")
+	git("commit", "-q", "-m", "spec")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "leaked.env"), []byte("FRONTEND_KEY="+secretTokens["TOK_FRONTEND"]+"\n"), 0o600))
+	git("add", "leaked.env")
+	git("commit", "-q", "-m", "oops")
+	git("rm", "-q", "leaked.env")
+	git("commit", "-q", "-m", "remove the token")
+
 	base := map[string]string{
 		"KEYPROV_DATABASE_URL": dbURL,
 		"KEYPROV_WAIT":         "5s",
@@ -192,6 +211,8 @@ func TestSecrets(t *testing.T) {
 		{name: "plan", args: []string{"plan", "--log-level", "debug"}},
 		{name: "plan json", args: []string{"plan", "-o", "json", "--log-level", "trace"}},
 		{name: "plan markdown", args: []string{"plan", "-o", "markdown", "--detailed-exitcode"}, exit: 2},
+		{name: "plan fail-on", args: []string{"plan", "--fail-on", "high", "-o", "json", "--log-level", "trace"}, exit: 4},
+		{name: "apply fail-on", args: []string{"apply", "--fail-on", "high", "--log-level", "trace"}, exit: 4},
 		{name: "apply json", args: []string{"apply", "-o", "json", "--log-level", "trace"}},
 		{name: "apply text", args: []string{"apply", "--log-level", "debug", "--log-format", "console"}},
 		{name: "apply markdown", args: []string{"apply", "-o", "markdown", "--log-level", "trace"}},
@@ -278,6 +299,15 @@ func TestSecrets(t *testing.T) {
 		{name: "scan json", args: []string{"scan", "secrets", "-o", "json"}, exit: 1},
 		{name: "scan github", args: []string{"scan", "secrets", "-o", "github"}, exit: 1},
 		{name: "token new", args: []string{"token", "new"}},
+		{name: "scan history", args: []string{"scan", "--history", "--log-level", "trace"}, exit: 1},
+		{name: "scan history json", args: []string{"scan", "--history", "-o", "json"}, exit: 1},
+		{name: "scan history github", args: []string{"scan", "--history", "--all", "-o", "github"}, exit: 1},
+		{name: "scan history since", args: []string{"scan", "--history", "--since", "HEAD~2", "-o", "json"}, exit: 1},
+		{name: "scan history with a token as revision", args: []string{"scan", "--history", secretTokens["TOK_BLOG"]}, exit: 1},
+		{name: "diff from git", args: []string{"diff", "git:HEAD", "rotate.hcl", "-o", "json", "--log-level", "trace"}},
+		{name: "diff fail-on markdown", args: []string{"diff", "keys.hcl", "steal.hcl", "-o", "markdown", "--fail-on", "low"}, exit: 4},
+		{name: "diff from a token revision", args: []string{"diff", "git:" + secretTokens["TOK_BLOG"], "keys.hcl"}, exit: 1},
+		{name: "validate json blocks", args: []string{"validate", "-o", "json", "--secrets"}},
 		{name: "help", args: []string{"apply", "--help"}},
 	}
 
