@@ -278,9 +278,18 @@ func (e *evaluator) evalSettings() Settings {
 			}
 		}
 		if attr := content.Attributes["prune"]; attr != nil {
-			v, diags := evalAttr(attr, b.file.ctx, cty.Bool)
+			v, diags := evalAttr(attr, b.file.ctx, cty.DynamicPseudoType)
+			if known(v) && v.Type() == cty.String && v.AsString() == "revoke" {
+				p := true
+				s.Prune, s.PruneRevoke = &p, true
+			} else if !diags.HasErrors() {
+				v, diags = evalAttr(attr, b.file.ctx, cty.Bool)
+				if diags.HasErrors() {
+					diags[len(diags)-1].Detail = `prune must be true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`
+				}
+			}
 			e.add(diags...)
-			if known(v) {
+			if known(v) && v.Type() == cty.Bool {
 				p := v.True()
 				s.Prune = &p
 			}

@@ -27,6 +27,7 @@ var keySchema = &hcl.BodySchema{
 		{Name: "metadata"},
 		{Name: "expires"},
 		{Name: "revoked"},
+		{Name: "disabled"},
 		{Name: "for_each"},
 		{Name: "slug"},
 		{Name: "tenant"},
@@ -395,6 +396,25 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 			if !ds.HasErrors() {
 				if v.IsNull() {
 					diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "revoked must not be null."))
+				} else if !e.priorErrors {
+					diags = append(diags, unknownValue(attr))
+				}
+			}
+			ok = false
+		}
+	}
+	if attr := attrs["disabled"]; attr != nil {
+		v, ds := e.evalShared(in, attr, sc, cty.Bool)
+		diags = append(diags, ds...)
+		switch {
+		case v == cty.NilVal:
+			ok = false
+		case known(v):
+			k.Disabled = v.True()
+		default:
+			if !ds.HasErrors() {
+				if v.IsNull() {
+					diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "disabled must not be null."))
 				} else if !e.priorErrors {
 					diags = append(diags, unknownValue(attr))
 				}

@@ -45,7 +45,7 @@ func (me *memoEntry) get(f func() (any, hcl.Diagnostics)) (val any, diags hcl.Di
 }
 
 // sharedFields are the values a for_each block's instances may share.
-var sharedFields = []string{"name", "description", "expires", "revoked", "permissions", "metadata", "slug", "tenant", "previous_until"}
+var sharedFields = []string{"name", "description", "expires", "revoked", "disabled", "permissions", "metadata", "slug", "tenant", "previous_until"}
 
 func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext) *blockState {
 	bs := &blockState{attrs: content.Attributes}

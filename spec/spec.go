@@ -56,6 +56,9 @@ type Settings struct {
 	AllowedPermissions []string
 	// Prune is the spec's own prune setting; nil when the spec does not set it.
 	Prune *bool
+	// PruneRevoke is prune = "revoke": a prune revokes the keys the spec no
+	// longer declares instead of disabling them (Prune is then true).
+	PruneRevoke bool
 	// Range is the settings block's definition range; zero when absent.
 	Range hcl.Range
 }
@@ -116,6 +119,9 @@ type Key struct {
 	MetadataJSON []byte
 	Expires      *time.Time
 	Revoked      bool
+	// Disabled is disabled = true: the key is kept with its tokens, and
+	// none of them verifies while it is set.
+	Disabled bool
 	// Token is the key's token. It is unknown when secrets were not resolved,
 	// and absent only on a revoked key that does not set one.
 	Token Token
