@@ -333,6 +333,12 @@ func (db *DB) transact(ctx context.Context, check bool, fn func(pgx.Tx) error) e
 	if ctx.Err() != nil {
 		return fmt.Errorf("before committing: %w", context.Cause(ctx))
 	}
+	// A signal during COMMIT does not stop it; say so when it comes, since
+	// the process goes on until the server answers.
+	stop := context.AfterFunc(ctx, func() {
+		db.cfg.Log.Warn().Str("cause", fmt.Sprint(context.Cause(ctx))).Msg("interrupted during COMMIT: letting it finish")
+	})
+	defer stop()
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		if db.conn.IsClosed() {
 			return fmt.Errorf("%w: %w", ErrCommitUnknown, err)
