@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -50,6 +51,19 @@ func setStandbys(t *testing.T, admin, names string) {
 		var v string
 		return c.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&v) == nil && v == names
 	}, time.Minute, 20*time.Millisecond)
+}
+
+// waitSignalSeen waits until keyprov logs that a signal came while its
+// COMMIT was under way; the test fails if that takes long.
+func waitSignalSeen(t *testing.T, p *proc) {
+	t.Helper()
+	const seen = `"message":"interrupted during COMMIT: letting it finish"`
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.stderr.String(), seen); {
+		if time.Now().After(deadline) || p.exited() {
+			t.Fatalf("keyprov did not log the signal during COMMIT; stderr:\n%s", tail(p.stderr.String(), 3000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestCommitWindow breaks an apply while its COMMIT is under way (held by
@@ -101,10 +115,10 @@ func TestCommitWindow(t *testing.T) {
 			p := start(t, changed.dir, baseEnv(u), "apply")
 			waitBackend(t, p, admin, dbName(t, u), "SyncRep")
 			p.signal(t, sig)
-			// Let the signal arrive before the commit is released. Were
-			// it late, the test would pass without testing anything; it
-			// cannot fail for it.
-			time.Sleep(200 * time.Millisecond)
+			// The commit is released once keyprov says the signal came
+			// while COMMIT was under way, not after a guess at how long
+			// the signal takes.
+			waitSignalSeen(t, p)
 			release()
 			r := p.wait(t)
 			assert.Equal(t, 0, r.code, "a signal during COMMIT lets it finish; stderr:\n%s", tail(r.stderr, 3000))
@@ -128,7 +142,7 @@ func TestCommitWindow(t *testing.T) {
 		p := start(t, changed.dir, baseEnv(u), "apply")
 		waitBackend(t, p, admin, dbName(t, u), "SyncRep")
 		p.signal(t, syscall.SIGTERM)
-		time.Sleep(200 * time.Millisecond) // as above
+		waitSignalSeen(t, p) // as above
 		release()
 		r := p.wait(t)
 		assert.Equal(t, 3, r.code, "stderr:\n%s", tail(r.stderr, 3000))
