@@ -492,10 +492,7 @@ func checkIndent(l Limits, args []cty.Value) error {
 }
 
 func checkStrrev(l Limits, args []cty.Value) error {
-	if len(args) != 1 {
-		return nil
-	}
-	s, ok := stringArg(args[0])
+	s, ok := oneStringArg(args)
 	if !ok {
 		return nil
 	}
@@ -506,10 +503,7 @@ func checkStrrev(l Limits, args []cty.Value) error {
 // more bytes in the other case ("ȿ" is two, "Ȿ" three).
 func checkCase(to func(rune) rune) sizeCheck {
 	return func(l Limits, args []cty.Value) error {
-		if len(args) != 1 {
-			return nil
-		}
-		s, ok := stringArg(args[0])
+		s, ok := oneStringArg(args)
 		if !ok {
 			return nil
 		}
@@ -523,10 +517,7 @@ func checkCase(to func(rune) rune) sizeCheck {
 
 // checkTitle bounds title(s): each letter may become its title case.
 func checkTitle(l Limits, args []cty.Value) error {
-	if len(args) != 1 {
-		return nil
-	}
-	s, ok := stringArg(args[0])
+	s, ok := oneStringArg(args)
 	if !ok {
 		return nil
 	}
@@ -540,10 +531,7 @@ func checkTitle(l Limits, args []cty.Value) error {
 // checkCSVDecode bounds the rows by the lines, each an object of as many
 // attributes as the header has fields.
 func checkCSVDecode(l Limits, args []cty.Value) error {
-	if len(args) != 1 {
-		return nil
-	}
-	s, ok := stringArg(args[0])
+	s, ok := oneStringArg(args)
 	if !ok {
 		return nil
 	}
@@ -917,10 +905,7 @@ func jsonSize(v cty.Value, budget int64) int64 {
 // hundred bytes of memory per element, so 32 MiB of "0,0,0,..." would
 // take gigabytes.
 func checkJSONDecode(l Limits, args []cty.Value) error {
-	if len(args) != 1 {
-		return nil
-	}
-	s, ok := stringArg(args[0])
+	s, ok := oneStringArg(args)
 	if !ok {
 		return nil
 	}
@@ -944,4 +929,13 @@ func checkJSONEncode(l Limits, args []cty.Value) error {
 		return nil
 	}
 	return bytesErr(jsonSize(args[0], l.MaxValueBytes), l, true)
+}
+
+// oneStringArg returns the argument of a one-argument function when it is
+// a known string.
+func oneStringArg(args []cty.Value) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	return stringArg(args[0])
 }
