@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -85,13 +86,28 @@ type evaluator struct {
 	secretCalls map[rangeKey]bool
 	// memos holds token sources shared by for_each instances (tokenSources).
 	memos sync.Map
+	// rec records what evaluation reads (inputs.go).
+	rec *recorder
 }
 
 // Evaluate parses and evaluates spec sources. The Spec is nil when the
 // diagnostics hold errors.
 func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
-	e := &evaluator{opts: &opts, limits: opts.limits()}
+	rec := newRecorder()
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	opts.LookupEnv = rec.lookupEnv(lookup)
+	for _, src := range srcs {
+		rec.record(InputSpec, src.Name, src.Bytes, true)
+	}
+	for _, src := range opts.VarSources {
+		rec.record(InputVarSource, src.Name, src.Bytes, true)
+	}
+	e := &evaluator{opts: &opts, limits: opts.limits(), rec: rec}
 	e.fn = newFuncs(e.opts)
+	e.fn.rec = rec
 	e.base = newBaseContext(e.fn)
 	defer trackBounds(e.base, e.limits)()
 
@@ -112,7 +128,7 @@ func Evaluate(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
 	if e.diags.HasErrors() {
 		return nil, e.diags
 	}
-	s := &Spec{Settings: settings, Keys: keys, Moved: moved, Blocks: e.declared}
+	s := &Spec{Settings: settings, Keys: keys, Moved: moved, Blocks: e.declared, Inputs: rec.inputs()}
 	for _, f := range e.files {
 		s.Files = append(s.Files, f.src.Name)
 	}

@@ -60,6 +60,8 @@ type funcs struct {
 	files   map[string]fileResult
 	secrets map[string]*secretJSONResult
 	json    map[jsonKey]*jsonResult
+	// rec records the files read (nil in some tests).
+	rec *recorder
 
 	std map[string]function.Function
 }

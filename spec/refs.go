@@ -670,6 +670,7 @@ func (fs *funcs) secretFile(p string) (string, error) {
 	}
 	var r fileResult
 	b, err := readFileLimited(p, fs.maxBytes, "KEYPROV_MAX_FILE_BYTES")
+	fs.rec.record(InputFile, p, b, err == nil)
 	switch {
 	case err != nil:
 		r.err = errors.New(describeFSError(p, err))

@@ -37,6 +37,9 @@ type Spec struct {
 	// Blocks are the key blocks in source order, with the number of keys
 	// each declares: a review can tell that no key was left out.
 	Blocks []DeclaredBlock
+	// Inputs are what the evaluation read: files and environment
+	// variables by name, their values by a digest only (inputs.go).
+	Inputs Inputs
 }
 
 // DeclaredBlock is a key block and the number of keys it declares (the

@@ -197,6 +197,7 @@ func parseRawVar(raw string, ty cty.Type, name string) (cty.Value, hcl.Diagnosti
 
 func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 	b, err := readFileLimited(path, e.limits.MaxFileBytes, "KEYPROV_MAX_FILE_BYTES")
+	e.rec.record(InputVarFile, path, b, err == nil)
 	if err != nil {
 		e.add(errorf(nil, "Cannot read variable file", "%s.", describeFSError(path, err)))
 		return
