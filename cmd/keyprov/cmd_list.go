@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,12 +22,17 @@ var listCmd = &command{
 	name:    "list",
 	summary: "list the keys in the store, without secrets",
 	help: `Lists the keys in the store, sorted by address: name, universal or tenant
-key, permissions, the hints of the live tokens (wat_…9fQx: never a token or a
-digest), expiry, state, owner and the time of the last change.
+key, permissions with their attributes (wb.page(rwd=r)), the hints of the
+live tokens (wat_…9fQx: never a token or a digest), expiry, state, owner,
+the time of the last change and the last use that a verifier recorded
+(keys.last_used_at, written by the verify package's WithLastUsed).
 
 Revoked keys are hidden unless --all is given. --tenant selects the keys
 stored under one tenant (universal keys live in the root tenant and reach
 every tenant); --owner the keys of one owner (a spec's settings.owner).
+--unused-for 30d lists only the keys that nobody has used for that long:
+never used and created before then, or last used before then (by the
+database's clock; units d, h, m, s).
 
 Exit status: 0 success; 1 bad arguments; 3 store unavailable; 4 keyprov's
 schema holds objects that are not keyprov's (SECURITY.md).`,
@@ -49,7 +56,9 @@ type listKey struct {
 	RevokedReason string          `json:"revoked_reason,omitempty"`
 	Owner         string          `json:"owner"`
 	UpdatedAt     time.Time       `json:"updated_at"`
-	perms         []string        // permission names, for the text table
+	// LastUsedAt is the last use a verifier recorded, null when none has.
+	LastUsedAt *time.Time `json:"last_used_at"`
+	perms      []string   // permissions as name(attr=value,…), for the text table
 }
 
 type listToken struct {
@@ -71,6 +80,8 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 	tenant := fs.String("tenant", "", "only keys of `tenant`")
 	owner := fs.String("owner", "", "only keys of `owner`")
 	all := fs.Bool("all", false, "include revoked keys")
+	var unused unusedFor
+	fs.Var(&unused, "unused-for", "only keys nobody has used for this `duration` (30d, 12h)")
 	out := addOutputFlag(fs, "text or json", "text", "json")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -88,7 +99,10 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 		return a.storeExit(err, "list")
 	}
 	defer db.Close(context.Background())
-	var st *store.State
+	var (
+		st   *store.State
+		uses map[int64]store.Use
+	)
 	switch err := db.CheckVersion(ctx); {
 	case errors.Is(err, store.ErrSchemaMissing):
 		st = &store.State{}
@@ -97,14 +111,17 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 	default:
 		if err := db.View(ctx, func(tx *store.Tx) error {
 			var err error
-			st, err = tx.Load(ctx)
+			if st, err = tx.Load(ctx); err != nil {
+				return err
+			}
+			uses, err = tx.Uses(ctx)
 			return err
 		}); err != nil {
 			return a.storeExit(err, "list")
 		}
 	}
 
-	keys, hidden := selectKeys(st, *tenant, *owner, *all)
+	keys, hidden := selectKeys(st, uses, *tenant, *owner, *all, time.Duration(unused))
 	w := bufio.NewWriter(a.out)
 	defer w.Flush()
 	if out.val == "json" {
@@ -125,18 +142,25 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 }
 
 // selectKeys filters and sorts the stored keys; hidden counts the revoked
-// keys left out for want of --all.
-func selectKeys(st *store.State, tenant, owner string, all bool) (keys []listKey, hidden int) {
+// keys left out for want of --all. With unusedFor, only the keys that
+// nobody has used for that long are kept (see usedWithin).
+func selectKeys(st *store.State, uses map[int64]store.Use, tenant, owner string, all bool, unusedFor time.Duration) (keys []listKey, hidden int) {
 	keys = []listKey{}
 	for _, k := range st.Keys {
 		if tenant != "" && k.Tenant != tenant || owner != "" && k.Owner != owner {
+			continue
+		}
+		u, ok := uses[k.ID]
+		if unusedFor > 0 && (!ok || usedWithin(u, st.Now.Add(-unusedFor))) {
 			continue
 		}
 		if k.RevokedAt != nil && !all {
 			hidden++
 			continue
 		}
-		keys = append(keys, toListKey(k, st.Now))
+		lk := toListKey(k, st.Now)
+		lk.LastUsedAt = u.LastUsedAt
+		keys = append(keys, lk)
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].Tenant != keys[j].Tenant {
@@ -168,14 +192,87 @@ func toListKey(k *store.Key, now time.Time) listKey {
 			}
 		}
 	}
-	var perms []struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(k.Permissions, &perms)
-	for _, p := range perms {
-		lk.perms = append(lk.perms, p.Name)
-	}
+	lk.perms = permissionForms(k.Permissions)
 	return lk
+}
+
+// usedWithin reports whether a key was used at since or later, or is too
+// young to say: created since then and never used.
+func usedWithin(u store.Use, since time.Time) bool {
+	if u.LastUsedAt != nil {
+		return !u.LastUsedAt.Before(since)
+	}
+	return !u.CreatedAt.Before(since)
+}
+
+// permissionForms renders a key's stored permissions (a JSON array of
+// objects) for the text table: the name, then its attributes in
+// parentheses, sorted by name: wb.page(rwd=r), cms.read, search.*(own=true,
+// locales=["de","fr"]). Strings are written bare when they are plain words,
+// anything else as JSON.
+func permissionForms(doc []byte) []string {
+	var perms []map[string]json.RawMessage
+	_ = json.Unmarshal(doc, &perms)
+	out := make([]string, 0, len(perms))
+	for _, p := range perms {
+		var name string
+		_ = json.Unmarshal(p["name"], &name)
+		attrs := make([]string, 0, len(p))
+		for k, v := range p {
+			if k != "name" {
+				attrs = append(attrs, k+"="+attributeText(v))
+			}
+		}
+		if len(attrs) > 0 {
+			sort.Strings(attrs)
+			name += "(" + strings.Join(attrs, ",") + ")"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// attributeText is an attribute's value: a plain word bare (r, rw, true,
+// 10), anything else as compact JSON.
+func attributeText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if s != "" && strings.IndexFunc(s, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r == '*' || r == ':')
+		}) < 0 {
+			return s
+		}
+		return string(v)
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) != nil {
+		return string(v)
+	}
+	return buf.String()
+}
+
+// unusedFor is the value of --unused-for: a Go duration, or a whole number
+// of days ("30d").
+type unusedFor time.Duration
+
+func (u *unusedFor) String() string { return time.Duration(*u).String() }
+
+func (u *unusedFor) Set(s string) error {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return fmt.Errorf("want a duration such as 30d or 12h")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return fmt.Errorf("want a duration such as 30d or 12h")
+		}
+	}
+	*u = unusedFor(d)
+	return nil
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -192,7 +289,7 @@ const maxListedPermissions = 3
 func writeListText(w io.Writer, keys []listKey, hidden int) {
 	if len(keys) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ADDRESS\tNAME\tKIND\tPERMISSIONS\tTOKENS\tEXPIRES\tSTATE\tOWNER\tUPDATED")
+		fmt.Fprintln(tw, "ADDRESS\tNAME\tKIND\tPERMISSIONS\tTOKENS\tEXPIRES\tSTATE\tOWNER\tUPDATED\tLAST USED")
 		for _, k := range keys {
 			kind := "tenant"
 			if k.Universal {
@@ -203,9 +300,9 @@ func writeListText(w io.Writer, keys []listKey, hidden int) {
 				state += " " + k.RevokedAt.Format(time.RFC3339)
 			}
 			// Stored values are escaped (tabs too, which would break the table).
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", view.Printable(k.Address), view.Printable(k.Name), kind,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", view.Printable(k.Address), view.Printable(k.Name), kind,
 				view.Printable(permissionSummary(k.perms)), view.Printable(tokenSummary(k.Tokens)), timeText(k.ExpiresAt, "never"),
-				view.Printable(state), view.Printable(k.Owner), k.UpdatedAt.Format(time.RFC3339))
+				view.Printable(state), view.Printable(k.Owner), k.UpdatedAt.Format(time.RFC3339), timeText(k.LastUsedAt, "never"))
 		}
 		tw.Flush()
 	}
