@@ -81,7 +81,7 @@ func TestPruneSetting(t *testing.T) {
 		"revoke":   {value: `"revoke"`, prune: ptrTo(true), pruneRevoke: true},
 		"computed": {value: `lower("REVOKE")`, prune: ptrTo(true), pruneRevoke: true},
 		"unset":    {},
-		"other":    {value: `"disable"`, err: `prune must be true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`},
+		"other":    {value: `"disable"`, err: `Inappropriate value for attribute "prune": want true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -301,7 +301,7 @@ func (e *evaluator) evalSettings() Settings {
 			} else if !diags.HasErrors() {
 				v, diags = evalAttr(attr, b.file.ctx, cty.Bool)
 				if diags.HasErrors() {
-					diags[len(diags)-1].Detail = `prune must be true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`
+					diags[len(diags)-1].Detail = `Inappropriate value for attribute "prune": want true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`
 				}
 			}
 			e.add(diags...)
