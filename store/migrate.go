@@ -150,7 +150,12 @@ func (db *DB) migrateTo(ctx context.Context, target int32) (int, error) {
 		}
 		if !exists {
 			if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{db.schema}.Sanitize()); err != nil {
-				return fmt.Errorf("creating schema %q: %w", db.schema, err)
+				doing := fmt.Sprintf("creating schema %q", db.schema)
+				if re := rejectedStatement(err, doing, "create the schema for keyprov's role (CREATE SCHEMA "+
+					db.schema+" AUTHORIZATION role), or grant it CREATE on the database"); re != nil {
+					return re
+				}
+				return fmt.Errorf("%s: %w", doing, err)
 			}
 		}
 		// tern runs on the same connection, so inside this transaction; with

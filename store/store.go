@@ -127,10 +127,13 @@ func ParseURL(dsn string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// Open connects to the database. While the database is not reachable it
-// retries with capped, jittered exponential backoff until cfg.Wait has
-// passed, then returns an error wrapping ErrUnavailable. Cancelling ctx stops
-// the wait at once.
+// Open connects to the database. While the database is not reachable
+// (refused, starting up, out of connections, a timeout) it retries with
+// capped, jittered exponential backoff until cfg.Wait has passed, then
+// returns an error wrapping ErrUnavailable. When the server rejects keyprov
+// (authentication, no such role or database, no CONNECT privilege, TLS
+// required and not offered) it returns a *RejectedError (ErrRejected) at
+// once. Cancelling ctx stops the wait at once.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = "keyprov"
@@ -161,6 +164,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pcfg.RuntimeParams["application_name"] = "keyprov"
 	}
 	target := Target(pcfg)
+	// Whether the server refused TLS counts only when the URL requires it:
+	// with sslmode=prefer, pgx tries plain text next.
+	probe := &tlsProbe{}
+	pcfg.DialFunc = probe.dial(pcfg.DialFunc)
+	tlsRequired := pcfg.TLSConfig != nil
+	for _, fb := range pcfg.Fallbacks {
+		tlsRequired = tlsRequired && fb.TLSConfig != nil
+	}
 
 	start := time.Now()
 	backoff := 250 * time.Millisecond
@@ -170,6 +181,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			cfg.OnAttempt(attempt, time.Since(start))
 		}
 		actx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		probe.refused.Store(false)
 		conn, err := pgx.ConnectConfig(actx, pcfg)
 		cancel()
 		if err == nil {
@@ -181,9 +193,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: interrupted while connecting to %s: %w", ErrUnavailable, target, context.Cause(ctx))
 		}
-		if !retryable(err) {
-			return nil, fmt.Errorf("%w: connecting to %s: %w", ErrUnavailable, target, err)
+		if re := rejection(err, target, tlsRequired && probe.refused.Load()); re != nil {
+			return nil, re
 		}
+		err = connectCause(err)
 		elapsed := time.Since(start)
 		if elapsed >= cfg.Wait {
 			return nil, fmt.Errorf("%w: %s not reachable after %d attempts in %s (KEYPROV_WAIT=%s): %w",
@@ -201,23 +214,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		backoff = min(backoff*2, maxBackoff)
 	}
-}
-
-// retryable reports whether a connection error may go away by itself:
-// the server is down, starting, or out of connections. Authentication
-// failures and missing databases are configuration errors and fail at once.
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "57P03", // cannot_connect_now: starting up or shutting down
-			"53300",          // too_many_connections
-			"57P01", "57P02": // admin_shutdown, crash_shutdown
-			return true
-		}
-		return false
-	}
-	return true // network errors, timeouts, refused connections, DNS
 }
 
 func validSchema(s string) bool {

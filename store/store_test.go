@@ -281,7 +281,7 @@ func TestOpenWrongPasswordFailsFast(t *testing.T) {
 	attempts := 0
 	_, err = store.Open(context.Background(), store.Config{URL: p.String(), Wait: time.Minute,
 		OnAttempt: func(int, time.Duration) { attempts++ }})
-	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorIs(t, err, store.ErrRejected)
 	assert.Equal(t, 1, attempts, "an authentication failure is not retried")
 	assert.Contains(t, err.Error(), "password authentication failed")
 	assert.Contains(t, err.Error(), p.User.Username()+"@"+p.Host)

@@ -141,22 +141,98 @@ func TestApplyInterruptedWhileWaiting(t *testing.T) {
 	assertNoSecret(t, "output", res.stdout+res.stderr, testPassword)
 }
 
-func TestApplyWrongPassword(t *testing.T) {
+// A server that rejects keyprov exits 5 at once, however long the wait:
+// a restart cannot help, so an init container must not restart-loop. The
+// error names the cause, not the TLS attempt that pgx makes first with the
+// default sslmode (the URLs here have none).
+func TestApplyRejected(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	q := u.Query()
+	q.Del("sslmode")
+	u.RawQuery = q.Encode()
+	db := strings.TrimPrefix(u.Path, "/")
+	admin := pgtest.Connect(t, pgtest.AdminURL(t))
+	ctx := context.Background()
+	// A role that may log in but not connect to the database.
+	role := fmt.Sprintf("keyprov_noconnect_%d", time.Now().UnixNano()%1e9)
+	_, err = admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, testPassword))
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	_, err = admin.Exec(ctx, "REVOKE CONNECT ON DATABASE "+db+" FROM PUBLIC")
+	require.NoError(t, err)
+	with := func(f func(u *url.URL)) string {
+		c := *u
+		f(&c)
+		return c.String()
+	}
+	tests := map[string]struct {
+		url, cause string
+		code       string // SQLSTATE
+	}{
+		"wrong password":   {url: with(func(u *url.URL) { u.User = url.UserPassword(u.User.Username(), testPassword) }), cause: "password authentication failed", code: "28P01"},
+		"missing database": {url: with(func(u *url.URL) { u.Path = "/keyprov_missing" }), cause: `database "keyprov_missing" does not exist`, code: "3D000"},
+		"missing role":     {url: with(func(u *url.URL) { u.User = url.UserPassword("keyprov_missing", testPassword) }), cause: `password authentication failed for user "keyprov_missing"`, code: "28P01"},
+		"no CONNECT":       {url: with(func(u *url.URL) { u.User = url.UserPassword(role, testPassword) }), cause: `permission denied for database "` + db + `"`, code: "42501"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			env := oneKeySpec(t, dir)
+			env["KEYPROV_DATABASE_URL"] = tc.url
+			env["KEYPROV_WAIT"] = "10m" // a retry would outlast the test's deadline
+			res := runKeyprov(t, dir, env, "apply")
+			require.Equal(t, exitRejected, res.code, res.stderr)
+			assert.Empty(t, res.stdout)
+			assert.Contains(t, res.stderr, tc.cause)
+			assert.Contains(t, res.stderr, "(SQLSTATE "+tc.code+")")
+			assert.NotContains(t, res.stderr, "TLS", "no TLS fallback noise")
+			assert.Equal(t, 0, strings.Count(res.stderr, retryMessage), "a rejection is not retried")
+			assertNoSecret(t, "output", res.stdout+res.stderr, testPassword)
+		})
+	}
+}
+
+// A URL that requires TLS, to a server that does not offer it, exits 5.
+func TestApplyTLSRequired(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	env := oneKeySpec(t, dir)
 	u, err := url.Parse(pgtest.NewDatabase(t))
 	require.NoError(t, err)
-	u.User = url.UserPassword(u.User.Username(), testPassword)
+	q := u.Query()
+	q.Set("sslmode", "require")
+	u.RawQuery = q.Encode()
 	env["KEYPROV_DATABASE_URL"] = u.String()
-	env["KEYPROV_WAIT"] = "10m" // a retry would outlast the test's deadline
-
+	env["KEYPROV_WAIT"] = "10m"
 	res := runKeyprov(t, dir, env, "apply")
-	assert.Equal(t, exitStore, res.code)
-	assert.Contains(t, res.stderr, "password authentication failed")
-	assert.Contains(t, res.stderr, u.User.Username()+"@"+u.Host+u.Path)
-	assert.NotContains(t, res.stderr, retryMessage, "an authentication failure is not retried")
-	assertNoSecret(t, "output", res.stdout+res.stderr, testPassword)
+	require.Equal(t, exitRejected, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "the database URL requires TLS (sslmode), and the server does not offer it")
+	assert.Equal(t, 0, strings.Count(res.stderr, retryMessage), "not retried")
+}
+
+// A role that may connect but not create keyprov's schema exits 5 on the
+// first apply, and says what to grant.
+func TestApplyCannotCreateSchema(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := oneKeySpec(t, dir)
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	admin := pgtest.Connect(t, pgtest.AdminURL(t))
+	role := fmt.Sprintf("keyprov_nocreate_%d", time.Now().UnixNano()%1e9)
+	_, err = admin.Exec(context.Background(), fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, testPassword))
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	u.User = url.UserPassword(role, testPassword)
+	env["KEYPROV_DATABASE_URL"] = u.String()
+	res := runKeyprov(t, dir, env, "apply")
+	require.Equal(t, exitRejected, res.code, res.stderr)
+	assert.Contains(t, res.stderr, `creating schema \"keyprov\"`)
+	assert.Contains(t, res.stderr, "permission denied for database")
+	assert.Contains(t, res.stderr, "CREATE SCHEMA keyprov AUTHORIZATION")
 }
 
 func TestMalformedDatabaseURL(t *testing.T) {

@@ -18,11 +18,12 @@ import (
 
 // Exit codes shared by every command.
 const (
-	exitOK      = 0 // success
-	exitInvalid = 1 // invalid input: spec, flags, configuration, tokens
-	exitChanges = 2 // changes pending (plan and diff with --detailed-exitcode)
-	exitStore   = 3 // store unavailable or failed
-	exitRefused = 4 // refused for safety
+	exitOK       = 0 // success
+	exitInvalid  = 1 // invalid input: spec, flags, configuration, tokens
+	exitChanges  = 2 // changes pending (plan and diff with --detailed-exitcode)
+	exitStore    = 3 // store unavailable or failed: a retry can help
+	exitRefused  = 4 // refused for safety
+	exitRejected = 5 // store misconfigured: the server rejected keyprov, a retry cannot help
 )
 
 type stdio struct {
@@ -117,9 +118,16 @@ Commands:
 	fmt.Fprint(w, `
 Run "keyprov <command> --help" for a command's flags.
 
-Exit codes: 0 success; 1 invalid input (spec, flags, configuration, tokens);
-2 changes pending (--detailed-exitcode); 3 store unavailable or failed;
-4 refused for safety.
+Exit codes:
+  0  success
+  1  invalid input: spec, flags, configuration, tokens, a malformed database URL
+  2  changes pending (plan, diff with --detailed-exitcode)
+  3  store unavailable or failed, a retry can help: unreachable, starting up,
+     too many connections, lock timeout, connection lost, interrupted
+  4  refused for safety: nothing was written
+  5  store misconfigured, a retry cannot help: the server rejected keyprov
+     (authentication failed, no such role or database, no CONNECT privilege,
+     no permission to create the schema, TLS required but not offered)
 `)
 }
 

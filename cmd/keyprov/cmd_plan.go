@@ -28,7 +28,8 @@ flagged with the risk levels of keyprov diff.
 
 Exit status: 0 success; with --detailed-exitcode, 0 no changes and 2 changes
 pending; 1 invalid spec or flags; 3 store unavailable; 4 the apply would be
-refused (also: a change at or above --fail-on).`,
+refused (also: a change at or above --fail-on); 5 the server rejected
+keyprov (authentication, no such database, no CONNECT).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
 		return runReconcile(ctx, a, c, args, true)
 	},
@@ -50,7 +51,9 @@ Changes that widen access are flagged with the risk levels of keyprov diff;
 Exit status: 0 applied (or nothing to do); 1 invalid spec, tokens or flags
 (nothing is written); 3 store unavailable, lock timeout or write failure
 (nothing is written); 4 refused for safety, or a change at or above
---fail-on (nothing is written).`,
+--fail-on (nothing is written); 5 the server rejected keyprov: wrong
+password, no such role or database, no CONNECT privilege, no permission to
+create the schema, TLS required but not offered (not retried).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
 		return runReconcile(ctx, a, c, args, false)
 	},

@@ -26,7 +26,8 @@ Example:
 
 Exit status: 0 revoked (or already revoked); 1 no such key or bad
 arguments; 3 store unavailable; 4 keyprov's schema holds objects that are
-not keyprov's (SECURITY.md).`,
+not keyprov's (SECURITY.md); 5 the server rejected keyprov (authentication,
+no such database, no CONNECT).`,
 	run: runRevoke,
 }
 

@@ -40,7 +40,8 @@ echo; otherwise one trailing line break is removed and nothing else.
 Exit status: 0 the token verifies (and reaches --tenant); 1 it does not,
 with the reason (malformed, unknown, revoked, expired, previous_expired,
 retired, scope_denied), or bad input; 3 store unavailable; 4 keyprov's
-schema holds objects that are not keyprov's (SECURITY.md).`,
+schema holds objects that are not keyprov's (SECURITY.md); 5 the server
+rejected keyprov (authentication, no such database, no CONNECT).`,
 	run: runVerify,
 }
 

@@ -73,8 +73,9 @@ func (d *dbFlags) open(ctx context.Context, a *app, progress func(attempt int, e
 }
 
 // storeExit maps a store error to an exit code and logs it: 4 for a
-// schema that is not keyprov's (*store.ForeignObjectError), 1 for
-// configuration errors, 3 otherwise.
+// schema that is not keyprov's (*store.ForeignObjectError), 5 for a server
+// that rejected keyprov (*store.RejectedError), 1 for configuration
+// errors, 3 otherwise.
 func (a *app) storeExit(err error, what string) int {
 	var ce errConfig
 	if errors.As(err, &ce) {
@@ -82,7 +83,13 @@ func (a *app) storeExit(err error, what string) int {
 		return exitInvalid
 	}
 	var fe *store.ForeignObjectError
+	var re *store.RejectedError
 	switch {
+	case errors.As(err, &re):
+		// Restarting will not help: the configuration must change.
+		a.log.Error().Err(err).Msg(what + " failed: the server rejected keyprov; not retried")
+		fmt.Fprintf(a.err, "keyprov: %v\n", re)
+		return exitRejected
 	case errors.As(err, &fe):
 		// Refused for safety: the schema, or something in it, is not
 		// keyprov's (SECURITY.md). Nothing was read from it or written.

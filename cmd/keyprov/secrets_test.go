@@ -290,7 +290,7 @@ func TestSecrets(t *testing.T) {
 		{name: "bad key-value", args: []string{"apply", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": "host=127.0.0.1 port=x user=" + role + " password=" + secretPassword}, exit: 1},
 		{name: "key-value unavailable", args: []string{"list", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": "host=127.0.0.1 port=1 user=" + role + " password=" + secretPassword + " connect_timeout=1", "KEYPROV_WAIT": "0s"}, exit: 3},
 		{name: "password with a percent", args: []string{"list", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": "postgres://" + role + ":" + secretPassword + "%zz@127.0.0.1/keyprov"}, exit: 1},
-		{name: "wrong password", args: []string{"list", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": strings.Replace(dbURL, secretPassword, secretPassword+"x", 1), "KEYPROV_WAIT": "0s"}, exit: 3},
+		{name: "wrong password", args: []string{"list", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": strings.Replace(dbURL, secretPassword, secretPassword+"x", 1), "KEYPROV_WAIT": "0s"}, exit: 5},
 		// Review commands: diff, scan (which finds the token file), token new.
 		{name: "diff", args: []string{"diff", "keys.hcl", "rotate.hcl", "--log-level", "trace"}},
 		{name: "diff json", args: []string{"diff", "keys.hcl", "rotate.hcl", "-o", "json"}},
