@@ -26,7 +26,8 @@ recorded under an older address before a rename.
 Events are streamed: memory does not grow with their number.
 
 Exit status: 0 success; 1 bad arguments; 3 store unavailable; 4 keyprov's
-schema holds objects that are not keyprov's (SECURITY.md).`,
+schema holds objects that are not keyprov's (SECURITY.md); 5 the server
+rejected keyprov (authentication, no such database, no CONNECT).`,
 	run: runHistory,
 }
 

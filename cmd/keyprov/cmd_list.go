@@ -35,7 +35,8 @@ never used and created before then, or last used before then (by the
 database's clock; units d, h, m, s).
 
 Exit status: 0 success; 1 bad arguments; 3 store unavailable; 4 keyprov's
-schema holds objects that are not keyprov's (SECURITY.md).`,
+schema holds objects that are not keyprov's (SECURITY.md); 5 the server
+rejected keyprov (authentication, no such database, no CONNECT).`,
 	run: runList,
 }
 
