@@ -266,7 +266,7 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		if c.Row.Description != "" {
 			field("description", display(c.Row.Description))
 		}
-		field("permissions", Printable(string(c.Row.Permissions)))
+		field("permissions", Printable(string(PermissionsJSON(c.Row.Permissions))))
 		if string(c.Row.Metadata) != "{}" {
 			field("metadata", Printable(string(c.Row.Metadata)))
 		}
@@ -275,6 +275,7 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		}
 	}
 	for _, f := range c.Fields {
+		f = shownField(f)
 		switch {
 		case f.Field == "permissions" && (len(f.Added) > 0 || len(f.Removed) > 0):
 			first := true

@@ -158,16 +158,14 @@ func Document(r *Report) PlanDocument {
 		if c.MovedFrom != nil {
 			jc.MovedFrom = c.MovedFrom.String()
 		}
-		for _, f := range c.Fields {
-			jc.Fields = append(jc.Fields, JSONField{Field: f.Field, Before: jsonAny(f.Before), After: jsonAny(f.After), Added: f.Added, Removed: f.Removed})
-		}
+		jc.Fields = reviewFields(c.Fields)
 		if t := c.Token; t != nil {
 			jc.Token = &JSONToken{Before: hintOrNull(t.Before), After: hintOrNull(t.After), Rotated: c.Rotated(), Previous: t.Previous,
 				PreviousUntil: timeString(t.PreviousUntil), Retired: t.Retired}
 		}
 		if c.Action == reconcile.Create && c.Row != nil {
 			jc.Create = &JSONCreated{Name: c.Row.Name, Description: c.Row.Description,
-				Permissions: c.Row.Permissions, Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil}
+				Permissions: PermissionsJSON(c.Row.Permissions), Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil}
 		}
 		doc.Changes = append(doc.Changes, jc)
 	}
@@ -294,12 +292,13 @@ func mdMarker(c *reconcile.Change) string {
 func mdDetails(c *reconcile.Change) string {
 	var parts []string
 	if c.Action == reconcile.Create && c.Row != nil {
-		parts = append(parts, "name "+mdText(display(c.Row.Name)), "permissions `"+mdCode(string(c.Row.Permissions))+"`")
+		parts = append(parts, "name "+mdText(display(c.Row.Name)), "permissions `"+mdCode(string(PermissionsJSON(c.Row.Permissions)))+"`")
 		if c.Row.ExpiresAt != nil {
 			parts = append(parts, "expires "+c.Row.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
 	for _, f := range c.Fields {
+		f = shownField(f)
 		switch {
 		case f.Field == "permissions" && (len(f.Added) > 0 || len(f.Removed) > 0):
 			for _, a := range f.Added {

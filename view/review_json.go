@@ -89,6 +89,7 @@ func NewReviewDocument(rr *ReviewReport) ReviewDocument {
 func reviewFields(fs []review.FieldChange) []JSONField {
 	out := []JSONField{}
 	for _, f := range fs {
+		f = shownField(f)
 		out = append(out, JSONField{Field: f.Field, Before: jsonAny(f.Before), After: jsonAny(f.After), Added: f.Added, Removed: f.Removed})
 	}
 	return out

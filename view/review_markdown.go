@@ -84,6 +84,7 @@ func reviewMDMarker(k review.Kind) string {
 func reviewMDDetails(c *review.Change) string {
 	var parts []string
 	for _, f := range c.Fields {
+		f = shownField(f)
 		switch {
 		case c.Kind == review.Added:
 			parts = append(parts, f.Field+" "+mdValue(f.After))

@@ -51,6 +51,7 @@ func (v *ReviewTextView) Render(w io.Writer, rr *ReviewReport) error {
 		fmt.Fprintf(&kb, "%s %s %s\n", paint(mark), st.bold(c.Address.String()), st.dim("("+reviewLabel(c)+")"))
 		width = fieldWidth(c.Fields)
 		for _, f := range c.Fields {
+			f = shownField(f)
 			switch {
 			case c.Kind == review.Added:
 				field(&kb, f.Field, reviewValue(f.After))

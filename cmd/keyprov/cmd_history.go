@@ -95,7 +95,7 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 	err = db.History(ctx, filter, func(e *store.EventRow) error {
 		if out.val == "json" {
 			b, err := json.Marshal(historyEvent{ID: e.ID, At: e.At.Format(time.RFC3339Nano), RunID: e.RunID,
-				Address: e.Tenant + "/" + e.Slug, Action: e.Action, Changes: e.Changes, Owner: e.Owner, Actor: e.Actor, Reason: e.Reason})
+				Address: e.Tenant + "/" + e.Slug, Action: e.Action, Changes: view.EventChangesJSON(e.Changes), Owner: e.Owner, Actor: e.Actor, Reason: e.Reason})
 			if err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 		} else {
 			// Every stored value is escaped: another tool may have written it.
 			fmt.Fprintf(w, "%s  %-9s %s  %s\n", e.At.Format(time.RFC3339), view.Printable(e.Action),
-				view.Printable(e.Tenant+"/"+e.Slug), view.Printable(describeChanges(e.Changes)))
+				view.Printable(e.Tenant+"/"+e.Slug), view.Printable(describeChanges(view.EventChangesJSON(e.Changes))))
 			meta := fmt.Sprintf("run %s by %s, owner %s", e.RunID, e.Actor, e.Owner)
 			if e.Reason != "" {
 				meta += fmt.Sprintf(", reason \"%s\"", e.Reason)

@@ -175,7 +175,7 @@ func selectKeys(st *store.State, uses map[int64]store.Use, tenant, owner string,
 func toListKey(k *store.Key, now time.Time) listKey {
 	lk := listKey{
 		Address: k.Tenant + "/" + k.Slug, Tenant: k.Tenant, Slug: k.Slug, Name: k.Name, Description: k.Description,
-		Universal: k.Universal, Permissions: json.RawMessage(k.Permissions), Metadata: json.RawMessage(k.Metadata),
+		Universal: k.Universal, Permissions: view.PermissionsJSON(k.Permissions), Metadata: json.RawMessage(k.Metadata),
 		Tokens: []listToken{}, ExpiresAt: utcPtr(k.ExpiresAt), State: listActive,
 		RevokedAt: utcPtr(k.RevokedAt), RevokedReason: k.RevokedReason, Owner: k.Owner, UpdatedAt: k.UpdatedAt.UTC(),
 	}
