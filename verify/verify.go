@@ -244,15 +244,33 @@ type Permission struct {
 	Attributes map[string]any
 }
 
-// MarshalJSON writes the permission as the spec's object: its name and its
-// attributes side by side.
+// MarshalJSON writes the permission as the spec's object: "name" first,
+// then its attributes sorted by name, as keyprov shows permissions.
 func (p Permission) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(p.Attributes)+1)
-	for k, v := range p.Attributes {
-		m[k] = v
+	name, err := json.Marshal(p.Name)
+	if err != nil {
+		return nil, err
 	}
-	m["name"] = p.Name
-	return json.Marshal(m)
+	out := append([]byte(`{"name":`), name...)
+	keys := make([]string, 0, len(p.Attributes))
+	for k := range p.Attributes {
+		if k != "name" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		vb, err := json.Marshal(p.Attributes[k])
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(append(out, ','), kb...), ':'), vb...)
+	}
+	return append(out, '}'), nil
 }
 
 // DefaultSchema is the schema keyprov writes by default (KEYPROV_SCHEMA).
