@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testutil"
 	"github.com/keyprov/keyprov/store"
 )
 
@@ -99,7 +100,7 @@ func TestOpenRejected(t *testing.T) {
 // cause on one line.
 func TestOpenUnreachableCause(t *testing.T) {
 	t.Parallel()
-	port := closedPort(t)
+	port := testutil.ClosedPort(t)
 	attempts := 0
 	_, err := store.Open(context.Background(), store.Config{
 		URL:  fmt.Sprintf("postgres://keyprov:Sup3rSecretPw@127.0.0.1:%d/keys", port), // sslmode=prefer: TLS, then plain text

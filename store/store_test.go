@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/internal/pgtest"
+	"github.com/keyprov/keyprov/internal/testutil"
 	"github.com/keyprov/keyprov/store"
 )
 
@@ -244,19 +244,9 @@ func TestParseURLHidesPassword(t *testing.T) {
 	}
 }
 
-// closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
-	port := closedPort(t)
+	port := testutil.ClosedPort(t)
 	attempts := 0
 	_, err := store.Open(context.Background(), store.Config{
 		URL:  fmt.Sprintf("postgres://keyprov:Sup3rSecretPw@127.0.0.1:%d/keys?sslmode=disable", port),
@@ -292,7 +282,7 @@ func TestOpenStopsWaitingWhenCancelled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	_, err := store.Open(ctx, store.Config{
-		URL:  fmt.Sprintf("postgres://keyprov@127.0.0.1:%d/keys?sslmode=disable", closedPort(t)),
+		URL:  fmt.Sprintf("postgres://keyprov@127.0.0.1:%d/keys?sslmode=disable", testutil.ClosedPort(t)),
 		Wait: time.Hour,
 		OnAttempt: func(attempt int, _ time.Duration) {
 			if attempt == 2 {
