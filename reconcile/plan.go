@@ -37,6 +37,10 @@ type Plan struct {
 	Warnings []Warning
 	// Refusals stop the whole apply (exit 4): nothing is written.
 	Refusals []Refusal
+	// Unlisted counts unchanged keys that Changes does not list: a plan
+	// answered from an input record (a boot with nothing to do), or read
+	// from a saved plan, lists only the keys that change.
+	Unlisted int
 }
 
 // Change is the planned change of one key.
@@ -128,7 +132,7 @@ type Summary struct {
 // Summary counts the plan's changes. Every key counts at least once; a key
 // that is, say, updated and rotated counts in both.
 func (p *Plan) Summary() Summary {
-	var s Summary
+	s := Summary{Unchanged: p.Unlisted}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		switch c.Action {

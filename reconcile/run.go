@@ -26,6 +26,12 @@ type RunOptions struct {
 	// forged to match the spec's row, which a full read finds.
 	FullRead bool
 	Meta     Meta
+	// Record, when set, is recorded by an apply whose plan settles the
+	// store (Plan.Settles), in its transaction, with the change counter it
+	// read the store at: the next run with the same inputs can answer from
+	// it (fastpath.go). A plan (DryRun) records nothing but returns the
+	// record it would write (Result.Record).
+	Record *Record
 }
 
 // Timings are the durations of a run's phases.
@@ -44,6 +50,16 @@ type Result struct {
 	// whose content digest does not show that they are as the spec wants
 	// them. A run with nothing to change reads none.
 	ContentRead int
+	// Position is the store's position that a plan (DryRun) was computed
+	// against, read in the same snapshot as the state; zero when keyprov's
+	// schema did not exist.
+	Position store.Position
+	// Record is the input record of a run given RunOptions.Record whose
+	// plan settles the store: the record a plan would leave (its Counter
+	// is the position's), or an apply's; Recorded says that the store's
+	// record now is the apply's (written, or so already).
+	Record   *store.InputRecord
+	Recorded bool
 }
 
 // Run reconciles the store with the spec: it migrates the schema, then in
@@ -59,6 +75,12 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 			return nil, err
 		}
 		err = db.View(ctx, func(tx *store.Tx) error {
+			if !empty {
+				var err error
+				if res.Position, err = tx.Position(ctx); err != nil {
+					return err
+				}
+			}
 			st, known, err := load(ctx, tx, s, empty, opts.FullRead, res)
 			if err != nil {
 				return err
@@ -66,6 +88,10 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 			t := time.Now()
 			res.Plan = Diff(s, st, known, opts.Options)
 			res.Timings.Diff = time.Since(t)
+			if opts.Record != nil && res.Plan.Settles() {
+				res.Record = inputRecord(opts.Record, s, st, opts, res.Plan)
+				res.Record.Counter = res.Position.Counter
+			}
 			return nil
 		})
 		if err == nil && len(res.Plan.Refusals) > 0 {
@@ -84,6 +110,16 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 	t = time.Now()
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		res.Timings.Lock = time.Since(t)
+		// The counter is read before the state: a write between the two
+		// moves it, and the record then never matches (a run evaluates
+		// again rather than trust a state it did not see).
+		var seen int64
+		if opts.Record != nil {
+			var err error
+			if seen, err = tx.ChangeCounter(ctx); err != nil {
+				return err
+			}
+		}
 		st, known, err := load(ctx, tx, s, false, opts.FullRead, res)
 		if err != nil {
 			return err
@@ -92,15 +128,49 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 		res.Plan = Diff(s, st, known, opts.Options)
 		res.Timings.Diff = time.Since(t)
 		t = time.Now()
-		res.Stats, err = Apply(ctx, tx, res.Plan, opts.Meta)
+		if opts.Record != nil && res.Plan.Settles() && len(res.Plan.Refusals) == 0 {
+			res.Record = inputRecord(opts.Record, s, st, opts, res.Plan)
+		}
+		res.Stats, res.Recorded, err = applyRecorded(ctx, tx, res.Plan, opts.Meta, res.Record, seen)
 		res.Timings.Write = time.Since(t)
 		return err
 	})
 	if err != nil {
+		res.Recorded = false
 		return res, err
 	}
 	res.Applied = true
 	return res, nil
+}
+
+// applyRecorded applies the plan and, when rec is set, records it, with
+// the change counter seen before the state was loaded. A plan that writes
+// first holds the counter (store.Tx.LockPosition), so that the counter it
+// records is the one its own writes leave: unless the counter moved since
+// it was seen, when it records nothing.
+func applyRecorded(ctx context.Context, tx *store.Tx, p *Plan, meta Meta, rec *store.InputRecord, seen int64) (store.WriteStats, bool, error) {
+	if rec == nil {
+		st, err := Apply(ctx, tx, p, meta)
+		return st, false, err
+	}
+	expected := &seen
+	if p.HasChanges() {
+		pos, err := tx.LockPosition(ctx)
+		if err != nil {
+			return store.WriteStats{}, false, err
+		}
+		if pos.Counter != seen {
+			st, err := Apply(ctx, tx, p, meta)
+			return st, false, err
+		}
+		expected = nil
+	}
+	st, err := Apply(ctx, tx, p, meta)
+	if err != nil {
+		return st, false, err
+	}
+	current, _, err := tx.RecordInputs(ctx, rec, expected)
+	return st, current, err
 }
 
 func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty, full bool, res *Result) (*store.State, map[token.Digest]store.TokenRef, error) {

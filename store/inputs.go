@@ -149,34 +149,33 @@ func (t *Tx) LockPosition(ctx context.Context) (Position, error) {
 // counter as the statement reads it, provided that the counter is still
 // expected; with expected nil the transaction holds the counter
 // (LockPosition) and the counter read includes this transaction's own
-// writes. It writes nothing when the record is already so (a no-op apply
-// that repeats its predecessor writes no row), and reports whether it
-// wrote.
-func (t *Tx) RecordInputs(ctx context.Context, rec *InputRecord, expected *int64) (bool, error) {
+// writes. It writes no row when the record is already so (a no-op apply
+// that repeats its predecessor writes nothing). current reports whether
+// the record now describes this apply (false: the counter moved since it
+// was expected, and the record stays an earlier one, with an older
+// counter, that no run will take for this one); written whether a row
+// was written.
+func (t *Tx) RecordInputs(ctx context.Context, rec *InputRecord, expected *int64) (current, written bool, err error) {
 	names := rec.Names
 	if len(names) == 0 {
 		names = json.RawMessage("[]")
 	}
-	sql := `WITH c AS (SELECT counter FROM ` + t.db.table("changes") + ` WHERE $9::bigint IS NULL OR counter = $9)
-INSERT INTO ` + t.db.table("inputs") + ` AS r (owner, digest, counter, valid_until, names, keys, prune, keyprov, run_id, recorded_at)
-SELECT $1, $2, c.counter, $3, $4, $5, $6, $7, $8, now() FROM c
-ON CONFLICT (owner) DO UPDATE SET digest = EXCLUDED.digest, counter = EXCLUDED.counter, valid_until = EXCLUDED.valid_until,
-    names = EXCLUDED.names, keys = EXCLUDED.keys, prune = EXCLUDED.prune, keyprov = EXCLUDED.keyprov,
-    run_id = EXCLUDED.run_id, recorded_at = EXCLUDED.recorded_at
-  WHERE (r.digest, r.counter, r.valid_until, r.names, r.keys, r.prune, r.keyprov)
-    IS DISTINCT FROM (EXCLUDED.digest, EXCLUDED.counter, EXCLUDED.valid_until, EXCLUDED.names, EXCLUDED.keys, EXCLUDED.prune, EXCLUDED.keyprov)
-RETURNING true`
-	var written bool
-	err := t.tx.QueryRow(ctx, sql, rec.Owner, rec.Digest, rec.ValidUntil, string(names), rec.Keys, rec.Prune, rec.Keyprov,
-		rec.RunID, expected).Scan(&written)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// The record is already so, or the counter moved: the record
-		// then describes an earlier apply, with an older counter, that no
-		// run will take for this one.
-		return false, nil
-	}
+	sql := `WITH c AS (SELECT counter FROM ` + t.db.table("changes") + ` WHERE $9::bigint IS NULL OR counter = $9),
+up AS (
+  INSERT INTO ` + t.db.table("inputs") + ` AS r (owner, digest, counter, valid_until, names, keys, prune, keyprov, run_id, recorded_at)
+  SELECT $1, $2, c.counter, $3, $4, $5, $6, $7, $8, now() FROM c
+  ON CONFLICT (owner) DO UPDATE SET digest = EXCLUDED.digest, counter = EXCLUDED.counter, valid_until = EXCLUDED.valid_until,
+      names = EXCLUDED.names, keys = EXCLUDED.keys, prune = EXCLUDED.prune, keyprov = EXCLUDED.keyprov,
+      run_id = EXCLUDED.run_id, recorded_at = EXCLUDED.recorded_at
+    WHERE (r.digest, r.counter, r.valid_until, r.names, r.keys, r.prune, r.keyprov)
+      IS DISTINCT FROM (EXCLUDED.digest, EXCLUDED.counter, EXCLUDED.valid_until, EXCLUDED.names, EXCLUDED.keys, EXCLUDED.prune, EXCLUDED.keyprov)
+  RETURNING true
+)
+SELECT EXISTS (SELECT FROM c), EXISTS (SELECT FROM up)`
+	err = t.tx.QueryRow(ctx, sql, rec.Owner, rec.Digest, rec.ValidUntil, string(names), rec.Keys, rec.Prune, rec.Keyprov,
+		rec.RunID, expected).Scan(&current, &written)
 	if err != nil {
-		return false, fmt.Errorf("recording the inputs: %w", err)
+		return false, false, fmt.Errorf("recording the inputs: %w", err)
 	}
-	return written, nil
+	return current, written, nil
 }

@@ -48,18 +48,19 @@ func TestInputRecords(t *testing.T) {
 	rec := &store.InputRecord{Owner: "platform", Digest: []byte{1, 2, 3}, ValidUntil: &until,
 		Names: json.RawMessage(`[{"kind": "env", "name": "A"}]`), Keys: 3, Prune: true, Keyprov: "test",
 		RunID: "6f1c3c1e-7a53-4b8e-9a52-2a4f6a1a0b11"}
-	record := func(expected *int64) bool {
+	record := func(expected *int64) (current, written bool) {
 		t.Helper()
-		var written bool
 		require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			written, err = tx.RecordInputs(ctx, rec, expected)
+			current, written, err = tx.RecordInputs(ctx, rec, expected)
 			return err
 		}))
-		return written
+		return current, written
 	}
 	counter := b.Counter
-	assert.True(t, record(&counter))
+	current, written := record(&counter)
+	assert.True(t, current)
+	assert.True(t, written)
 	b, err = db.ReadBoot(ctx)
 	require.NoError(t, err)
 	require.Len(t, b.Records, 1)
@@ -74,13 +75,17 @@ func TestInputRecords(t *testing.T) {
 	assert.Equal(t, rec.RunID, got.RunID)
 
 	version := queryStrings(t, conn, "SELECT xmin::text FROM keyprov.inputs")
-	assert.False(t, record(&counter), "the same record again")
+	current, written = record(&counter)
+	assert.True(t, current, "the same record again")
+	assert.False(t, written, "the same record again")
 	assert.Equal(t, version, queryStrings(t, conn, "SELECT xmin::text FROM keyprov.inputs"), "no row written")
 
 	_, err = conn.Exec(ctx, `INSERT INTO keyprov.keys (tenant, slug, name, owner) VALUES ('acme', 'a', 'A', 'o')`)
 	require.NoError(t, err)
 	rec.Digest = []byte{4, 5, 6}
-	assert.False(t, record(&counter), "the counter moved since the apply read it")
+	current, written = record(&counter)
+	assert.False(t, current, "the counter moved since the apply read it")
+	assert.False(t, written, "the counter moved since the apply read it")
 	b, err = db.ReadBoot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, counter+1, b.Counter)
@@ -92,7 +97,8 @@ func TestInputRecords(t *testing.T) {
 		p, err := tx.LockPosition(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, b.Position, p)
-		written, err := tx.RecordInputs(ctx, rec, nil)
+		current, written, err := tx.RecordInputs(ctx, rec, nil)
+		assert.True(t, current)
 		assert.True(t, written)
 		return err
 	}))
