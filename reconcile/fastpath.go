@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/keyprov/keyprov/spec"
@@ -80,6 +81,30 @@ func TimeBound(s *spec.Spec, st *store.State, warn time.Duration) *time.Time {
 func inputRecord(r *Record, s *spec.Spec, st *store.State, opts RunOptions, p *Plan) *store.InputRecord {
 	return &store.InputRecord{
 		Owner: s.Settings.Owner, Digest: r.Digest, Names: r.Names, Keyprov: r.Keyprov, RunID: opts.Meta.RunID,
-		ValidUntil: TimeBound(s, st, opts.WarnExpiry), Keys: len(s.Keys), Prune: p.Prune,
+		ValidUntil: TimeBound(s, st, opts.WarnExpiry), Plan: settledPlan(p, len(s.Keys)),
 	}
+}
+
+// settledPlan is what the next plan from the same inputs says once p is
+// applied, as JSON: p's own fields (owner, prune…), no change, and keys
+// keys unchanged (Unlisted).
+func settledPlan(p *Plan, keys int) json.RawMessage {
+	q := *p
+	q.Changes, q.Warnings, q.Refusals, q.Now, q.Unlisted = nil, nil, nil, time.Time{}, keys
+	b, err := json.Marshal(&q)
+	if err != nil {
+		panic(fmt.Sprintf("reconcile: encoding a plan without changes: %v", err))
+	}
+	return b
+}
+
+// SettledPlan decodes an input record's plan (store.InputRecord.Plan):
+// what a plan from the record's inputs says, computed at now.
+func SettledPlan(b json.RawMessage, now time.Time) (*Plan, error) {
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("reading an input record's plan: %w", err)
+	}
+	p.Changes, p.Warnings, p.Refusals, p.Now = nil, nil, nil, now
+	return &p, nil
 }

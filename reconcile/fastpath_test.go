@@ -51,7 +51,9 @@ func TestRunRecordsInputs(t *testing.T) {
 	assert.Equal(t, "platform", r.Owner)
 	assert.Equal(t, []byte{1}, r.Digest)
 	assert.Equal(t, b.Counter, r.Counter, "the counter the apply's own writes left")
-	assert.Equal(t, 2, r.Keys)
+	p, err := reconcile.SettledPlan(r.Plan, b.Now)
+	require.NoError(t, err)
+	assert.Equal(t, &reconcile.Plan{Owner: "platform", Now: b.Now, Unlisted: 2}, p, "what the next plan says")
 	require.NotNil(t, r.ValidUntil)
 	assert.Equal(t, "2027-06-30T00:00:00Z", r.ValidUntil.UTC().Format(time.RFC3339), "acme/website expires (no warning window)")
 	assert.Equal(t, reconcile.Summary{Unchanged: 2}, ts.plan(t, evalSpec(t, src), reconcile.Options{}).Summary(),

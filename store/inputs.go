@@ -25,10 +25,9 @@ type InputRecord struct {
 	ValidUntil *time.Time
 	// Names is the JSON list of the inputs, by name: what to read again.
 	Names json.RawMessage
-	// Keys is the number of keys the spec declared; Prune whether the
-	// apply pruned: what a run answered from the record reports.
-	Keys  int
-	Prune bool
+	// Plan is what a plan from these inputs says, as JSON: what a run
+	// that answers from the record reports (reconcile encodes it).
+	Plan json.RawMessage
 	// Keyprov is the version of the keyprov that recorded it, for people.
 	Keyprov string
 	RunID   string
@@ -62,7 +61,7 @@ type Boot struct {
 // and every input record.
 const bootSQL = `SELECT i.*, v.version, c.counter, c.store_id::text, now(),
     (SELECT coalesce(json_agg(json_build_object('owner', r.owner, 'digest', encode(r.digest, 'hex'), 'counter', r.counter,
-        'valid_until', r.valid_until, 'names', r.names, 'keys', r.keys, 'prune', r.prune, 'keyprov', r.keyprov,
+        'valid_until', r.valid_until, 'names', r.names, 'plan', r.plan, 'keyprov', r.keyprov,
         'run_id', r.run_id, 'recorded_at', r.recorded_at) ORDER BY r.owner), '[]') FROM %[1]s.inputs r)
 FROM (` + inspectSQL + `) i, %[1]s.schema_version v, %[1]s.changes c`
 
@@ -100,8 +99,7 @@ func (db *DB) ReadBoot(ctx context.Context) (*Boot, error) {
 		Counter    int64           `json:"counter"`
 		ValidUntil *time.Time      `json:"valid_until"`
 		Names      json.RawMessage `json:"names"`
-		Keys       int             `json:"keys"`
-		Prune      bool            `json:"prune"`
+		Plan       json.RawMessage `json:"plan"`
 		Keyprov    string          `json:"keyprov"`
 		RunID      string          `json:"run_id"`
 		RecordedAt time.Time       `json:"recorded_at"`
@@ -115,7 +113,7 @@ func (db *DB) ReadBoot(ctx context.Context) (*Boot, error) {
 			return nil, fmt.Errorf("reading the input record of %q: %w", r.Owner, err)
 		}
 		b.Records = append(b.Records, InputRecord{Owner: r.Owner, Digest: d, Counter: r.Counter, ValidUntil: r.ValidUntil,
-			Names: r.Names, Keys: r.Keys, Prune: r.Prune, Keyprov: r.Keyprov, RunID: r.RunID, RecordedAt: r.RecordedAt})
+			Names: r.Names, Plan: r.Plan, Keyprov: r.Keyprov, RunID: r.RunID, RecordedAt: r.RecordedAt})
 	}
 	b.Ready = true
 	b.Now = b.Now.UTC()
@@ -156,23 +154,26 @@ func (t *Tx) LockPosition(ctx context.Context) (Position, error) {
 // counter, that no run will take for this one); written whether a row
 // was written.
 func (t *Tx) RecordInputs(ctx context.Context, rec *InputRecord, expected *int64) (current, written bool, err error) {
-	names := rec.Names
+	names, plan := rec.Names, rec.Plan
 	if len(names) == 0 {
 		names = json.RawMessage("[]")
 	}
-	sql := `WITH c AS (SELECT counter FROM ` + t.db.table("changes") + ` WHERE $9::bigint IS NULL OR counter = $9),
+	if len(plan) == 0 {
+		plan = json.RawMessage("{}")
+	}
+	sql := `WITH c AS (SELECT counter FROM ` + t.db.table("changes") + ` WHERE $8::bigint IS NULL OR counter = $8),
 up AS (
-  INSERT INTO ` + t.db.table("inputs") + ` AS r (owner, digest, counter, valid_until, names, keys, prune, keyprov, run_id, recorded_at)
-  SELECT $1, $2, c.counter, $3, $4, $5, $6, $7, $8, now() FROM c
+  INSERT INTO ` + t.db.table("inputs") + ` AS r (owner, digest, counter, valid_until, names, plan, keyprov, run_id, recorded_at)
+  SELECT $1, $2, c.counter, $3, $4, $5, $6, $7, now() FROM c
   ON CONFLICT (owner) DO UPDATE SET digest = EXCLUDED.digest, counter = EXCLUDED.counter, valid_until = EXCLUDED.valid_until,
-      names = EXCLUDED.names, keys = EXCLUDED.keys, prune = EXCLUDED.prune, keyprov = EXCLUDED.keyprov,
+      names = EXCLUDED.names, plan = EXCLUDED.plan, keyprov = EXCLUDED.keyprov,
       run_id = EXCLUDED.run_id, recorded_at = EXCLUDED.recorded_at
-    WHERE (r.digest, r.counter, r.valid_until, r.names, r.keys, r.prune, r.keyprov)
-      IS DISTINCT FROM (EXCLUDED.digest, EXCLUDED.counter, EXCLUDED.valid_until, EXCLUDED.names, EXCLUDED.keys, EXCLUDED.prune, EXCLUDED.keyprov)
+    WHERE (r.digest, r.counter, r.valid_until, r.names, r.plan, r.keyprov)
+      IS DISTINCT FROM (EXCLUDED.digest, EXCLUDED.counter, EXCLUDED.valid_until, EXCLUDED.names, EXCLUDED.plan, EXCLUDED.keyprov)
   RETURNING true
 )
 SELECT EXISTS (SELECT FROM c), EXISTS (SELECT FROM up)`
-	err = t.tx.QueryRow(ctx, sql, rec.Owner, rec.Digest, rec.ValidUntil, string(names), rec.Keys, rec.Prune, rec.Keyprov,
+	err = t.tx.QueryRow(ctx, sql, rec.Owner, rec.Digest, rec.ValidUntil, string(names), string(plan), rec.Keyprov,
 		rec.RunID, expected).Scan(&current, &written)
 	if err != nil {
 		return false, false, fmt.Errorf("recording the inputs: %w", err)

@@ -46,7 +46,7 @@ func TestInputRecords(t *testing.T) {
 
 	until := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	rec := &store.InputRecord{Owner: "platform", Digest: []byte{1, 2, 3}, ValidUntil: &until,
-		Names: json.RawMessage(`[{"kind": "env", "name": "A"}]`), Keys: 3, Prune: true, Keyprov: "test",
+		Names: json.RawMessage(`[{"kind": "env", "name": "A"}]`), Plan: json.RawMessage(`{"Owner": "platform", "Unlisted": 3}`), Keyprov: "test",
 		RunID: "6f1c3c1e-7a53-4b8e-9a52-2a4f6a1a0b11"}
 	record := func(expected *int64) (current, written bool) {
 		t.Helper()
@@ -70,8 +70,7 @@ func TestInputRecords(t *testing.T) {
 	assert.Equal(t, counter, got.Counter)
 	assert.True(t, until.Equal(*got.ValidUntil))
 	assert.JSONEq(t, `[{"kind": "env", "name": "A"}]`, string(got.Names))
-	assert.Equal(t, 3, got.Keys)
-	assert.True(t, got.Prune)
+	assert.JSONEq(t, `{"Owner": "platform", "Unlisted": 3}`, string(got.Plan))
 	assert.Equal(t, rec.RunID, got.RunID)
 
 	version := queryStrings(t, conn, "SELECT xmin::text FROM keyprov.inputs")

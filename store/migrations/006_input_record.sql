@@ -10,16 +10,16 @@
 -- the digest), the store's change counter when the apply read the store,
 -- and the first moment at which time alone changes the outcome (a key's
 -- expires entering the warning window, a previous_until passing; NULL:
--- never). A run whose inputs, counter and clock match answers "no
--- changes" without evaluating its spec.
+-- never), and what a plan from those inputs says (owner, prune, the
+-- number of keys, no change). A run whose inputs, counter and clock match
+-- answers "no changes" from the record without evaluating its spec.
 CREATE TABLE {{.schema}}.inputs (
     owner       text        PRIMARY KEY,
     digest      bytea       NOT NULL,
     counter     bigint      NOT NULL,
     valid_until timestamptz,
     names       jsonb       NOT NULL,
-    keys        integer     NOT NULL,
-    prune       boolean     NOT NULL,
+    plan        jsonb       NOT NULL,
     keyprov     text        NOT NULL,
     run_id      uuid        NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now()
