@@ -8,12 +8,38 @@ WITHPG  := $(GO) run ./internal/pgtest/withpg
 EXAMPLE_ENV := examples/example-tokens.env
 FUZZTIME ?= 4s
 
-.PHONY: all build run stop test lint unit fuzz-short fuzz bench clean
+.PHONY: all build dist run stop test lint unit fuzz-short fuzz bench clean
 
 all: build
 
+# Release builds: static (no cgo), paths trimmed, stamped with the release
+# number of VERSION and git's description of the tree, e.g. 0.2.0-12-g…
+# after the tag v0.2.0 (0.2.0-g… without it; -dirty when the tree has
+# changes), the commit and the commit's date (the build time outside git).
+# `keyprov version` prints them. Each value is computed once, on first use.
+RELEASE       = $(eval RELEASE := $$(shell cat VERSION))$(RELEASE)
+GIT_DESC      = $(eval GIT_DESC := $$(shell git describe --tags --always --dirty --abbrev=12 --match 'v$(RELEASE)' 2>/dev/null))$(GIT_DESC)
+STAMP_VERSION = $(or $(patsubst v%,%,$(filter v$(RELEASE) v$(RELEASE)-%,$(GIT_DESC))),$(if $(GIT_DESC),$(RELEASE)-g$(GIT_DESC),$(RELEASE)))
+STAMP_COMMIT  = $(eval STAMP_COMMIT := $$(if $$(GIT_DESC),$$(shell git rev-parse HEAD)))$(STAMP_COMMIT)
+STAMP_DATE    = $(eval STAMP_DATE := $$(if $$(STAMP_COMMIT),$$(shell TZ=UTC0 git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd),$$(shell date -u +%Y-%m-%dT%H:%M:%SZ)))$(STAMP_DATE)
+GO_LDFLAGS    = -s -w -X main.version=$(STAMP_VERSION) -X main.commit=$(STAMP_COMMIT) -X main.date=$(STAMP_DATE)
+GO_BUILD      = CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(GO_LDFLAGS)'
+
 build:
-	$(GO) build -o $(BIN) ./cmd/keyprov
+	$(GO_BUILD) -o $(BIN) ./cmd/keyprov
+
+# The release binaries, each named keyprov-VERSION-OS-ARCH, and SHA256SUMS
+# (check with `cd dist && sha256sum -c SHA256SUMS`).
+DIST           ?= dist
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 darwin/amd64
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(DIST_PLATFORMS); do \
+		out=$(DIST)/keyprov-$(STAMP_VERSION)-$${p%/*}-$${p#*/}; echo "$$out"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o "$$out" ./cmd/keyprov; \
+	done
+	@cd $(DIST) && if command -v sha256sum >/dev/null; then sha256sum keyprov-*; else shasum -a 256 keyprov-*; fi > SHA256SUMS
+	@echo "$(DIST)/SHA256SUMS"
 
 # Apply keys.hcl to a local PostgreSQL. Without KEYPROV_DATABASE_URL, a
 # cluster is started from the local PostgreSQL binaries with its data in
@@ -67,7 +93,7 @@ fuzz:
 	@$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),60s)
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)
 
 # Benchmarks report, they never fail on a time (see BENCHMARKS.md): keyprov
 # at N keys against COPY, CopyFrom and a psql script of upserts on the same
