@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/keyprov/keyprov/internal/gitread"
 	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/view"
@@ -274,40 +271,14 @@ func (a *app) environList() []string {
 	return env
 }
 
-// gitReader reads spec files from a git revision by running git.
+// gitReader reads a side's spec and variable files from a git revision
+// (internal/gitread runs git), and turns what it finds into sources and
+// diagnostics.
 type gitReader struct {
 	ctx      context.Context
 	env      []string
 	maxBytes int64
-	top      string // the work tree's root
-	prefix   string // the current directory, relative to top
-	ref      string // the revision, as given
-	commit   string // the revision's commit
-}
-
-// errGit wraps failures of the git command.
-var errGit = errors.New("git failed")
-
-func (g *gitReader) git(stdout io.Writer, args ...string) error {
-	cmd := exec.CommandContext(g.ctx, "git", args...)
-	cmd.Dir = g.top
-	cmd.Env = g.env
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fmt.Errorf("%w: git %s: %s", errGit, strings.Join(args, " "), msg)
-	}
-	return nil
-}
-
-func (g *gitReader) output(args ...string) (string, error) {
-	var out bytes.Buffer
-	err := g.git(&out, args...)
-	return strings.TrimSpace(out.String()), err
+	repo     *gitread.Repo
 }
 
 // open finds the work tree and the commit of revision ref.
@@ -315,23 +286,18 @@ func (g *gitReader) open(ref string) hcl.Diagnostics {
 	fail := func(format string, args ...any) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
 	}
-	if ref == "" || strings.HasPrefix(ref, "-") {
+	repo, err := gitread.Open(g.ctx, "", g.env, ref)
+	switch {
+	case errors.Is(err, gitread.ErrNotRevision):
 		return fail("%s is not a git revision: write git:REF, e.g. git:origin/main.", quoteArg(gitSidePrefix+ref))
-	}
-	top, err := g.output("rev-parse", "--show-toplevel")
-	if err != nil {
+	case errors.Is(err, gitread.ErrNoWorkTree):
 		return fail("%s needs a git work tree: %v.", quoteArg(gitSidePrefix+ref), err)
-	}
-	prefix, err := g.output("rev-parse", "--show-prefix")
-	if err != nil {
+	case errors.Is(err, gitread.ErrNoCommit):
+		return fail("%s is not a commit in this repository (fetch it first, e.g. git fetch origin main).", quoteArg(ref))
+	case err != nil:
 		return fail("%v.", err)
 	}
-	g.top, g.prefix, g.ref = top, prefix, ref
-	commit, err := g.output("rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
-	if err != nil || commit == "" {
-		return fail("%s is not a commit in this repository (fetch it first, e.g. git fetch origin main).", quoteArg(ref))
-	}
-	g.commit = commit
+	g.repo = repo
 	return nil
 }
 
@@ -342,36 +308,37 @@ func (g *gitReader) sources(paths []string) ([]spec.Source, hcl.Diagnostics) {
 	fail := func(format string, args ...any) ([]spec.Source, hcl.Diagnostics) {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: fmt.Sprintf(format, args...)}}
 	}
-	ref, commit, prefix := g.ref, g.commit, g.prefix
+	ref := g.repo.Ref()
 	var (
 		srcs  []spec.Source
 		diags hcl.Diagnostics
 		seen  = map[string]bool{}
 	)
 	for _, p := range paths {
-		rel, err := g.repoPath(prefix, p)
+		rel, err := g.repo.Path(p)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: err.Error() + "."})
 			continue
 		}
-		entries, err := g.lsTree(commit, rel, false)
+		entry, found, err := g.repo.Stat(rel)
 		if err != nil {
 			return fail("%v.", err)
 		}
 		switch {
-		case len(entries) == 0:
+		case !found:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec",
 				Detail: fmt.Sprintf("%s does not exist at %s.", p, ref)})
 			continue
-		case entries[0].typ == "tree":
-			if entries, err = g.lsTree(commit, rel, true); err != nil {
+		case entry.Type == "tree":
+			entries, err := g.repo.List(rel)
+			if err != nil {
 				return fail("%v.", err)
 			}
 			n := 0
 			for _, e := range entries {
-				if e.typ == "blob" && spec.IsSpecFile(path.Base(e.path)) && !seen[e.path] {
-					seen[e.path] = true
-					src, d := g.read(ref, commit, e, filepath.Join(p, path.Base(e.path)))
+				if e.Type == "blob" && spec.IsSpecFile(path.Base(e.Path)) && !seen[e.Path] {
+					seen[e.Path] = true
+					src, d := g.read(e, filepath.Join(p, path.Base(e.Path)))
 					diags = append(diags, d...)
 					srcs = append(srcs, src...)
 					n++
@@ -381,16 +348,16 @@ func (g *gitReader) sources(paths []string) ([]spec.Source, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No spec files",
 					Detail: fmt.Sprintf("The directory %s holds no *.hcl or *.hcl.json files at %s.", p, ref)})
 			}
-		case entries[0].typ == "blob":
-			if !seen[entries[0].path] {
-				seen[entries[0].path] = true
-				src, d := g.read(ref, commit, entries[0], p)
+		case entry.Type == "blob":
+			if !seen[entry.Path] {
+				seen[entry.Path] = true
+				src, d := g.read(entry, p)
 				diags = append(diags, d...)
 				srcs = append(srcs, src...)
 			}
 		default:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read spec",
-				Detail: fmt.Sprintf("%s is a %s at %s, not a file or a directory.", p, entries[0].typ, ref)})
+				Detail: fmt.Sprintf("%s is a %s at %s, not a file or a directory.", p, entry.Type, ref)})
 		}
 	}
 	return srcs, diags
@@ -408,115 +375,50 @@ func (g *gitReader) varSources(side *diffSide, maxBytes int64) ([]spec.Source, h
 	fail := func(format string, args ...any) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: fmt.Sprintf(format, args...)})
 	}
+	ref := g.repo.Ref()
 	for _, p := range side.varFiles {
-		rel, err := g.repoPath(g.prefix, p)
+		rel, err := g.repo.Path(p)
 		if err != nil {
 			fail("%v: a variable file of a git:REF side is read from the revision.", err)
 			continue
 		}
-		entries, err := g.lsTree(g.commit, rel, false)
+		entry, found, err := g.repo.Stat(rel)
 		if err != nil {
 			fail("%v.", err)
 			continue
 		}
 		switch {
-		case len(entries) == 0 && side.varExplicit:
-			fail("%s does not exist at %s.", p, g.ref)
-		case len(entries) == 0:
+		case !found && side.varExplicit:
+			fail("%s does not exist at %s.", p, ref)
+		case !found:
 			side.varAbsent = append(side.varAbsent, p)
-		case entries[0].typ != "blob":
-			fail("%s is a %s at %s, not a file.", p, entries[0].typ, g.ref)
-		case entries[0].size > maxBytes:
-			fail("%s:%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", g.ref, entries[0].path, entries[0].size, maxBytes)
+		case entry.Type != "blob":
+			fail("%s is a %s at %s, not a file.", p, entry.Type, ref)
+		case entry.Size > maxBytes:
+			fail("%s:%s has %d bytes; the limit is %d (KEYPROV_MAX_FILE_BYTES).", ref, entry.Path, entry.Size, maxBytes)
 		default:
-			var out bytes.Buffer
-			if err := g.git(&out, "cat-file", "blob", g.commit+":"+entries[0].path); err != nil {
+			b, err := g.repo.Read(entry.Path)
+			if err != nil {
 				fail("%v.", err)
 				continue
 			}
-			srcs = append(srcs, spec.Source{Name: g.ref + ":" + entries[0].path, Bytes: out.Bytes()})
+			srcs = append(srcs, spec.Source{Name: ref + ":" + entry.Path, Bytes: b})
 			side.varUsed = append(side.varUsed, p)
 		}
 	}
 	return srcs, diags
 }
 
-// repoPath turns a path relative to the current directory (or absolute)
-// into a slash-separated path relative to the repository root.
-func (g *gitReader) repoPath(prefix, p string) (string, error) {
-	var rel string
-	if filepath.IsAbs(p) {
-		top, err := filepath.EvalSymlinks(g.top)
-		if err != nil {
-			top = g.top
-		}
-		abs := p
-		if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-			abs = filepath.Join(dir, filepath.Base(p))
-		}
-		r, err := filepath.Rel(top, abs)
-		if err != nil {
-			return "", fmt.Errorf("%s is outside the git work tree %s", p, g.top)
-		}
-		rel = filepath.ToSlash(r)
-	} else {
-		rel = path.Join(prefix, filepath.ToSlash(p))
-	}
-	rel = path.Clean(rel)
-	if rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%s is outside the git work tree %s", p, g.top)
-	}
-	return rel, nil
-}
-
-type treeEntry struct {
-	typ  string // blob, tree or commit
-	size int64  // blobs only
-	path string // relative to the repository root
-}
-
-// lsTree lists the entry at rel (the root when rel is "."), or with dir
-// the entries of the directory rel.
-func (g *gitReader) lsTree(commit, rel string, dir bool) ([]treeEntry, error) {
-	args := []string{"ls-tree", "-z", "-l", "--full-tree", commit}
-	switch {
-	case rel == "." && !dir:
-		return []treeEntry{{typ: "tree", path: "."}}, nil
-	case dir && rel != ".":
-		args = append(args, "--", rel+"/")
-	case !dir:
-		args = append(args, "--", rel)
-	}
-	var out bytes.Buffer
-	if err := g.git(&out, args...); err != nil {
-		return nil, err
-	}
-	var entries []treeEntry
-	for _, rec := range strings.Split(out.String(), "\x00") {
-		meta, name, ok := strings.Cut(rec, "\t")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(meta) // mode type object size
-		if len(f) != 4 {
-			continue
-		}
-		size, _ := strconv.ParseInt(f[3], 10, 64)
-		entries = append(entries, treeEntry{typ: f[1], size: size, path: name})
-	}
-	return entries, nil
-}
-
 // read reads one blob; local is the path shown to people for it.
-func (g *gitReader) read(ref, commit string, e treeEntry, local string) ([]spec.Source, hcl.Diagnostics) {
-	name := ref + ":" + e.path
-	if e.size > g.maxBytes {
+func (g *gitReader) read(e gitread.Entry, local string) ([]spec.Source, hcl.Diagnostics) {
+	name := g.repo.Ref() + ":" + e.Path
+	if e.Size > g.maxBytes {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec file too large",
-			Detail: fmt.Sprintf("%s has %d bytes; the limit is %d (KEYPROV_MAX_SPEC_BYTES).", name, e.size, g.maxBytes)}}
+			Detail: fmt.Sprintf("%s has %d bytes; the limit is %d (KEYPROV_MAX_SPEC_BYTES).", name, e.Size, g.maxBytes)}}
 	}
-	var out bytes.Buffer
-	if err := g.git(&out, "cat-file", "blob", commit+":"+e.path); err != nil {
+	b, err := g.repo.Read(e.Path)
+	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec from git", Detail: err.Error() + "."}}
 	}
-	return []spec.Source{{Name: name, Dir: filepath.Dir(local), Bytes: out.Bytes()}}, nil
+	return []spec.Source{{Name: name, Dir: filepath.Dir(local), Bytes: b}}, nil
 }
