@@ -8,7 +8,7 @@ WITHPG  := $(GO) run ./internal/pgtest/withpg
 EXAMPLE_ENV := examples/example-tokens.env
 FUZZTIME ?= 4s
 
-.PHONY: all build dist run stop test lint unit fuzz-short fuzz bench clean
+.PHONY: all build dist image run stop test lint unit fuzz-short fuzz bench clean
 
 all: build
 
@@ -40,6 +40,30 @@ dist:
 	done
 	@cd $(DIST) && if command -v sha256sum >/dev/null; then sha256sum keyprov-*; else shasum -a 256 keyprov-*; fi > SHA256SUMS
 	@echo "$(DIST)/SHA256SUMS"
+
+# The container image (Containerfile): the static linux binary, the CA
+# certificates of this machine for TLS to the database, and a passwd file
+# naming the user 65532, staged in IMAGE_DIR, then built with podman or
+# buildah. No RUN step and an empty base: nothing is pulled.
+# IMAGE_FLAGS are the tool's global flags (e.g. --storage-driver vfs).
+IMAGE_TOOL   ?= $(firstword $(notdir $(shell command -v podman buildah 2>/dev/null)))
+IMAGE_NAME   ?= localhost/keyprov
+IMAGE        ?= $(IMAGE_NAME):$(STAMP_VERSION)
+IMAGE_DIR    ?= bin/image
+IMAGE_FLAGS  ?=
+IMAGE_SOURCE ?= https://github.com/keyprov/keyprov
+CA_CERTS     ?= /etc/ssl/certs/ca-certificates.crt
+image:
+	@if [ -z "$(IMAGE_TOOL)" ]; then echo "make image: needs podman or buildah (Debian: apt-get install podman)" >&2; exit 1; fi
+	@if [ ! -s "$(CA_CERTS)" ]; then echo "make image: no CA certificates at $(CA_CERTS) (Debian: apt-get install ca-certificates)" >&2; exit 1; fi
+	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)
+	GOOS=linux $(GO_BUILD) -o $(IMAGE_DIR)/keyprov ./cmd/keyprov
+	cp $(CA_CERTS) $(IMAGE_DIR)/ca-certificates.crt
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin\n' > $(IMAGE_DIR)/passwd
+	printf 'root:x:0:\nnonroot:x:65532:\n' > $(IMAGE_DIR)/group
+	$(IMAGE_TOOL) $(IMAGE_FLAGS) build --file Containerfile --tag $(IMAGE) \
+		--build-arg VERSION=$(STAMP_VERSION) --build-arg REVISION=$(STAMP_COMMIT) \
+		--build-arg CREATED=$(STAMP_DATE) --build-arg SOURCE=$(IMAGE_SOURCE) $(IMAGE_DIR)
 
 # Apply keys.hcl to a local PostgreSQL. Without KEYPROV_DATABASE_URL, a
 # cluster is started from the local PostgreSQL binaries with its data in
