@@ -32,6 +32,7 @@ var settingsSchema = &hcl.BodySchema{
 		{Name: "root_tenant"},
 		{Name: "allowed_permissions"},
 		{Name: "prune"},
+		{Name: "token_checksum"},
 	},
 }
 
@@ -291,6 +292,13 @@ func (e *evaluator) evalSettings() Settings {
 					}
 					s.AllowedPermissions = append(s.AllowedPermissions, p.AsString())
 				}
+			}
+		}
+		if attr := content.Attributes["token_checksum"]; attr != nil {
+			v, diags := evalAttr(attr, b.file.ctx, cty.Bool)
+			e.add(diags...)
+			if known(v) {
+				s.TokenChecksum = v.True()
 			}
 		}
 		if attr := content.Attributes["prune"]; attr != nil {

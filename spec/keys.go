@@ -561,8 +561,14 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 	}
 	t.Secret, t.Known = token.NewSecret(r.value), true
 	t.Digest = t.Secret.Digest()
+	t.Checksum = token.HasChecksum(r.value, settings.TokenPrefix)
 	for _, err := range token.Check(r.value, settings.TokenPrefix) {
 		diags = append(diags, errorf(rng, "Invalid token", "The %s read from %s breaks a token rule: %s.", attr.Name, r.source, strings.TrimPrefix(err.Error(), "token: ")))
+	}
+	// A previous_token is exempt: a rotation away from tokens without
+	// checksums keeps the old one for a while.
+	if settings.TokenChecksum && attr.Name == "token" && !t.Checksum {
+		diags = append(diags, errorf(rng, "Invalid token", "The token read from %s carries no keyprov checksum, which settings.token_checksum requires: make tokens with keyprov token new.", r.source))
 	}
 	return t, diags, !diags.HasErrors()
 }

@@ -59,6 +59,9 @@ type Settings struct {
 	AllowedPermissions []string
 	// Prune is the spec's own prune setting; nil when the spec does not set it.
 	Prune *bool
+	// TokenChecksum is token_checksum = true: every key's token (not its
+	// previous_token) must carry a keyprov checksum.
+	TokenChecksum bool
 	// PruneRevoke is prune = "revoke": a prune revokes the keys the spec no
 	// longer declares instead of disabling them (Prune is then true).
 	PruneRevoke bool
@@ -150,6 +153,9 @@ type Token struct {
 	Digest token.Digest
 	// Known is false when secrets were not resolved (offline validation).
 	Known bool
+	// Checksum: Known, and the value ends in a valid keyprov checksum
+	// (token.HasChecksum, as made by keyprov token new).
+	Checksum bool
 	// Set is false when the attribute was not written.
 	Set bool
 	// Sources describe where the value is read from, e.g. `env("FRONTEND_KEY")`
