@@ -106,6 +106,8 @@ const (
 	EventMoved         = "moved"
 	EventAdopted       = "adopted"
 	EventTokensChanged = "tokens_changed"
+	EventDisabled      = store.EventDisabled
+	EventEnabled       = store.EventEnabled
 )
 
 // oldNew is a changed value in an event.
@@ -179,6 +181,10 @@ func createdChanges(c *Change) []byte {
 			field("description")
 			b = appendJSONString(b, r.Description)
 			b = append(b, '}')
+		}
+		if r.DisabledSpec {
+			field("disabled")
+			b = append(b, "true}"...)
 		}
 		if r.ExpiresAt != nil {
 			field("expires")
@@ -274,12 +280,17 @@ func events(c *Change) []store.Event {
 	}
 	fields := map[string]any{}
 	unrevoked := false
-	for _, f := range c.Fields {
+	var holders *FieldChange
+	for i, f := range c.Fields {
 		switch f.Field {
 		case "owner":
 			evs = append(evs, store.Event{Action: EventAdopted, Changes: mustJSON(map[string]any{"owner": oldNew(f.Before, f.After)})})
 		case "revoked":
 			unrevoked = f.After == false
+		case FieldDisabled:
+			// In the event of FieldDisabledBy, below.
+		case FieldDisabledBy:
+			holders = &c.Fields[i]
 		default:
 			fields[f.Field] = oldNew(jsonValue(f.Before), jsonValue(f.After))
 		}
@@ -301,5 +312,57 @@ func events(c *Change) []store.Event {
 		}
 		evs = append(evs, store.Event{Action: action, Changes: mustJSON(m), Reason: tokenReason(c, "")})
 	}
+	if holders != nil {
+		evs = append(evs, switchEvent(holders))
+	}
 	return evs
+}
+
+// switchEvent is the event of a change of who holds a key disabled (a
+// FieldDisabledBy field): "disabled" when a holder is added, "enabled"
+// when one is lifted. Its changes are those keyprov disable and enable
+// write (store.SwitchChanges).
+func switchEvent(f *FieldChange) store.Event {
+	before, after := disabledBy(f.Before), disabledBy(f.After)
+	added := after.Spec && !before.Spec || after.Prune && !before.Prune
+	action := EventEnabled
+	if added {
+		action = EventDisabled
+	}
+	return store.Event{Action: action, Changes: store.SwitchChanges(&before, &after), Reason: switchReason(before, after)}
+}
+
+// disabledBy is the disabled state of a FieldDisabledBy value: the holders
+// it names (an operator's disable without its details).
+func disabledBy(v any) store.Disabled {
+	hs, _ := v.([]string)
+	var d store.Disabled
+	for _, h := range hs {
+		switch h {
+		case store.HolderSpec:
+			d.Spec = true
+		case store.HolderPrune:
+			d.Prune = true
+		case store.HolderOperator:
+			d.Operator = &store.OperatorHold{}
+		}
+	}
+	return d
+}
+
+// switchReason says why an apply changes who holds a key disabled.
+func switchReason(before, after store.Disabled) string {
+	switch {
+	case after.Prune && !before.Prune:
+		return ReasonRemoved
+	case before.Prune && !after.Prune:
+		if after.Spec {
+			return ReasonDeclared + ", with disabled = true"
+		}
+		return ReasonDeclared
+	case after.Spec:
+		return ReasonSpecDisabled
+	default:
+		return ReasonSpecEnabled
+	}
 }

@@ -15,8 +15,12 @@ import (
 type Options struct {
 	// Adopt takes over keys that another owner holds.
 	Adopt bool
-	// Prune revokes owned keys that the spec no longer declares.
+	// Prune disables owned keys that the spec no longer declares, keeping
+	// their tokens; with PruneRevoke it revokes them.
 	Prune bool
+	// PruneRevoke makes a prune revoke (--prune=revoke): the keys' tokens
+	// are retired and can never be used again.
+	PruneRevoke bool
 	// MaxPrune bounds a prune; the zero value is the default rail.
 	MaxPrune MaxPrune
 	// WarnExpiry warns about keys that expire within this duration.
@@ -32,8 +36,9 @@ type Options struct {
 	AllowNewPrevious bool
 }
 
-// MaxPrune bounds how many keys one apply may revoke as "removed from spec".
-// With neither field set the bound is max(10, 25% of the owned keys).
+// MaxPrune bounds how many keys one apply may disable (or revoke) as
+// "removed from spec". With neither field set the bound is max(1, 10% of
+// the owned live keys): a store of five keys loses at most one at once.
 type MaxPrune struct {
 	N       int
 	Percent int
@@ -43,7 +48,7 @@ type MaxPrune struct {
 // Limit returns the bound for a store holding owned live keys.
 func (m MaxPrune) Limit(owned int) int {
 	if !m.Set {
-		return max(10, owned/4)
+		return max(1, owned/10)
 	}
 	if m.Percent > 0 {
 		return owned * m.Percent / 100
@@ -55,7 +60,7 @@ func (m MaxPrune) Limit(owned int) int {
 func (m MaxPrune) String() string {
 	switch {
 	case !m.Set:
-		return "max(10, 25%)"
+		return "max(1, 10%)"
 	case m.Percent > 0:
 		return fmt.Sprintf("%d%%", m.Percent)
 	default:
@@ -75,6 +80,13 @@ const (
 	// previous_token was not a token of the key, kept valid because of
 	// --allow-new-previous.
 	ReasonNewPrevious = "--allow-new-previous: previous_token was never issued for this key"
+)
+
+// Reasons of the events that switch a key off or on (see switchReason).
+const (
+	ReasonSpecDisabled = "disabled = true in spec"
+	ReasonSpecEnabled  = "disabled = true removed from spec"
+	ReasonDeclared     = "declared in the spec again"
 )
 
 // CandidateDigests returns the digests of the spec's tokens that are not
@@ -200,7 +212,7 @@ func Diff(s *spec.Spec, st *store.State, known map[token.Digest]store.TokenRef, 
 	d := &differ{
 		s: s, st: st, known: known, opts: opts, now: st.Now,
 		owner: s.Settings.Owner, prefix: s.Settings.TokenPrefix,
-		plan: &Plan{Owner: s.Settings.Owner, Prune: opts.Prune, Now: st.Now},
+		plan: &Plan{Owner: s.Settings.Owner, Prune: opts.Prune, PruneRevoke: opts.Prune && opts.PruneRevoke, Now: st.Now},
 	}
 	d.run()
 	return d.plan
@@ -244,7 +256,7 @@ func (d *differ) run() {
 	ownedLive := 0
 	var missing []*store.Key
 	mergeKeys(d.s.Keys, sortedKeys(d.st.Keys, renamed), func(k *spec.Key, cur *store.Key) {
-		if cur != nil && cur.Owner == d.owner && cur.RevokedAt == nil {
+		if cur != nil && cur.Owner == d.owner && cur.RevokedAt == nil && !cur.Disabled.Held() {
 			ownedLive++
 		}
 		if k == nil {
@@ -261,29 +273,48 @@ func (d *differ) run() {
 	})
 
 	// Keys in the store that the spec does not declare, in address order.
+	pruned := 0
 	for _, k := range missing {
-		if !d.opts.Prune {
-			d.plan.Warnings = append(d.plan.Warnings, Warning{Address: addr(k).String(), Kind: WarnUnmanaged,
-				Message: "owned by this spec but no longer declared in it; apply --prune revokes it"})
-			continue
+		switch {
+		case !d.opts.Prune:
+			msg := "owned by this spec but no longer declared in it; apply --prune disables it (its tokens are kept)"
+			if k.Disabled.Prune {
+				msg = "owned by this spec but no longer declared in it; disabled by an earlier prune, its tokens kept (declaring it again enables it)"
+			}
+			d.plan.Warnings = append(d.plan.Warnings, Warning{Address: addr(k).String(), Kind: WarnUnmanaged, Message: msg})
+		case d.opts.PruneRevoke:
+			c := Change{Address: addr(k), Action: Revoke, Universal: k.Universal, KeyID: k.ID, Reason: ReasonRemoved}
+			row := rowOf(k)
+			row.RevokedAt, row.RevokedReason = &d.now, ReasonRemoved
+			c.Row = row
+			c.Fields = []FieldChange{{Field: "revoked", Before: false, After: true}}
+			c.Token = d.retireAll(k, &c, ReasonRevoked)
+			c.Risks = []review.Risk{review.RemovedRisk(c.Address, "revoked by an apply with --prune=revoke: its tokens can never be used again")}
+			d.plan.Changes = append(d.plan.Changes, c)
+			pruned++
+		case k.Disabled.Prune && !k.Disabled.Spec:
+			// Disabled by an earlier prune: nothing left to do.
+		default:
+			c := Change{Address: addr(k), Action: Update, Universal: k.Universal, KeyID: k.ID, Reason: ReasonRemoved}
+			row := rowOf(k)
+			d.setDisabled(&c, row, k, false, true)
+			c.Row = row
+			c.Risks = []review.Risk{review.RemovedRisk(c.Address, "disabled by an apply with --prune, its tokens kept (declaring it again enables it)")}
+			d.plan.Changes = append(d.plan.Changes, c)
+			pruned++
 		}
-		c := Change{Address: addr(k), Action: Revoke, Universal: k.Universal, KeyID: k.ID, Reason: ReasonRemoved}
-		row := rowOf(k)
-		row.RevokedAt, row.RevokedReason = &d.now, ReasonRemoved
-		c.Row = row
-		c.Fields = []FieldChange{{Field: "revoked", Before: false, After: true}}
-		c.Token = d.retireAll(k, &c, ReasonRevoked)
-		c.Risks = []review.Risk{review.RemovedRisk(c.Address, "by an apply with --prune")}
-		d.plan.Changes = append(d.plan.Changes, c)
 	}
-	if d.opts.Prune {
+	if pruned > 0 {
+		verb := "disable"
+		if d.opts.PruneRevoke {
+			verb = "revoke"
+		}
 		switch limit := d.opts.MaxPrune.Limit(ownedLive); {
-		case len(d.s.Keys) == 0 && ownedLive > 0:
+		case len(d.s.Keys) == 0:
 			d.plan.Refusals = append(d.plan.Refusals, Refusal{Message: fmt.Sprintf(
-				"the spec declares no keys, but the store holds %d live keys owned by %q: refusing to revoke them all (check the spec paths and variables)", ownedLive, d.owner)})
-		case len(missing) > limit:
-			d.plan.Refusals = append(d.plan.Refusals, Refusal{Message: fmt.Sprintf(
-				"the prune would revoke %d keys, more than --max-prune allows (%d, from %s of %d owned keys): raise --max-prune if this is intended", len(missing), limit, d.opts.MaxPrune, ownedLive)})
+				"the spec declares no keys, but the store holds %d keys owned by %q: refusing to %s them all (check the spec paths and variables)", pruned, d.owner, verb)})
+		case pruned > limit:
+			d.plan.Refusals = append(d.plan.Refusals, Refusal{Message: d.pruneRefusal(verb, pruned, ownedLive, limit)})
 		}
 	}
 	if d.opts.Strict {
@@ -293,12 +324,27 @@ func (d *differ) run() {
 			}
 		}
 	}
-	if len(missing) > 0 {
+	if pruned > 0 {
 		slices.SortStableFunc(d.plan.Changes, func(a, b Change) int { return a.Address.Compare(b.Address) })
 	}
 	if d.opts.FailOn > 0 {
 		d.refuseRisks()
 	}
+}
+
+// pruneRefusal says why a prune of n keys is refused (a store of live
+// owned keys allows limit) and how to allow it.
+func (d *differ) pruneRefusal(verb string, n, live, limit int) string {
+	allowed := fmt.Sprintf("by default one apply may %s at most %d (10%% of the live keys, at least 1)", verb, limit)
+	if d.opts.MaxPrune.Set {
+		allowed = fmt.Sprintf("--max-prune %s allows %d", d.opts.MaxPrune, limit)
+	}
+	how := fmt.Sprintf("--max-prune %d", n)
+	if pct := (n*100 + live - 1) / max(live, 1); live > 0 && pct <= 100 {
+		how += fmt.Sprintf(" (or --max-prune %d%%)", pct)
+	}
+	return fmt.Sprintf("the prune would %s %d keys owned by %q that the spec no longer declares, of %d live ones; %s. If this is intended, allow it with %s",
+		verb, n, d.owner, live, allowed, how)
 }
 
 // moves applies the spec's moved blocks: it returns the stored keys to
@@ -376,6 +422,7 @@ func rowOf(k *store.Key) *store.KeyRow {
 		ID: k.ID, Tenant: k.Tenant, Slug: k.Slug, Universal: k.Universal, Name: k.Name, Description: k.Description,
 		Permissions: k.Permissions, Metadata: k.Metadata, ExpiresAt: k.ExpiresAt, Owner: k.Owner,
 		RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason,
+		DisabledAt: k.Disabled.At, DisabledSpec: k.Disabled.Spec, DisabledPrune: k.Disabled.Prune,
 	}
 }
 
@@ -414,6 +461,9 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 	want := d.desiredRow(k) // a value: only a change that writes the row copies it to the heap
 
 	if cur == nil {
+		if k.Disabled {
+			want.DisabledAt, want.DisabledSpec = &d.now, true
+		}
 		return d.create(k, c, want, d.checkPrevious(k, nil)), true
 	}
 	c.KeyID = cur.ID
@@ -465,6 +515,9 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 			return d.blocked(c, reason), true
 		}
 	}
+	// Declared, the key is held disabled by the spec alone, and by an
+	// operator's disable, which no apply lifts.
+	d.setDisabled(&c, &want, cur, k.Disabled, false)
 	if c.Action == NoOp && (len(c.Fields) > 0 || c.Token != nil || c.MovedFrom != nil || len(c.NewTokens) > 0 || len(c.TokenUpdates) > 0) {
 		c.Action = Update
 	}
@@ -472,7 +525,46 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		row := want
 		c.Row = &row
 	}
+	if op := cur.Disabled.Operator; op != nil && !k.Disabled && !k.Revoked {
+		c.Held = true
+		c.Reason = fmt.Sprintf("disabled by %s at %s: %s; keyprov enable %s lifts it", op.Actor, op.At.UTC().Format(time.RFC3339), op.Reason, k.Address)
+		if c.Action == NoOp {
+			c.Action = Held
+		}
+	}
 	return c, true
+}
+
+// setDisabled sets row's disabled state: held by the spec and by a prune
+// as spec and prune say, and by cur's operator's disable, which an apply
+// never lifts nor sets (cur is the stored key, never nil). A change of
+// that state is recorded in c's fields: FieldDisabled when the key is
+// switched off or on, FieldDisabledBy whenever who holds it changes.
+func (d *differ) setDisabled(c *Change, row *store.KeyRow, cur *store.Key, spec, prune bool) {
+	before := cur.Disabled
+	after := store.Disabled{Spec: spec, Prune: prune, Operator: before.Operator}
+	if after.Held() {
+		after.At = before.At
+		if after.At == nil {
+			after.At = &d.now
+		}
+	}
+	row.DisabledAt, row.DisabledSpec, row.DisabledPrune = after.At, spec, prune
+	if before.Spec == spec && before.Prune == prune && before.Held() == after.Held() {
+		return
+	}
+	if before.Held() != after.Held() {
+		c.Fields = append(c.Fields, FieldChange{Field: FieldDisabled, Before: before.Held(), After: after.Held()})
+	}
+	c.Fields = append(c.Fields, FieldChange{Field: FieldDisabledBy, Before: holdersValue(before), After: holdersValue(after)})
+}
+
+// holdersValue is the FieldDisabledBy value of d: its holders, nil for none.
+func holdersValue(d store.Disabled) any {
+	if hs := d.Holders(); hs != nil {
+		return hs
+	}
+	return nil
 }
 
 func (d *differ) blocked(c Change, reason string) Change {

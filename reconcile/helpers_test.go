@@ -61,7 +61,7 @@ func websiteKey(attrs string) string {
 var testNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 
 // stateOf returns the store state that an apply of s leaves behind: every
-// key owned by s's owner with its token active. Key IDs are stable: 1, 2, ….
+// key owned by s's owner with its token active, disabled when s says so. Key IDs are stable: 1, 2, ….
 func stateOf(s *spec.Spec) *store.State {
 	st := &store.State{Now: testNow}
 	for i, k := range s.Keys {
@@ -70,6 +70,10 @@ func stateOf(s *spec.Spec) *store.State {
 			Name: k.Name, Description: k.Description,
 			Permissions: append([]byte(nil), k.PermissionsJSON...), Metadata: append([]byte(nil), k.MetadataJSON...),
 			ExpiresAt: k.Expires, Owner: s.Settings.Owner, UpdatedAt: testNow.Add(-time.Hour),
+		}
+		if k.Disabled {
+			at := testNow.Add(-time.Hour)
+			sk.Disabled = store.Disabled{At: &at, Spec: true}
 		}
 		if k.Token.Known {
 			sk.Tokens = []store.Token{{Digest: k.Token.Secret.Digest(),

@@ -20,7 +20,11 @@ const (
 	Update  Action = "update"
 	Revoke  Action = "revoke"
 	Blocked Action = "blocked"
-	NoOp    Action = "no-op"
+	// Held is a key that an operator's disable (keyprov disable) keeps
+	// disabled while the spec would have it enabled, and that nothing else
+	// changes: not a change, not blocked; keyprov enable lifts it.
+	Held Action = "held"
+	NoOp Action = "no-op"
 )
 
 // Plan is the result of Diff: what an apply would change, and why it might
@@ -28,6 +32,9 @@ const (
 type Plan struct {
 	Owner string
 	Prune bool
+	// PruneRevoke: the prune revokes the keys the spec no longer declares
+	// (--prune=revoke) instead of disabling them.
+	PruneRevoke bool
 	// Now is the database time the plan was computed for.
 	Now time.Time
 	// Changes has one entry per key the spec declares or the plan revokes,
@@ -56,8 +63,12 @@ type Change struct {
 	Fields []FieldChange
 	// Token describes a token change (rotation, previous token, retirement).
 	Token *TokenChange
-	// Reason explains a revocation or a blocked key.
+	// Reason explains a revocation, a blocked key, a key disabled by a
+	// prune, or a held key.
 	Reason string
+	// Held: an operator's disable keeps the key disabled, which no apply
+	// lifts (Action is Held when nothing else changes).
+	Held bool
 	// Risks flag what the change lets someone do that they could not do
 	// before, by the rules of keyprov diff (review.KeyRisks) applied to the
 	// stored key and the key the change leaves behind, in review's order.
@@ -73,7 +84,7 @@ type Change struct {
 }
 
 // Changed reports whether the change writes anything.
-func (c *Change) Changed() bool { return c.Action != NoOp && c.Action != Blocked }
+func (c *Change) Changed() bool { return c.Action != NoOp && c.Action != Blocked && c.Action != Held }
 
 // Rotated reports whether the active token changes on an existing key.
 func (c *Change) Rotated() bool {
@@ -127,6 +138,10 @@ type Refusal struct {
 // Summary counts a plan's changes.
 type Summary struct {
 	Created, Updated, Rotated, Revoked, Moved, Adopted, Blocked, Unchanged int
+	// Disabled and Enabled count the keys switched off and on; Held the
+	// keys an operator's disable keeps off (a held key that nothing else
+	// changes counts as Held only).
+	Disabled, Enabled, Held int
 }
 
 // Summary counts the plan's changes. Every key counts at least once; a key
@@ -144,14 +159,29 @@ func (p *Plan) Summary() Summary {
 			s.Blocked++
 		case NoOp:
 			s.Unchanged++
+		case Held:
+			s.Held++
 		case Update:
 			counted := false
 			for _, f := range c.Fields {
-				if f.Field != "owner" {
+				if f.Field != "owner" && f.Field != FieldDisabled && f.Field != FieldDisabledBy {
 					s.Updated++
 					counted = true
 					break
 				}
+			}
+			for _, f := range c.Fields {
+				if f.Field == FieldDisabled {
+					if f.After == true {
+						s.Disabled++
+					} else {
+						s.Enabled++
+					}
+					counted = true
+				}
+			}
+			if c.Held {
+				s.Held++
 			}
 			if c.Rotated() {
 				s.Rotated++
@@ -172,6 +202,15 @@ func (p *Plan) Summary() Summary {
 	}
 	return s
 }
+
+// Fields of a key's disabled state in a change: FieldDisabled (bool) when
+// the key is switched off or on, FieldDisabledBy ([]string, the holders as
+// store.Disabled.Holders names them, nil for none) when who holds it
+// disabled changes.
+const (
+	FieldDisabled   = "disabled"
+	FieldDisabledBy = "disabled_by"
+)
 
 // HasChanges reports whether applying the plan writes anything.
 func (p *Plan) HasChanges() bool {

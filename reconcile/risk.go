@@ -14,7 +14,7 @@ import (
 // here a token is told apart by its digest, and a new one is a rotation.
 func (d *differ) risks(k *spec.Key, cur *store.Key, c *Change) []review.Risk {
 	switch {
-	case c.Action == NoOp || c.Action == Blocked:
+	case c.Action == NoOp || c.Action == Blocked || c.Action == Held:
 		return nil
 	case cur == nil:
 		// A new key's risks read only its address, reach and permissions:
@@ -28,7 +28,7 @@ func (d *differ) risks(k *spec.Key, cur *store.Key, c *Change) []review.Risk {
 
 // storedVersion is the stored key as the risk rules read it.
 func storedVersion(k *store.Key) review.Version {
-	v := review.Version{Address: addr(k), Revoked: k.RevokedAt != nil, Content: review.Content{
+	v := review.Version{Address: addr(k), Revoked: k.RevokedAt != nil, Disabled: k.Disabled.Held(), Content: review.Content{
 		Universal: k.Universal, Name: k.Name, Description: k.Description,
 		Permissions: k.Permissions, Metadata: k.Metadata, Expires: k.ExpiresAt,
 	}}
@@ -42,9 +42,13 @@ func storedVersion(k *store.Key) review.Version {
 }
 
 // plannedVersion is the key that change c of k leaves in the store: the
-// spec's key, with the previous token only when the plan keeps it valid.
+// spec's key, with the previous token only when the plan keeps it valid,
+// disabled as the plan leaves it.
 func (d *differ) plannedVersion(k *spec.Key, cur *store.Key, c *Change) review.Version {
-	v := review.Version{Address: k.Address, Content: review.ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked}
+	v := review.Version{Address: k.Address, Content: review.ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked, Disabled: cur.Disabled.Held()}
+	if c.Row != nil {
+		v.Disabled = c.Row.DisabledAt != nil
+	}
 	if k.Token.Known {
 		v.Token = review.Token{ID: string(k.Token.Digest[:]), Label: d.hint(k.Token)}
 	}

@@ -165,7 +165,44 @@ moved {
 			stored: websiteKey(`name = "Website"`) + gateway(`[]`), spec: websiteKey(`name = "Website"`),
 			opts:   reconcile.Options{Prune: true},
 			want:   []planRisk{{review.Low, review.RiskRemoved, "root/gateway"}},
-			reason: "removed from the spec: revoked by an apply with --prune",
+			reason: "removed from the spec: disabled by an apply with --prune, its tokens kept (declaring it again enables it)",
+		},
+		"pruned with --prune=revoke": {
+			stored: websiteKey(`name = "Website"`) + gateway(`[]`), spec: websiteKey(`name = "Website"`),
+			opts:   reconcile.Options{Prune: true, PruneRevoke: true},
+			want:   []planRisk{{review.Low, review.RiskRemoved, "root/gateway"}},
+			reason: "removed from the spec: revoked by an apply with --prune=revoke: its tokens can never be used again",
+		},
+		// Issue 18: disabling takes access away (low), enabling brings it
+		// back (high), whoever held the key disabled.
+		"disabled": {
+			stored: websiteKey(`name = "Website"`), spec: websiteKey("name = \"Website\"\ndisabled = true"),
+			want: []planRisk{{review.Low, review.RiskDisabled, "acme/website"}},
+		},
+		"enabled": {
+			stored: websiteKey("name = \"Website\"\ndisabled = true"), spec: websiteKey(`name = "Website"`),
+			want:   []planRisk{{review.High, review.RiskEnabled, "acme/website"}},
+			reason: "enabled: the key's tokens, kept while it was disabled, work again when applied",
+		},
+		"declared again after a prune": {
+			stored: websiteKey(`name = "Website"`),
+			state: func(s *spec.Spec) *store.State {
+				st := stateOf(s)
+				st.Keys[0].Disabled = store.Disabled{At: &testNow, Prune: true}
+				return st
+			},
+			spec: websiteKey(`name = "Website"`),
+			want: []planRisk{{review.High, review.RiskEnabled, "acme/website"}},
+		},
+		"held by an operator": {
+			stored: websiteKey(`name = "Website"`),
+			state: func(s *spec.Spec) *store.State {
+				st := stateOf(s)
+				st.Keys[0].Disabled = store.Disabled{At: &testNow, Prune: true, Operator: &store.OperatorHold{At: testNow, Actor: "alice", Reason: "incident"}}
+				return st
+			},
+			spec: websiteKey(`name = "Website"`),
+			want: []planRisk{},
 		},
 		// Narrowing is never above low.
 		"revoked": {
@@ -225,6 +262,8 @@ func TestDiffRisksAsReview(t *testing.T) {
 		"expiry pushed":     {websiteKey("name = \"W\"\nexpires = \"2027-01-01T00:00:00Z\""), websiteKey("name = \"W\"\nexpires = \"2028-01-01T00:00:00Z\"")},
 		"into a tenant":     {gateway(`[]`), strings.Replace(gateway(`[]`), `universal_key "gateway" {`, "tenant_key \"gateway\" {\n  tenant = \"acme\"", 1) + "moved {\n  from = \"root/gateway\"\n  to = \"acme/gateway\"\n}\n"},
 		"new universal key": {websiteKey(`name = "W"`), websiteKey(`name = "W"`) + gateway(`["a.*"]`)},
+		"disabled":          {websiteKey(`name = "W"`), websiteKey("name = \"W\"\ndisabled = true")},
+		"enabled":           {websiteKey("name = \"W\"\ndisabled = true"), websiteKey(`name = "W"`)},
 	}
 	for name, pair := range pairs {
 		t.Run(name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // the review, for the rules that count from it (see PreviousWindow).
 //
 // Key fields are compared in this order: universal, name, description,
-// permissions, metadata, expires, revoked, token, previous_token,
+// permissions, metadata, expires, revoked, disabled, token, previous_token,
 // previous_until. Settings in this order: token_prefix, owner, root_tenant,
 // allowed_permissions, prune.
 func Compare(base, head *spec.Spec, now time.Time) *Review {
@@ -63,11 +63,14 @@ func Compare(base, head *spec.Spec, now time.Time) *Review {
 		r.Changes = append(r.Changes, Change{Address: b.Address, Kind: Removed, Universal: b.Universal,
 			Fields: []FieldChange{{Field: "name", Before: b.Name}}})
 		if !b.Revoked {
-			when := "at the next apply --prune"
-			if p := head.Settings.Prune; p != nil && *p {
-				when = "at the next apply (settings.prune = true)"
+			outcome := "disabled at the next apply --prune, its tokens kept (revoked with --prune=revoke)"
+			switch p := head.Settings.Prune; {
+			case head.Settings.PruneRevoke:
+				outcome = `revoked at the next apply (settings.prune = "revoke"): its tokens can never be used again`
+			case p != nil && *p:
+				outcome = "disabled at the next apply (settings.prune = true), its tokens kept"
 			}
-			r.Risks = append(r.Risks, RemovedRisk(b.Address, when))
+			r.Risks = append(r.Risks, RemovedRisk(b.Address, outcome))
 		}
 	}
 	r.Risks = append(r.Risks, settingsRisks(base, head)...)
@@ -80,7 +83,7 @@ func Compare(base, head *spec.Spec, now time.Time) *Review {
 // specVersion is what the risk rules read of a spec's key: tokens are told
 // apart by where they are read from.
 func specVersion(k *spec.Key) *Version {
-	v := &Version{Address: k.Address, Content: ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked}
+	v := &Version{Address: k.Address, Content: ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked, Disabled: k.Disabled}
 	if k.Token.Set {
 		v.Token = sourceToken(k.Token)
 	}
@@ -111,6 +114,9 @@ func keyFields(k *spec.Key) []FieldChange {
 	if k.Revoked {
 		fs = append(fs, FieldChange{Field: "revoked", After: true})
 	}
+	if k.Disabled {
+		fs = append(fs, FieldChange{Field: "disabled", After: true})
+	}
 	if k.Token.Set {
 		fs = append(fs, FieldChange{Field: "token", After: Sources(k.Token.Sources)})
 	}
@@ -127,6 +133,9 @@ func compareKeys(b, h *spec.Key) []FieldChange {
 	fs := CompareContent(&bc, &hc)
 	if b.Revoked != h.Revoked {
 		fs = append(fs, FieldChange{Field: "revoked", Before: b.Revoked, After: h.Revoked})
+	}
+	if b.Disabled != h.Disabled {
+		fs = append(fs, FieldChange{Field: "disabled", Before: b.Disabled, After: h.Disabled})
 	}
 	if bs, hs := tokenSources(b.Token), tokenSources(h.Token); !slices.Equal(bs, hs) {
 		fs = append(fs, FieldChange{Field: "token", Before: optSources(bs), After: optSources(hs)})
@@ -179,8 +188,8 @@ func compareSettings(b, h spec.Settings) []FieldChange {
 	if !slices.Equal(b.AllowedPermissions, h.AllowedPermissions) {
 		fs = append(fs, FieldChange{Field: "allowed_permissions", Before: optList(b.AllowedPermissions), After: optList(h.AllowedPermissions)})
 	}
-	if !samePrune(b.Prune, h.Prune) {
-		fs = append(fs, FieldChange{Field: "prune", Before: optBool(b.Prune), After: optBool(h.Prune)})
+	if !samePrune(b.Prune, h.Prune) || b.PruneRevoke != h.PruneRevoke {
+		fs = append(fs, FieldChange{Field: "prune", Before: pruneValue(b), After: pruneValue(h)})
 	}
 	return fs
 }
@@ -197,6 +206,15 @@ func optBool(b *bool) any {
 		return nil
 	}
 	return *b
+}
+
+// pruneValue is the display value of the prune setting: nil, a bool, or
+// "revoke".
+func pruneValue(s spec.Settings) any {
+	if s.PruneRevoke {
+		return "revoke"
+	}
+	return optBool(s.Prune)
 }
 
 func samePrune(a, b *bool) bool {

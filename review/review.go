@@ -63,7 +63,8 @@ type Change struct {
 // Compare) or of a key between the store and a spec (see CompareContent,
 // and reconcile's plan). Before and After are display values, nil when
 // absent: string (name, description — "" when unset — and settings),
-// bool (universal, revoked, prune), time.Time (expires, previous_until),
+// bool (universal, revoked, disabled, prune; prune is "revoke" for
+// prune = "revoke"), time.Time (expires, previous_until),
 // json.RawMessage (permissions, metadata: canonical JSON), Sources
 // (token, previous_token) or []string (allowed_permissions).
 type FieldChange struct {
@@ -166,6 +167,10 @@ const (
 	RiskPreviousToken RiskKind = "previous-token-added"
 	// RiskUnrevoked: revoked = true removed.
 	RiskUnrevoked RiskKind = "unrevoked"
+	// RiskEnabled: a disabled key enabled again (disabled = true removed,
+	// or a key disabled by a prune declared again): its kept tokens work
+	// again.
+	RiskEnabled RiskKind = "key-enabled"
 	// RiskExpiry: expires removed or pushed later; previous_until pushed
 	// later, or more than PreviousWindow away.
 	RiskExpiry RiskKind = "expiry-extended"
@@ -175,6 +180,9 @@ const (
 	RiskTokenSource RiskKind = "token-source-changed"
 	// RiskRemoved: a live key removed from the spec.
 	RiskRemoved RiskKind = "key-removed"
+	// RiskDisabled: a key disabled (disabled = true): its tokens stop
+	// working, and are kept.
+	RiskDisabled RiskKind = "key-disabled"
 	// RiskSettings: a settings change that affects many keys (diff only:
 	// the store keeps no settings).
 	RiskSettings RiskKind = "settings"
@@ -183,8 +191,8 @@ const (
 // riskKinds lists every kind, in the order in which risks of the same
 // severity are shown.
 var riskKinds = []RiskKind{
-	RiskCrossTenant, RiskPermissions, RiskPreviousToken, RiskUnrevoked,
-	RiskExpiry, RiskTokenSource, RiskRemoved, RiskSettings,
+	RiskCrossTenant, RiskPermissions, RiskPreviousToken, RiskUnrevoked, RiskEnabled,
+	RiskExpiry, RiskTokenSource, RiskRemoved, RiskDisabled, RiskSettings,
 }
 
 // RiskKinds returns every risk kind, in the order in which risks of the

@@ -321,15 +321,37 @@ moved {
 		},
 		"key removed": {
 			base: key("web", "") + key("old", ""), head: key("web", ""),
-			want: []risk{{review.Low, review.RiskRemoved, "acme/old"}}, reason: "revoked at the next apply --prune",
+			want: []risk{{review.Low, review.RiskRemoved, "acme/old"}}, reason: "removed from the spec: disabled at the next apply --prune, its tokens kept (revoked with --prune=revoke)",
 		},
+		// Issue 18: prune disables, which is reversible: low.
 		"key removed with prune on": {
 			base: key("web", "") + key("old", ""), head: "settings {\n  prune = true\n}\n" + key("web", ""),
+			want: []risk{
+				{review.Low, review.RiskRemoved, "acme/old"},
+				{review.Low, review.RiskSettings, ""},
+			},
+			reason: "removed from the spec: disabled at the next apply (settings.prune = true), its tokens kept",
+		},
+		"prune switched to revoking": {
+			base: "settings {\n  prune = true\n}\n" + key("web", "") + key("old", ""), head: "settings {\n  prune = \"revoke\"\n}\n" + key("web", ""),
 			want: []risk{
 				{review.High, review.RiskSettings, ""},
 				{review.Low, review.RiskRemoved, "acme/old"},
 			},
-			reason: "prune enabled: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone",
+			reason: "prune switched to revoking: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone",
+		},
+		"key disabled": {
+			base: key("web", ""), head: key("web", "disabled = true"),
+			want: []risk{{review.Low, review.RiskDisabled, "acme/web"}}, reason: "disabled: the key's tokens stop working when applied, and are kept (enabling it restores them)",
+		},
+		// Enabling brings access back.
+		"key enabled": {
+			base: key("web", "disabled = true"), head: key("web", ""),
+			want: []risk{{review.High, review.RiskEnabled, "acme/web"}}, reason: "enabled: the key's tokens, kept while it was disabled, work again when applied",
+		},
+		"disabled key widened": {
+			base: key("web", "disabled = true"), head: key("web", "disabled = true\npermissions = [\"*\"]"),
+			want: []risk{{review.High, review.RiskPermissions, "acme/web"}},
 		},
 		"revoked key removed": {
 			base: key("web", "") + key("old", "revoked = true"), head: key("web", ""),
@@ -575,4 +597,20 @@ func TestCompareContent(t *testing.T) {
 		{Field: "metadata", Before: json.RawMessage(`{}`), After: json.RawMessage(`{"team": "web"}`)},
 		{Field: "expires", Before: nil, After: exp},
 	}, review.CompareContent(&before, &after))
+}
+
+// disabled and prune = "revoke" are compared like the other attributes
+// and settings (issue 18).
+func TestReviewDisabledAndPruneMode(t *testing.T) {
+	base := evaluate(t, "settings {\n  prune = true\n}\n"+key("web", "")+key("blog", "disabled = true"))
+	head := evaluate(t, "settings {\n  prune = \"revoke\"\n}\n"+key("web", "disabled = true")+key("blog", "")+key("new", "disabled = true"))
+	r := review.Compare(base, head, reviewNow)
+	assert.Equal(t, []review.FieldChange{{Field: "prune", Before: true, After: "revoke"}}, r.Settings)
+	fields := map[string][]review.FieldChange{}
+	for _, c := range r.Changes {
+		fields[c.Address.String()] = c.Fields
+	}
+	assert.Equal(t, []review.FieldChange{{Field: "disabled", Before: false, After: true}}, fields["acme/web"])
+	assert.Equal(t, []review.FieldChange{{Field: "disabled", Before: true, After: false}}, fields["acme/blog"])
+	assert.Contains(t, fields["acme/new"], review.FieldChange{Field: "disabled", After: true}, "an added key says it is disabled")
 }

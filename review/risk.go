@@ -34,6 +34,8 @@ type Version struct {
 	// the rules decode Content.Permissions otherwise.
 	Perms   []spec.Permission
 	Revoked bool
+	// Disabled: the key is switched off, its tokens kept.
+	Disabled bool
 	// Token is the active token; its ID is empty when there is none or it
 	// is not known.
 	Token Token
@@ -143,6 +145,12 @@ func changedRisks(b, h *Version, now time.Time) []Risk {
 		add(High, RiskUnrevoked, "revoked", "revoked = true removed: the key works again when applied")
 	}
 	switch {
+	case b.Disabled && !h.Disabled && !b.Revoked:
+		add(High, RiskEnabled, "disabled", "enabled: the key's tokens, kept while it was disabled, work again when applied")
+	case !b.Disabled && h.Disabled:
+		add(Low, RiskDisabled, "disabled", "disabled: the key's tokens stop working when applied, and are kept (enabling it restores them)")
+	}
+	switch {
 	case b.Expires != nil && h.Expires == nil:
 		add(High, RiskExpiry, "expires", "expiry removed: the key no longer expires (it was to expire at %s)", stamp(*b.Expires))
 	case b.Expires != nil && h.Expires.After(*b.Expires):
@@ -211,11 +219,11 @@ func sourcesText(s Sources) string {
 	return strings.Join(s, ", ")
 }
 
-// RemovedRisk flags a live key that is no longer declared: it is revoked
-// when (e.g. "at the next apply --prune"). A revocation cannot be undone,
-// but it takes access away: the risk is low.
-func RemovedRisk(a spec.Address, when string) Risk {
-	return Risk{Severity: Low, Kind: RiskRemoved, Address: a.String(), Reason: "removed from the spec: revoked " + when}
+// RemovedRisk flags a live key that is no longer declared; outcome says
+// what becomes of it (e.g. "disabled at the next apply --prune"). Whether
+// it is disabled or revoked, it takes access away: the risk is low.
+func RemovedRisk(a spec.Address, outcome string) Risk {
+	return Risk{Severity: Low, Kind: RiskRemoved, Address: a.String(), Reason: "removed from the spec: " + outcome}
 }
 
 // settingsRisks flags settings changes that affect every key.
@@ -249,9 +257,12 @@ func settingsRisks(base, head *spec.Spec) []Risk {
 	case len(gained) > 0:
 		add(Medium, "allowed_permissions", "allowed_permissions widened: %s", joinDetails(quoteAll(gained)))
 	}
-	if h.Prune != nil && *h.Prune && (b.Prune == nil || !*b.Prune) {
+	switch {
+	case h.PruneRevoke && !b.PruneRevoke:
 		// Removing a key from the spec becomes irreversible.
-		add(High, "prune", "prune enabled: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone")
+		add(High, "prune", "prune switched to revoking: every apply revokes the owned keys the spec no longer declares, and a revocation cannot be undone")
+	case h.Prune != nil && *h.Prune && (b.Prune == nil || !*b.Prune):
+		add(Low, "prune", "prune enabled: every apply disables the owned keys the spec no longer declares, their tokens kept (declaring a key again enables it)")
 	}
 	return out
 }

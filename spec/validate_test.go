@@ -227,7 +227,7 @@ func TestSchemaRules(t *testing.T) {
 		"settings prune is not a bool": {
 			spec: "settings {\n  prune = \"maybe\"\n}\n",
 			want: []diag{
-				{Pos: "keys.hcl:2:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "prune": a bool is required.`},
+				{Pos: "keys.hcl:2:11", Summary: "Incorrect attribute value type", Detail: `Inappropriate value for attribute "prune": want true (disable the owned keys the spec no longer declares), false, or "revoke" (revoke them).`},
 			},
 		},
 		"duplicate settings": {

@@ -62,6 +62,8 @@ func marker(c *reconcile.Change) string {
 		return "-"
 	case reconcile.Blocked:
 		return "!"
+	case reconcile.Held:
+		return "="
 	case reconcile.Update:
 		return "~"
 	}
@@ -78,6 +80,8 @@ func label(c *reconcile.Change) string {
 		return "revoke: " + c.Reason
 	case reconcile.Blocked:
 		return "blocked: " + c.Reason
+	case reconcile.Held:
+		return "held: " + c.Reason
 	case reconcile.NoOp:
 		return "no change"
 	}
@@ -87,9 +91,20 @@ func label(c *reconcile.Change) string {
 	if c.AdoptedFrom != "" {
 		parts = append(parts, fmt.Sprintf("adopt from owner %q", c.AdoptedFrom))
 	}
-	fields := 0
+	fields, switched := 0, ""
 	for _, f := range c.Fields {
-		if f.Field != "owner" {
+		switch f.Field {
+		case "owner":
+		case reconcile.FieldDisabled:
+			switched = "enable"
+			if f.After == true {
+				switched = "disable"
+			}
+		case reconcile.FieldDisabledBy:
+			if len(c.Fields) == 1 {
+				fields++ // who holds it changes, nothing else
+			}
+		default:
 			fields++
 		}
 	}
@@ -100,6 +115,15 @@ func label(c *reconcile.Change) string {
 		parts = append(parts, "rotate")
 	} else if c.Action == reconcile.Update && c.Token != nil && !hasRevokedField(c) {
 		parts = append(parts, "tokens")
+	}
+	if switched != "" {
+		parts = append(parts, switched)
+	}
+	switch {
+	case c.Held:
+		parts = append(parts, "held: "+c.Reason)
+	case c.Reason != "" && c.Action == reconcile.Update && len(parts) > 0:
+		parts[len(parts)-1] += ": " + c.Reason
 	}
 	return strings.Join(parts, ", ")
 }
@@ -126,6 +150,8 @@ func display(v any) string {
 		return x.UTC().Format(time.RFC3339)
 	case json.RawMessage:
 		return Printable(string(x))
+	case []string: // who holds a key disabled
+		return Printable(strings.Join(x, ", "))
 	}
 	return Printable(fmt.Sprint(v))
 }
@@ -142,9 +168,12 @@ func SummaryLine(s reconcile.Summary, past bool) string {
 		{s.Updated, "updated", "to update"},
 		{s.Rotated, "rotated", "to rotate"},
 		{s.Revoked, "revoked", "to revoke"},
+		{s.Disabled, "disabled", "to disable"},
+		{s.Enabled, "enabled", "to enable"},
 		{s.Moved, "moved", "to move"},
 		{s.Adopted, "adopted", "to adopt"},
 		{s.Blocked, "blocked", "blocked"},
+		{s.Held, "held", "held"},
 	}
 	var parts []string
 	for _, it := range items {
@@ -237,9 +266,21 @@ func (v *TextView) Render(w io.Writer, r *Report) error {
 	if risks := p.RiskCounts(); len(risks) > 0 {
 		b.WriteString(" " + RiskCountLine(risks) + ".")
 	}
+	if sum.Blocked > 0 {
+		b.WriteString(" " + BlockedLine(sum.Blocked))
+	}
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// BlockedLine says what n blocked keys mean: the store does not match the
+// spec until each gets a new token.
+func BlockedLine(n int) string {
+	if n == 1 {
+		return "1 key is blocked: the store does not match the spec until the key gets a new token."
+	}
+	return fmt.Sprintf("%d keys are blocked: the store does not match the spec until they get new tokens.", n)
 }
 
 func (v *TextView) change(c *reconcile.Change, st style) string {
@@ -250,9 +291,11 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		paint = st.green
 	case reconcile.Revoke, reconcile.Blocked:
 		paint = st.red
+	case reconcile.Held:
+		paint = st.dim
 	}
 	l := label(c)
-	if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
+	if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked && c.Action != reconcile.Held {
 		l += ", universal"
 	}
 	// Values read back from the store (a revoked key's address, old
@@ -272,6 +315,9 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		}
 		if c.Row.ExpiresAt != nil {
 			field("expires", display(*c.Row.ExpiresAt))
+		}
+		if c.Row.DisabledSpec {
+			field("disabled", "true")
 		}
 	}
 	for _, f := range c.Fields {

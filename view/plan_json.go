@@ -21,6 +21,7 @@ type PlanDocument struct {
 	Command       string        `json:"command"`
 	Owner         string        `json:"owner"`
 	Prune         bool          `json:"prune"`
+	PruneMode     string        `json:"prune_mode"`
 	ComputedAt    string        `json:"computed_at"`
 	Applied       bool          `json:"applied"`
 	Refused       bool          `json:"refused"`
@@ -41,6 +42,9 @@ type JSONSummary struct {
 	Move      int `json:"move"`
 	Adopt     int `json:"adopt"`
 	Blocked   int `json:"blocked"`
+	Disable   int `json:"disable"`
+	Enable    int `json:"enable"`
+	Held      int `json:"held"`
 	Unchanged int `json:"unchanged"`
 	// Risks counts the changes' risks per severity (every severity
 	// present), as keyprov diff does; MaxSeverity is the worst, "" without.
@@ -58,6 +62,7 @@ type JSONChange struct {
 	MovedFrom   string       `json:"moved_from,omitempty"`
 	AdoptedFrom string       `json:"adopted_from,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
+	Held        bool         `json:"held,omitempty"`
 	Fields      []JSONField  `json:"fields"`
 	Token       *JSONToken   `json:"token,omitempty"`
 	Create      *JSONCreated `json:"create,omitempty"`
@@ -73,6 +78,7 @@ type JSONCreated struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	Expires     *string         `json:"expires"`
 	Revoked     bool            `json:"revoked"`
+	Disabled    bool            `json:"disabled"`
 }
 
 // JSONField is one changed attribute; before and after are JSON values
@@ -139,10 +145,17 @@ func Document(r *Report) PlanDocument {
 		FormatVersion: PlanJSONVersion, Command: r.Command, Owner: p.Owner, Prune: p.Prune,
 		ComputedAt: p.Now.UTC().Format(time.RFC3339Nano), Applied: r.Applied, Refused: len(p.Refusals) > 0, RunID: r.RunID,
 		Summary: JSONSummary{Create: s.Created, Update: s.Updated, Rotate: s.Rotated, Revoke: s.Revoked,
-			Move: s.Moved, Adopt: s.Adopted, Blocked: s.Blocked, Unchanged: s.Unchanged},
+			Move: s.Moved, Adopt: s.Adopted, Blocked: s.Blocked, Unchanged: s.Unchanged,
+			Disable: s.Disabled, Enable: s.Enabled, Held: s.Held},
 		Changes: []JSONChange{}, Warnings: []JSONWarning{}, Refusals: []JSONRefusal{},
 	}
 	doc.Summary.Risks, doc.Summary.MaxSeverity = jsonRiskCounts(p.RiskCounts())
+	switch {
+	case p.Prune && p.PruneRevoke:
+		doc.PruneMode = "revoke"
+	case p.Prune:
+		doc.PruneMode = "disable"
+	}
 	if r.Stats != nil {
 		n := r.Stats.Rows()
 		doc.RowsWritten = &n
@@ -153,7 +166,7 @@ func Document(r *Report) PlanDocument {
 			continue
 		}
 		jc := JSONChange{Address: c.Address.String(), Tenant: c.Address.Tenant, Slug: c.Address.Slug,
-			Action: string(c.Action), Universal: c.Universal, AdoptedFrom: c.AdoptedFrom, Reason: c.Reason, Fields: []JSONField{},
+			Action: string(c.Action), Universal: c.Universal, AdoptedFrom: c.AdoptedFrom, Reason: c.Reason, Held: c.Held, Fields: []JSONField{},
 			Risks: jsonRisks(c.Risks)}
 		if c.MovedFrom != nil {
 			jc.MovedFrom = c.MovedFrom.String()
@@ -165,7 +178,8 @@ func Document(r *Report) PlanDocument {
 		}
 		if c.Action == reconcile.Create && c.Row != nil {
 			jc.Create = &JSONCreated{Name: c.Row.Name, Description: c.Row.Description,
-				Permissions: PermissionsJSON(c.Row.Permissions), Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil}
+				Permissions: PermissionsJSON(c.Row.Permissions), Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil,
+				Disabled: c.Row.DisabledSpec}
 		}
 		doc.Changes = append(doc.Changes, jc)
 	}
@@ -213,6 +227,9 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 	if risks := p.RiskCounts(); len(risks) > 0 {
 		sum += " · " + RiskCountLine(risks)
 	}
+	if n := p.Summary().Blocked; n > 0 {
+		sum += " · " + BlockedLine(n)
+	}
 	fmt.Fprintf(&b, "### %s for owner `%s`\n\n**%s**\n\n", title, mdCode(p.Owner), sum)
 	if len(p.Refusals) > 0 {
 		b.WriteString("> [!CAUTION]\n> The apply is refused; nothing is written:\n")
@@ -245,7 +262,7 @@ func (v MarkdownView) Render(w io.Writer, r *Report) error {
 		}
 		rows++
 		l := label(c)
-		if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked {
+		if c.Universal && c.Action != reconcile.Revoke && c.Action != reconcile.Blocked && c.Action != reconcile.Held {
 			l += ", universal" // as the text view: the kind matters when a key reaches every tenant
 		}
 		mark := mdMarker(c)
@@ -285,6 +302,8 @@ func mdMarker(c *reconcile.Change) string {
 		return "➖"
 	case reconcile.Blocked:
 		return "⛔"
+	case reconcile.Held:
+		return "⏸️"
 	}
 	return "✏️"
 }

@@ -49,7 +49,7 @@ func raw(s string) json.RawMessage { return json.RawMessage(s) }
 func everyChange() *reconcile.Plan {
 	moved := addr("acme/store")
 	return &reconcile.Plan{
-		Owner: "platform", Now: planNow,
+		Owner: "platform", Now: planNow, Prune: true,
 		Changes: []reconcile.Change{
 			{Address: addr("acme/blog"), Action: reconcile.Update, KeyID: 4,
 				Token: &reconcile.TokenChange{Before: "wat_…b1Qx", After: "wat_…Zr4T", Previous: "wat_…b1Qx", PreviousUntil: at("2026-06-01T00:00:00Z")},
@@ -74,6 +74,8 @@ func everyChange() *reconcile.Plan {
 				Risks: []review.Risk{{Severity: review.High, Kind: review.RiskUnrevoked, Address: "acme/restored", Field: "revoked",
 					Reason: "revoked = true removed: the key works again when applied"}}},
 			{Address: addr("acme/shop"), Action: reconcile.Update, KeyID: 8, MovedFrom: &moved},
+			{Address: addr("acme/suspended"), Action: reconcile.Held, KeyID: 14, Held: true,
+				Reason: "disabled by alice@ops at 2026-05-01T08:00:00Z: unpaid invoice; keyprov enable acme/suspended lifts it"},
 			{Address: addr("acme/website"), Action: reconcile.Update, KeyID: 9,
 				Fields: []reconcile.FieldChange{
 					{Field: "name", Before: "Website", After: "Public website"},
@@ -90,11 +92,23 @@ func everyChange() *reconcile.Plan {
 					Permissions: []byte(`[{"name": "reports.read"}]`), Metadata: []byte(`{"team": "data"}`),
 					ExpiresAt: at("2027-01-01T00:00:00Z"), Owner: "platform"},
 				Token: &reconcile.TokenChange{After: "wat_…4sWd"}},
+			{Address: addr("globex/shop"), Action: reconcile.Update, KeyID: 15,
+				Fields: []reconcile.FieldChange{{Field: "disabled", Before: false, After: true}, {Field: "disabled_by", Before: nil, After: []string{"spec"}}},
+				Risks: []review.Risk{{Severity: review.Low, Kind: review.RiskDisabled, Address: "globex/shop", Field: "disabled",
+					Reason: "disabled: the key's tokens stop working when applied, and are kept (enabling it restores them)"}}},
+			{Address: addr("globex/trial"), Action: reconcile.Update, KeyID: 16,
+				Fields: []reconcile.FieldChange{{Field: "disabled", Before: true, After: false}, {Field: "disabled_by", Before: []string{"prune"}, After: nil}},
+				Risks: []review.Risk{{Severity: review.High, Kind: review.RiskEnabled, Address: "globex/trial", Field: "disabled",
+					Reason: "enabled: the key's tokens, kept while it was disabled, work again when applied"}}},
+			{Address: addr("initech/archive"), Action: reconcile.Update, KeyID: 17, Reason: reconcile.ReasonRemoved,
+				Fields: []reconcile.FieldChange{{Field: "disabled", Before: false, After: true}, {Field: "disabled_by", Before: nil, After: []string{"prune"}}},
+				Risks: []review.Risk{{Severity: review.Low, Kind: review.RiskRemoved, Address: "initech/archive",
+					Reason: "removed from the spec: disabled by an apply with --prune, its tokens kept (declaring it again enables it)"}}},
 			{Address: addr("initech/gone"), Action: reconcile.Revoke, KeyID: 11, Reason: reconcile.ReasonRemoved,
 				Fields: []reconcile.FieldChange{{Field: "revoked", Before: false, After: true}},
 				Token:  &reconcile.TokenChange{Before: "wat_…Gg9e", Retired: []string{"wat_…Gg9e", "wat_…Pp0a"}},
 				Risks: []review.Risk{{Severity: review.Low, Kind: review.RiskRemoved, Address: "initech/gone",
-					Reason: "removed from the spec: revoked by an apply with --prune"}}},
+					Reason: "removed from the spec: revoked by an apply with --prune=revoke: its tokens can never be used again"}}},
 			{Address: addr("root/cdn"), Action: reconcile.NoOp, Universal: true, KeyID: 1},
 			{Address: addr("root/frontend"), Action: reconcile.Create, Universal: true,
 				Row: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
@@ -115,7 +129,7 @@ func everyChange() *reconcile.Plan {
 		},
 		Warnings: []reconcile.Warning{
 			{Address: "acme/website", Kind: reconcile.WarnExpiring, Message: "expires at 2026-05-10T00:00:00Z, in 5 days"},
-			{Address: "initech/intranet", Kind: reconcile.WarnUnmanaged, Message: "owned by this spec but no longer declared in it; apply --prune revokes it"},
+			{Address: "initech/intranet", Kind: reconcile.WarnUnmanaged, Message: "owned by this spec but no longer declared in it; apply --prune disables it (its tokens are kept)"},
 		},
 	}
 }
@@ -135,7 +149,7 @@ func refusedPlan() *reconcile.Plan {
 		Refusals: []reconcile.Refusal{
 			{Address: "root/search", Message: "critical risk (--fail-on high): new universal key: its token reaches every tenant"},
 			{Address: "acme/website", Message: `acme/website exists and is owned by "billing", not by this spec's owner "platform": it was created by hand or by another spec; use --adopt to take it over`},
-			{Message: "the prune would revoke 12 keys, more than --max-prune allows (10, from max(10, 25%) of 14 owned keys): raise --max-prune if this is intended"},
+			{Message: `the prune would disable 3 keys owned by "platform" that the spec no longer declares, of 5 live ones; by default one apply may disable at most 1 (10% of the live keys, at least 1). If this is intended, allow it with --max-prune 3 (or --max-prune 60%)`},
 		},
 	}
 }
