@@ -20,37 +20,29 @@ import (
 	"github.com/keyprov/keyprov/token"
 )
 
-// The CI example is examples/ci/keyprov-review.yml, whose checks are the
-// steps of examples/ci/review.sh. These tests run those steps, with the
-// keyprov binary built from this package, against a pull request made on
-// every example spec of examples/: the workflow must be able to review each.
+// The CI example is examples/ci/keyprov-review.yml, which runs keyprov's
+// action (action.yml), whose checks are the steps of examples/ci/review.sh.
+// These tests run those steps, with the keyprov binary built from this
+// package, against a pull request made on every example spec of examples/:
+// the action must be able to review each. TestActionPostsOneComment runs
+// the action's steps themselves.
 
 const (
 	ciWorkflow = "../../examples/ci/keyprov-review.yml"
+	ciAction   = "../../action.yml"
 	ciScript   = "../../examples/ci/review.sh"
 	ciExamples = "../../examples"
 )
 
-// reviewSteps are the review.sh steps the workflow runs, in order.
+// reviewSteps are the review.sh steps the action runs, in order.
 func reviewSteps(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(ciWorkflow)
-	require.NoError(t, err)
-	var wf struct {
-		Env  map[string]string `yaml:"env"`
-		Jobs map[string]struct {
-			Steps []struct {
-				Name string `yaml:"name"`
-				Run  string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	require.NoError(t, yaml.Unmarshal(b, &wf))
-	require.True(t, strings.HasSuffix(wf.Env["REVIEW"], "review.sh"), "the workflow's REVIEW is the review script, not %q", wf.Env["REVIEW"])
+	action := readAction(t)
 	call := regexp.MustCompile(`bash "\$REVIEW" (\w+)`)
 	var steps []string
-	for _, s := range wf.Jobs["review"].Steps {
+	for _, s := range action.Runs.Steps {
 		for _, m := range call.FindAllStringSubmatch(s.Run, -1) {
+			require.True(t, strings.HasSuffix(s.Env["REVIEW"], "/examples/ci/review.sh"), "step %q: REVIEW is the review script, not %q", s.Name, s.Env["REVIEW"])
 			steps = append(steps, m[1])
 		}
 	}
@@ -79,11 +71,38 @@ func exampleSpecs(t *testing.T) []string {
 	return dirs
 }
 
-// TestCIWorkflowSteps: the workflow runs every check of the review, each
+// TestCIWorkflowSteps: the action runs every check of the review, each
 // through review.sh, so that TestCIExampleReviewsEveryExample runs what
-// the workflow runs.
+// the action runs; the workflow runs the action of this release.
 func TestCIWorkflowSteps(t *testing.T) {
-	assert.Equal(t, []string{"fmt", "validate", "scan", "history", "diff"}, reviewSteps(t))
+	assert.Equal(t, []string{"fmt", "validate", "scan", "history", "diff", "comment"}, reviewSteps(t))
+
+	b, err := os.ReadFile(ciWorkflow)
+	require.NoError(t, err)
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string            `yaml:"uses"`
+				With map[string]string `yaml:"with"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &wf))
+	v, err := os.ReadFile("../../VERSION")
+	require.NoError(t, err)
+	inputs := readAction(t).Inputs
+	uses := 0
+	for _, s := range wf.Jobs["review"].Steps {
+		if !strings.HasPrefix(s.Uses, "keyprov/keyprov@") && s.Uses != "./" {
+			continue
+		}
+		uses++
+		assert.Equal(t, "keyprov/keyprov@v"+strings.TrimSpace(string(v)), s.Uses, "the workflow names the action of this release")
+		for k := range s.With {
+			assert.Contains(t, inputs, k, "the workflow sets %q, which the action does not take", k)
+		}
+	}
+	assert.Equal(t, 1, uses, "the workflow runs keyprov's action once")
 }
 
 // ciRepo is a git repository holding one example: BASE is the example as
@@ -218,6 +237,9 @@ func TestCIExampleReviewsEveryExample(t *testing.T) {
 				r.commit("a plain change", change)
 
 				for _, s := range steps {
+					if s == "comment" {
+						continue // needs GitHub's API: TestActionPostsOneComment
+					}
 					code, stdout, stderr := r.step(s)
 					require.Equal(t, 0, code, "review.sh %s failed:\n%s%s", s, stdout, stderr)
 					if s == "diff" {
