@@ -22,7 +22,7 @@ func indexes(t *testing.T, u string) []string {
 	defer conn.Close(ctx)
 	rows := mustQuery(t, conn, `SELECT pg_get_indexdef(i.indexrelid) || ' valid=' || (i.indisvalid AND i.indisready)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-WHERE c.relnamespace = 'keyprov'::regnamespace ORDER BY 1`)
+WHERE c.relnamespace = 'keyprov'::regnamespace AND c.relname IN ('keys', 'tokens', 'events') ORDER BY 1`)
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	return out
