@@ -7,8 +7,8 @@ import (
 
 	"github.com/keyprov/keyprov/scan"
 	"github.com/keyprov/keyprov/spec"
-	"github.com/keyprov/keyprov/view"
 	"github.com/keyprov/keyprov/token"
+	"github.com/keyprov/keyprov/view"
 )
 
 // A token pasted where an address, a path or a subcommand belongs is a
