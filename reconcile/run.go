@@ -60,6 +60,9 @@ type Result struct {
 	// record now is the apply's (written, or so already).
 	Record   *store.InputRecord
 	Recorded bool
+	// StoreDigest is the input digest the store had recorded for the
+	// spec's owner when a plan given RunOptions.Record read it (nil: none).
+	StoreDigest []byte
 }
 
 // Run reconciles the store with the spec: it migrates the schema, then in
@@ -92,7 +95,10 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 				res.Record = inputRecord(opts.Record, s, st, opts, res.Plan)
 				res.Record.Counter = res.Position.Counter
 			}
-			return nil
+			if opts.Record != nil && !empty {
+				res.StoreDigest, err = tx.RecordedDigest(ctx, s.Settings.Owner)
+			}
+			return err
 		})
 		if err == nil && len(res.Plan.Refusals) > 0 {
 			// The apply would be refused: say so as an apply does.

@@ -180,3 +180,16 @@ SELECT EXISTS (SELECT FROM c), EXISTS (SELECT FROM up)`
 	}
 	return current, written, nil
 }
+
+// RecordedDigest returns the input digest recorded for owner, nil for none.
+func (t *Tx) RecordedDigest(ctx context.Context, owner string) ([]byte, error) {
+	var d []byte
+	err := t.tx.QueryRow(ctx, "SELECT digest FROM "+t.db.table("inputs")+" WHERE owner = $1", owner).Scan(&d)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the input record: %w", err)
+	}
+	return d, nil
+}

@@ -58,6 +58,7 @@ func commands() []*command {
 		scanCmd,
 		planCmd,
 		applyCmd,
+		showCmd,
 		revokeCmd,
 		historyCmd,
 		verifyCmd,

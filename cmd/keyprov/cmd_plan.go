@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/view"
 )
@@ -110,15 +112,21 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
 	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys that expire within this `duration`")
 	fullRead := fs.Bool("full-read", false, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest)")
+	full := fs.Bool("full", a.cfg.Full, "take the full path: evaluate the spec and read the store even when the store's input record shows that nothing changed since the last apply (KEYPROV_FULL)")
 	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
 	var detailed *bool
 	if dry {
 		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
 	}
+	var saved savedFlags
+	saved.add(fs, dry)
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
 	if !ok {
 		return code
+	}
+	if !dry && len(pos) == 1 {
+		return a.applySaved(ctx, c, fs, pos[0], dbf, out.val, *maxLines, saved.maxAge, lf)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(a.err, "keyprov %s: unexpected argument %s (use -f to name the spec)\n", c.name, quoteArg(pos[0]))
@@ -129,6 +137,12 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	runID := reconcile.NewRunID()
 	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
 	a.log = log
+	rc := a.newRecipe(fs, sf)
+	if !*full && !*fullRead && saved.out == "" {
+		if code, ok := a.fastPath(ctx, c, rc, dbf, dry, out.val, *maxLines, runID, start); ok {
+			return code
+		}
+	}
 
 	prog := newProgress(a.err, isTerminal(a.err), log)
 	defer prog.End()
@@ -185,6 +199,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		FullRead: *fullRead,
 		Meta:     reconcile.Meta{RunID: runID, Actor: actor(a)},
 	}
+	opts.Record = rc.record(s)
 	phase := "applying"
 	if dry {
 		phase = "planning"
@@ -209,6 +224,24 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	if err := pv.Render(a.out, report); err != nil {
 		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
 	}
+	if err := a.writeSavedPlan(saved.out, res, rc, s, runID, refused); err != nil {
+		fmt.Fprintf(a.err, "keyprov plan: writing %s: %v\n", saved.out, err)
+		return exitInvalid
+	}
+	logSummary(log, c.name, res, refused, evalTime, start, false)
+	switch {
+	case refused:
+		return exitRefused
+	case dry && detailed != nil && *detailed && res.Plan.HasChanges():
+		return exitChanges
+	}
+	return exitOK
+}
+
+// logSummary logs the one summary line of a plan or an apply: the
+// counts, the phases' durations, and whether the run was answered from
+// the store's input record (fast, with no evaluation and no phase).
+func logSummary(log zerolog.Logger, name string, res *reconcile.Result, refused bool, evalTime time.Duration, start time.Time, fast bool) {
 	sum := res.Plan.Summary()
 	ev := log.Info()
 	if refused {
@@ -221,14 +254,8 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		Dur("eval", evalTime).Dur("migrate", res.Timings.Migrate).Dur("lock", res.Timings.Lock).
 		Dur("load", res.Timings.Load).Dur("diff", res.Timings.Diff).Dur("write", res.Timings.Write).
 		Dur("duration", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).
-		Msg(c.name + " finished")
-	switch {
-	case refused:
-		return exitRefused
-	case dry && detailed != nil && *detailed && res.Plan.HasChanges():
-		return exitChanges
-	}
-	return exitOK
+		Bool("fast_path", fast).Bool("input_recorded", res.Recorded).
+		Msg(name + " finished")
 }
 
 // addFailOnFlag adds --fail-on LEVEL: none, risk (any), low, medium, high

@@ -32,6 +32,9 @@ type Config struct {
 
 	// AllowNewPrevious is the default of --allow-new-previous (plan, apply).
 	AllowNewPrevious bool `env:"KEYPROV_ALLOW_NEW_PREVIOUS"`
+	// Full is the default of --full (plan, apply): never answer from the
+	// store's input record.
+	Full bool `env:"KEYPROV_FULL"`
 }
 
 func loadConfig(environ map[string]string) (Config, error) {

@@ -18,6 +18,8 @@ type dbFlags struct {
 	connectTimeout time.Duration
 	lockTimeout    time.Duration
 	queryMode      oneOf
+	// probed is the connection the fast path made, for the full path.
+	probed *store.DB
 }
 
 func addDBFlags(fs *flagSet, cfg Config) *dbFlags {
@@ -58,6 +60,10 @@ func (e errConfig) Unwrap() error { return e.err }
 
 // open connects to the store, waiting for it as configured.
 func (d *dbFlags) open(ctx context.Context, a *app, progress func(attempt int, elapsed time.Duration)) (*store.DB, error) {
+	if db := d.probed; db != nil {
+		d.probed = nil
+		return db, nil
+	}
 	u, err := d.databaseURL(a.cfg)
 	if err != nil {
 		return nil, errConfig{err}

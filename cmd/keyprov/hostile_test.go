@@ -81,6 +81,10 @@ func TestHostile(t *testing.T) {
 		})
 		env.Setenv("KEYPROV_DATABASE_URL", tr.url)
 		env.Setenv("KEYPROV_WAIT", "0s")
+		// The fast path of plan and apply reads the store's input record
+		// before evaluating: these cases prove what the full evaluation
+		// refuses before connecting (fastpath_test.go covers the other).
+		env.Setenv("KEYPROV_FULL", "true")
 		env.Setenv("KEYPROV_CONNECT_TIMEOUT", "2s")
 		env.Setenv("KEYPROV_ACTOR", "tester")
 		env.Setenv("KEYPROV_LOG_FORMAT", "json")

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyprov/keyprov/planfile"
+	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
+	"github.com/keyprov/keyprov/view"
+)
+
+// Saved plans (plan -out FILE, apply FILE, show FILE): a deploy step
+// applies exactly the plan that was reviewed, without the spec or any
+// secret, and only to the store as it was when the plan was made.
+
+// defaultPlanMaxAge is the default of apply's --plan-max-age.
+const defaultPlanMaxAge = 24 * time.Hour
+
+// savedFlags are plan's -out and apply's --plan-max-age.
+type savedFlags struct {
+	out    string
+	maxAge time.Duration
+}
+
+func (s *savedFlags) add(fs *flagSet, dry bool) {
+	if dry {
+		fs.StringVar(&s.out, "out", "", "also write the plan to `file` (mode 0600), for keyprov apply FILE and keyprov show FILE: keys' content and tokens' digests and hints, never a token; refused plans are not written")
+		return
+	}
+	fs.DurationVar(&s.maxAge, "plan-max-age", defaultPlanMaxAge, "apply FILE: refuse (exit 4) a saved plan computed longer ago than this `duration`")
+}
+
+// writeSavedPlan writes the plan of res to path (plan -out), atomically,
+// with mode 0600. A plan that would be refused is not written.
+func (a *app) writeSavedPlan(path string, res *reconcile.Result, rc *recipe, s *spec.Spec, runID string, refused bool) error {
+	if path == "" {
+		return nil
+	}
+	if refused {
+		fmt.Fprintf(a.err, "keyprov plan: %s not written: the apply would be refused\n", path)
+		return nil
+	}
+	f := &planfile.File{Keyprov: keyprovVersion(), SchemaVersion: store.SchemaVersion, RunID: runID,
+		Store: res.Position, StoreInputDigest: hex.EncodeToString(res.StoreDigest), Record: res.Record, Plan: res.Plan}
+	if rc != nil {
+		d := rc.digest(s.Inputs.Digest)
+		f.InputDigest = d.Hex()
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".keyprov-plan-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, removes nothing
+	if err := planfile.Write(tmp, f); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	a.log.Info().Str("file", path).Int64("change_counter", f.Store.Counter).Msg("plan written")
+	return nil
+}
+
+// readSavedPlan reads a saved plan.
+func readSavedPlan(path string) (*planfile.File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return planfile.Read(fh)
+}
+
+// applySaved is apply FILE: it applies the saved plan without the spec.
+func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path string, dbf *dbFlags, format string, maxLines int, maxAge time.Duration, lf *logFlags) int {
+	for _, name := range []string{"file", "f", "var", "var-file"} {
+		if fs.given(name) {
+			fmt.Fprintf(a.err, "keyprov apply: %s is a saved plan, applied as it was computed: -%s does not apply to it\n", quoteArg(path), name)
+			return exitInvalid
+		}
+	}
+	lf.setup(a)
+	start := time.Now()
+	runID := reconcile.NewRunID()
+	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
+	a.log = log
+	f, err := readSavedPlan(path)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov apply: %s: %v\n", quoteArg(path), err)
+		log.Error().Err(err).Msg("apply refused: the saved plan cannot be read")
+		return exitInvalid
+	}
+	pv, err := view.NewPlanView(format, isTerminal(a.out) && !a.cfg.NoColor, maxLines)
+	if err != nil {
+		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		return exitInvalid
+	}
+	prog := newProgress(a.err, isTerminal(a.err), log)
+	defer prog.End()
+	var attempts atomic.Int64
+	prog.Start("waiting for the database", func() string { return plural(int(attempts.Load()), "attempt") })
+	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
+	prog.End()
+	if err != nil {
+		return a.storeExit(withCause(ctx, err), c.name)
+	}
+	defer db.Close(context.Background())
+	prog.Start("applying the saved plan", nil)
+	res, err := reconcile.ApplySaved(ctx, db, &reconcile.Saved{Plan: f.Plan, Position: f.Store, SchemaVersion: f.SchemaVersion,
+		Record: f.Record, MaxAge: maxAge, Meta: reconcile.Meta{RunID: runID, Actor: actor(a)}})
+	prog.End()
+	var re *reconcile.RefusedError
+	if errors.As(err, &re) {
+		for _, r := range re.Refusals {
+			fmt.Fprintf(a.err, "keyprov: apply of %s refused: %s. Nothing was written.\n", path, r.Message)
+		}
+		log.Error().Str("file", path).Err(err).Msg("apply refused: nothing was written")
+		return exitRefused
+	}
+	if err != nil {
+		return a.storeExit(withCause(ctx, err), c.name)
+	}
+	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: true, RunID: runID, Stats: &res.Stats}
+	if err := pv.Render(a.out, report); err != nil {
+		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+	}
+	logSummary(log, c.name, res, false, 0, start, false)
+	return exitOK
+}
