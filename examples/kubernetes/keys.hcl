@@ -3,8 +3,12 @@
 # keyprov-spec, mounted at /etc/keyprov; a change to it is a new ConfigMap,
 # so the pods roll and apply it.
 #
-# Tokens are files of the Secret keyprov-tokens, mounted at
-# /run/secrets/keyprov-tokens: one file a key, named after it.
+# Each token is an entry of the Secret keyprov-tokens, which the init
+# container reads into its environment (secretKeyRef). The example tokens of
+# example-tokens.env let you try it locally:
+#
+#   set -a; . examples/kubernetes/example-tokens.env; set +a
+#   keyprov validate --secrets -f examples/kubernetes
 
 settings {
   owner = "api"
@@ -18,20 +22,20 @@ settings {
 
 universal_key "frontend" {
   name        = "Front end, every tenant"
-  token       = file("/run/secrets/keyprov-tokens/frontend")
+  token       = env("FRONTEND_KEY")
   permissions = ["content.read"]
 }
 
 tenant_key "editor" {
   tenant      = "acme"
   name        = "Editorial tools (acme)"
-  token       = file("/run/secrets/keyprov-tokens/editor-acme")
+  token       = env("EDITOR_KEY_ACME")
   permissions = ["content.read", "content.write"]
 }
 
 tenant_key "reporting" {
   tenant      = "globex"
   name        = "Reporting (globex)"
-  token       = file("/run/secrets/keyprov-tokens/reporting-globex")
+  token       = env("REPORTING_KEY_GLOBEX")
   permissions = ["reports:read"]
 }

@@ -343,25 +343,25 @@ func TestImage(t *testing.T) {
 	assert.Regexp(t, `(?m)^nonroot:x:65532:65532:`, string(passwd))
 	assertCABundle(t, filepath.Join(fs.dir, "etc/ssl/certs/ca-certificates.crt"))
 
-	// The pod's files: a database of the test's own and a token for each
-	// entry of the tokens' Secret.
+	// The pod's files (the spec, and the URL of a database of the test's
+	// own) and a new token for each entry of the tokens' Secret.
 	dbURL := pgtest.NewDatabase(t)
-	tokens := map[string]string{}
 	values := map[string]string{}
 	for _, f := range ex.files {
 		switch {
 		case f.secret == "keyprov-db" && f.key == "url":
-			values[f.path] = dbURL + "\n"
-		case f.secret == "keyprov-tokens":
-			tok, err := token.Generate(token.DefaultPrefix)
-			require.NoError(t, err)
-			tokens[f.key] = tok.Reveal()
-			values[f.path] = tok.Reveal() + "\n" // as kubectl create secret --from-file would
+			values[f.path] = dbURL + "\n" // as kubectl create secret --from-file would
 		case f.secret != "":
 			t.Fatalf("the test does not know what the Secret %s holds", f.secret)
 		default:
 			values[f.path] = f.data
 		}
+	}
+	tokens := map[string]string{}
+	for key := range ex.secrets["keyprov-tokens"] {
+		tok, err := token.Generate(token.DefaultPrefix)
+		require.NoError(t, err)
+		tokens[key] = tok.Reveal()
 	}
 	uid, gid := userOf(t, cfg.User)
 	sc := ex.init.SecurityContext
@@ -392,7 +392,11 @@ func TestImage(t *testing.T) {
 
 	// The init container, as the Deployment runs it.
 	const pod = "api-5d8f7c9b6-x2x7q"
-	env := ex.env(t, pod)
+	env := ex.env(t, pod, func(name, key string) string {
+		require.Equal(t, "keyprov-tokens", name, "the test does not know what the Secret %s holds", name)
+		require.Contains(t, tokens, key)
+		return tokens[key]
+	})
 	code, stdout, stderr = runner.run(t, ex.init.Args, env, "")
 	require.Equal(t, 0, code, "the init container failed:\n%s%s", stdout, stderr)
 	secretsOf(stdout + stderr)

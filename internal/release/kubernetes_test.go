@@ -212,9 +212,9 @@ func loadK8sExample(t *testing.T) k8sExample {
 	return ex
 }
 
-// env returns the init container's environment; a field of the pod reads
-// as podName.
-func (ex k8sExample) env(t *testing.T, podName string) []string {
+// env returns the init container's environment: the pod's name for its
+// field, secret(name, key) for an entry of a Secret.
+func (ex k8sExample) env(t *testing.T, podName string, secret func(name, key string) string) []string {
 	t.Helper()
 	var env []string
 	for _, e := range ex.init.Env {
@@ -223,8 +223,10 @@ func (ex k8sExample) env(t *testing.T, podName string) []string {
 			env = append(env, e.Name+"="+e.Value)
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
 			env = append(env, e.Name+"="+podName)
+		case e.ValueFrom.SecretKeyRef != nil:
+			env = append(env, e.Name+"="+secret(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key))
 		default:
-			t.Fatalf("env %s: the test knows only values and the pod's name", e.Name)
+			t.Fatalf("env %s: the test knows only values, the pod's name and Secrets' entries", e.Name)
 		}
 	}
 	return env
@@ -241,9 +243,9 @@ func (ex k8sExample) fileAt(p string) (podFile, bool) {
 
 // TestKubernetesExample: the example's parts fit together. The init
 // container runs the image that make image tags, as the image's user,
-// read-only; it applies the spec of the ConfigMap; every token file the
-// spec reads and the database URL file are entries of its Secrets.
-// TestImage runs the same init container from the image.
+// read-only; it applies the spec of the ConfigMap; every token the spec
+// reads is an entry of the tokens' Secret, the database URL file one of
+// the database's. TestImage runs the same init container from the image.
 func TestKubernetesExample(t *testing.T) {
 	ex := loadK8sExample(t)
 	assert.Equal(t, "localhost/keyprov:"+release(t), ex.image, "the image of make image at this release (make image tags IMAGE_NAME:VERSION on the release's tag)")
@@ -257,7 +259,11 @@ func TestKubernetesExample(t *testing.T) {
 	assert.Equal(t, ex.spec, spec.data)
 
 	env := map[string]string{}
-	for _, kv := range ex.env(t, "api-0") {
+	for _, kv := range ex.env(t, "api-0", func(name, key string) string {
+		_, ok := ex.secrets[name][key]
+		assert.True(t, ok, "secrets.example.yaml shows the Secret %s with the entry %s", name, key)
+		return "secret:" + name + "/" + key
+	}) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -266,14 +272,20 @@ func TestKubernetesExample(t *testing.T) {
 	assert.NotEmpty(t, urlFile.secret)
 	assert.NotContains(t, env, "KEYPROV_DATABASE_URL", "the URL is a file of a Secret, not a variable")
 
-	reads := regexp.MustCompile(`file\("([^"]+)"\)`).FindAllStringSubmatch(ex.spec, -1)
+	assert.NotRegexp(t, `file\(`, ex.spec, "the tokens come from the environment")
+	reads := regexp.MustCompile(`env\("([^"]+)"\)`).FindAllStringSubmatch(ex.spec, -1)
 	require.NotEmpty(t, reads)
+	tokens := 0
 	for _, m := range reads {
-		f, ok := ex.fileAt(m[1])
-		if assert.True(t, ok, "the spec reads %s: an entry of a mounted Secret", m[1]) {
-			assert.Equal(t, "keyprov-tokens", f.secret)
+		assert.True(t, strings.HasPrefix(env[m[1]], "secret:keyprov-tokens/"), "the spec reads %s: an entry of the Secret keyprov-tokens, not %q", m[1], env[m[1]])
+	}
+	for k, v := range env {
+		if strings.HasPrefix(v, "secret:keyprov-tokens/") {
+			tokens++
+			assert.Contains(t, ex.spec, `env("`+k+`")`, "the init container passes %s, which the spec does not read", k)
 		}
 	}
+	assert.Equal(t, len(ex.secrets["keyprov-tokens"]), tokens, "each token of the Secret is passed")
 
 	sc := ex.init.SecurityContext
 	require.NotNil(t, sc)
