@@ -204,7 +204,7 @@ func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, dbf *dbFlags
 		fmt.Fprintf(a.err, "keyprov: %v\n", err)
 		return exitInvalid, true
 	}
-	res := &reconcile.Result{Plan: p, Applied: !dry, Record: rec, Recorded: true}
+	res := &reconcile.Result{Plan: p, Applied: !dry, Record: rec, Recorded: !dry}
 	report := &view.Report{Plan: p, Command: c.name, Applied: res.Applied, RunID: runID}
 	if res.Applied {
 		report.Stats = &res.Stats
