@@ -427,9 +427,10 @@ func (s *ghStub) hasLabel(l string) bool {
 // TestActionPostsOneComment runs the action's steps on pull requests to a
 // throwaway repository, with GitHub's API a local stub: the review is
 // posted as one comment, found again among more than a page of others on
-// the next push and updated, never duplicated; a risky change fails the
-// risk gate and labels the pull request; fail-on and comment do what they
-// say; the token is never printed.
+// the next push and updated, never duplicated; a high risk fails the risk
+// gate at the default fail-on and labels the pull request, fail-on
+// critical lets it pass but not a critical one; fail-on none and comment
+// do what they say; the token is never printed.
 func TestActionPostsOneComment(t *testing.T) {
 	const token = "ghs_stubTokenForTheActionTest0123456789"
 	stub := newGHStub(t, token, 7)
@@ -476,9 +477,17 @@ func TestActionPostsOneComment(t *testing.T) {
 	assert.Equal(t, 1, stub.count("PATCH", fmt.Sprintf("/repos/%s/issues/comments/%d", actionRepository, first.ID)))
 	assert.False(t, stub.hasLabel("keyprov-risk"))
 
-	// A risky change: the comment says why, the label is added, and the
-	// risk gate fails the action.
-	r.commit("a risky change", map[string]string{"keys.hcl": r.appendTo("keys.hcl", probeUniversalKey)})
+	// A high risk (a new key with a wildcard permission): the comment says
+	// why, the label is added, and the risk gate fails the action at the
+	// default fail-on, high.
+	r.commit("a high risk", map[string]string{"keys.hcl": r.appendTo("keys.hcl", `
+tenant_key "review-wide" {
+  tenant      = "acme"
+  name        = "Review probe, every permission"
+  token       = env("REVIEW_WIDE_KEY")
+  permissions = ["cms.*"]
+}
+`)})
 	run = ar.run(nil)
 	logs.WriteString(run.log)
 	assert.True(t, run.failed, run.log)
@@ -487,9 +496,25 @@ func TestActionPostsOneComment(t *testing.T) {
 	assert.Equal(t, "flagged", run.outputs["risk"])
 	cs = stub.keyprovComments()
 	require.Len(t, cs, 1)
-	assert.Contains(t, cs[0].Body, "**critical** `root/review-probe-all`")
+	assert.Contains(t, cs[0].Body, "**high** `acme/review-wide`")
 	assert.True(t, stub.hasLabel("keyprov-risk"))
 	assert.Equal(t, 1, stub.count("POST", commentsPath))
+
+	// fail-on critical lets a high risk pass.
+	run = ar.run(map[string]string{"fail-on": "critical"})
+	logs.WriteString(run.log)
+	require.False(t, run.failed, "step %q failed:\n%s", run.failedStep, run.log)
+	assert.False(t, stub.hasLabel("keyprov-risk"))
+
+	// A critical risk (a new universal key) fails it.
+	r.commit("a critical risk", map[string]string{"keys.hcl": r.appendTo("keys.hcl", probeUniversalKey)})
+	run = ar.run(map[string]string{"fail-on": "critical"})
+	logs.WriteString(run.log)
+	assert.True(t, run.failed, run.log)
+	assert.Equal(t, "Risk gate (keyprov diff --fail-on)", run.failedStep, run.log)
+	assert.Contains(t, stub.keyprovComments()[0].Body, "**critical** `root/review-probe-all`")
+	assert.True(t, stub.hasLabel("keyprov-risk"))
+	assert.Len(t, stub.keyprovComments(), 1)
 
 	// fail-on none only comments: the action passes, the label goes.
 	run = ar.run(map[string]string{"fail-on": "none"})
