@@ -60,6 +60,8 @@ func commands() []*command {
 		applyCmd,
 		showCmd,
 		revokeCmd,
+		disableCmd,
+		enableCmd,
 		historyCmd,
 		verifyCmd,
 		listCmd,

@@ -23,7 +23,9 @@ var listCmd = &command{
 	summary: "list the keys in the store, without secrets",
 	help: `Lists the keys in the store, sorted by address: name, universal or tenant
 key, permissions with their attributes (wb.page(rwd=r)), the hints of the
-live tokens (wat_…9fQx: never a token or a digest), expiry, state, owner,
+live tokens (wat_…9fQx: never a token or a digest), expiry, state (active;
+revoked; disabled, with who holds it: spec, prune, operator; or expired; a
+disabled key keeps its tokens, which verify again once it is enabled), owner,
 the time of the last change and the last use that a verifier recorded
 (keys.last_used_at, written by the verify package's WithLastUsed).
 
@@ -55,11 +57,22 @@ type listKey struct {
 	State         string          `json:"state"`
 	RevokedAt     *time.Time      `json:"revoked_at,omitempty"`
 	RevokedReason string          `json:"revoked_reason,omitempty"`
+	Disabled      *listDisabled   `json:"disabled,omitempty"`
 	Owner         string          `json:"owner"`
 	UpdatedAt     time.Time       `json:"updated_at"`
 	// LastUsedAt is the last use a verifier recorded, null when none has.
 	LastUsedAt *time.Time `json:"last_used_at"`
 	perms      []string   // permissions as name(attr=value,…), for the text table
+}
+
+// listDisabled is who holds a listed key disabled, and since when.
+type listDisabled struct {
+	At time.Time `json:"at"`
+	// By names the holders: "spec", "prune", "operator".
+	By []string `json:"by"`
+	// Actor and Reason are the operator's, for an operator's disable.
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type listToken struct {
@@ -73,6 +86,9 @@ const (
 	listActive  = "active"
 	listExpired = "expired"
 	listRevoked = "revoked"
+	// listStateDisabled is a disabled key's state: after revoked, before
+	// expired, as verify decides.
+	listStateDisabled = "disabled"
 )
 
 func runList(ctx context.Context, a *app, c *command, args []string) int {
@@ -179,9 +195,17 @@ func toListKey(k *store.Key, now time.Time) listKey {
 		Tokens: []listToken{}, ExpiresAt: utcPtr(k.ExpiresAt), State: listActive,
 		RevokedAt: utcPtr(k.RevokedAt), RevokedReason: k.RevokedReason, Owner: k.Owner, UpdatedAt: k.UpdatedAt.UTC(),
 	}
+	if d := k.Disabled; d.At != nil {
+		lk.Disabled = &listDisabled{At: d.At.UTC(), By: d.Holders()}
+		if op := d.Operator; op != nil {
+			lk.Disabled.Actor, lk.Disabled.Reason = op.Actor, op.Reason
+		}
+	}
 	switch {
 	case k.RevokedAt != nil:
 		lk.State = listRevoked
+	case lk.Disabled != nil:
+		lk.State = listStateDisabled
 	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
 		lk.State = listExpired
 	}
@@ -299,6 +323,8 @@ func writeListText(w io.Writer, keys []listKey, hidden int) {
 			state := k.State
 			if k.RevokedAt != nil {
 				state += " " + k.RevokedAt.Format(time.RFC3339)
+			} else if k.Disabled != nil {
+				state += " (" + strings.Join(k.Disabled.By, ", ") + ")"
 			}
 			// Stored values are escaped (tabs too, which would break the table).
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", view.Printable(k.Address), view.Printable(k.Name), kind,

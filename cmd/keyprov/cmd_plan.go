@@ -24,12 +24,15 @@ var planCmd = &command{
 	name:    "plan",
 	summary: "show what apply would change, changing nothing",
 	help: `Evaluates the spec with its secrets, reads the store and prints the plan:
-what apply would create (+), update (~), rotate, revoke (-) or leave blocked
-(!). Nothing is written and no lock is taken. Changes that widen access are
+what apply would create (+), update (~), rotate, disable or enable, revoke
+(-) or leave blocked (!), and the keys an operator's disable holds (=).
+Nothing is written and no lock is taken. Changes that widen access are
 flagged with the risk levels of keyprov diff.
 
 Exit status: 0 success; with --detailed-exitcode, 0 no changes and 2 changes
-pending; 1 invalid spec or flags; 3 store unavailable; 4 the apply would be
+pending or keys blocked (the store does not match the spec until they get
+new tokens; a key held by an operator's disable is neither); 1 invalid
+spec or flags; 3 store unavailable; 4 the apply would be
 refused (also: a change at or above --fail-on); 5 the server rejected
 keyprov (authentication, no such database, no CONNECT).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
@@ -104,7 +107,8 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	dbf := addDBFlags(fs, a.cfg)
 	out := addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
 	adopt := fs.Bool("adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
-	prune := fs.Bool("prune", a.cfg.Prune, "revoke keys owned by this spec that it no longer declares (KEYPROV_PRUNE, or settings { prune = true })")
+	prune := &pruneFlag{mode: a.cfg.Prune}
+	fs.Var(prune, "prune", "disable the keys owned by this spec that it no longer declares, keeping their tokens; --prune=revoke revokes them (KEYPROV_PRUNE, or settings { prune = true } or { prune = \"revoke\" })")
 	var maxPrune maxPruneFlag
 	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10 keys or 25%, whichever is larger)")
 	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
@@ -116,11 +120,15 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
 	var detailed *bool
 	if dry {
-		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
+		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when there are changes or blocked keys, 0 when there are none")
 	}
 	var saved savedFlags
 	saved.add(fs, dry)
 	lf := addLogFlags(fs, a.cfg)
+	if v, spaced := pruneValueSpaced(args); spaced {
+		fmt.Fprintf(a.err, "keyprov %s: --prune takes its mode after '=': write --prune=%s (with a space, %s would be read as an argument)\n", c.name, v, quoteArg(v))
+		return exitInvalid
+	}
 	pos, code, ok := fs.parse(a, args)
 	if !ok {
 		return code
@@ -191,8 +199,9 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	}
 	defer db.Close(context.Background())
 
+	pruneOn, pruneRevokes := prune.resolve(fs.given("prune"), s.Settings)
 	opts := reconcile.RunOptions{
-		Options: reconcile.Options{Adopt: *adopt, Prune: *prune || (s.Settings.Prune != nil && *s.Settings.Prune && !fs.given("prune")),
+		Options: reconcile.Options{Adopt: *adopt, Prune: pruneOn, PruneRevoke: pruneRevokes,
 			MaxPrune: maxPrune.v, WarnExpiry: *warnExpiry, Strict: *strict, AllowNewPrevious: *allowNewPrevious,
 			FailOn: failOnSeverity(failOn.val)},
 		DryRun:   dry,
@@ -232,7 +241,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	switch {
 	case refused:
 		return exitRefused
-	case dry && detailed != nil && *detailed && res.Plan.HasChanges():
+	case dry && detailed != nil && *detailed && (res.Plan.HasChanges() || res.Plan.Summary().Blocked > 0):
 		return exitChanges
 	}
 	return exitOK

@@ -20,7 +20,7 @@ type Config struct {
 	ConnectTimeout  time.Duration `env:"KEYPROV_CONNECT_TIMEOUT" envDefault:"5s"`
 	LockTimeout     time.Duration `env:"KEYPROV_LOCK_TIMEOUT" envDefault:"30s"`
 	QueryMode       string        `env:"KEYPROV_QUERY_MODE" envDefault:"exec"`
-	Prune           bool          `env:"KEYPROV_PRUNE"`
+	Prune           pruneMode     `env:"KEYPROV_PRUNE"`
 	LogLevel        string        `env:"KEYPROV_LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"KEYPROV_LOG_FORMAT" envDefault:"auto"`
 	MaxSpecBytes    int64         `env:"KEYPROV_MAX_SPEC_BYTES" envDefault:"8388608"`

@@ -228,6 +228,13 @@ func TestSecrets(t *testing.T) {
 		{name: "history", args: []string{"history", "--log-level", "trace"}},
 		{name: "history json", args: []string{"history", "-o", "json"}},
 		{name: "history of a key", args: []string{"history", "root/frontend", "-o", "json"}},
+		// An operator's disable, a held key, and enable.
+		{name: "disable", args: []string{"disable", "acme/site", "--reason", "suspended", "--log-level", "trace"}},
+		{name: "plan held", args: []string{"plan", "-o", "json", "--strict", "--log-level", "trace"}},
+		{name: "list disabled", args: []string{"list", "-o", "json"}},
+		{name: "enable", args: []string{"enable", "acme/site", "--reason", "paid", "--log-level", "trace"}},
+		{name: "disable a token", args: []string{"disable", secretTokens["TOK_SITE_ACME"], "--reason", "x"}, exit: 1},
+		{name: "disable with a token as reason", args: []string{"disable", "acme/site", "--reason", secretTokens["TOK_SITE_ACME"]}, exit: 1},
 		// Verify: every outcome.
 		{name: "verify", args: []string{"verify", "--log-level", "trace"}, stdin: secretTokens["TOK_SITE_ACME"]},
 		{name: "verify json", args: []string{"verify", "-o", "json"}, stdin: secretTokens["TOK_FRONTEND_NEW"] + "\n"},
@@ -282,6 +289,7 @@ func TestSecrets(t *testing.T) {
 		{name: "unavailable history", args: []string{"history", "--log-level", "trace"}, env: unavailable, exit: 3},
 		{name: "unavailable verify", args: []string{"verify", "--log-level", "trace"}, env: unavailable, stdin: secretTokens["TOK_FRONTEND_NEW"], exit: 3},
 		{name: "unavailable revoke", args: []string{"revoke", "root/frontend", "--reason", "x", "--log-level", "trace"}, env: unavailable, exit: 3},
+		{name: "unavailable enable", args: []string{"enable", "root/frontend", "--log-level", "trace"}, env: unavailable, exit: 3},
 		{name: "unavailable flag", args: []string{"apply", "--database-url", closed, "--wait", "0s", "--log-level", "trace"}, exit: 3},
 		{name: "bad port", args: []string{"apply", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": "postgres://" + role + ":" + secretPassword + "@127.0.0.1:notaport/keyprov"}, exit: 1},
 		{name: "bad host", args: []string{"list", "--log-level", "trace"}, env: map[string]string{"KEYPROV_DATABASE_URL": "postgres://" + role + ":" + secretPassword + "@[::1/keyprov"}, exit: 1},
