@@ -110,7 +110,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	prune := &pruneFlag{mode: a.cfg.Prune}
 	fs.Var(prune, "prune", "disable the keys owned by this spec that it no longer declares, keeping their tokens; --prune=revoke revokes them (KEYPROV_PRUNE, or settings { prune = true } or { prune = \"revoke\" })")
 	var maxPrune maxPruneFlag
-	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10 keys or 25%, whichever is larger)")
+	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10% of the live keys, at least 1)")
 	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
 	failOn := addFailOnFlag(fs, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none")
 	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
