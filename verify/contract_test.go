@@ -19,6 +19,7 @@ import (
 const contractSQL = `SELECT k.tenant, k.slug, k.universal, k.permissions, k.metadata, k.expires_at, t.state,
        CASE
          WHEN k.revoked_at IS NOT NULL THEN 'revoked'
+         WHEN k.disabled_at IS NOT NULL THEN 'disabled'
          WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
          WHEN t.state = 'active' THEN 'valid'
          WHEN t.state = 'previous' AND t.valid_until > now() THEN 'valid'
@@ -36,13 +37,15 @@ func TestSQLContract(t *testing.T) {
 	// A previous token retired at its cutoff by an apply.
 	f.exec(`UPDATE keyprov.tokens SET valid_until = now() - interval '1 minute' WHERE state = 'previous'`)
 	f.apply(standardSpecCutoff(now))
+	// A disabled key (issue 18): its token is kept, and answers disabled.
+	f.exec(`UPDATE keyprov.keys SET disabled_at = now(), disabled_spec = true WHERE slug = 'rolled'`)
 	v, err := verify.New(f.pool)
 	require.NoError(t, err)
 
 	toks := map[string]string{ // token → the status the README documents
-		tokFrontend: "valid", tokWebsite2: "valid", tokRotated2: "valid",
+		tokFrontend: "valid", tokWebsite2: "valid", tokRotated2: "disabled",
 		tokWebsite: "previous_expired", tokExpired: "expired", tokRevoked: "revoked",
-		tokRotated1: "retired", tokUnknown: "unknown",
+		tokRotated1: "disabled", tokUnknown: "unknown",
 	}
 	for tok, want := range toks {
 		t.Run(want+" "+token.Hint(tok, "wat_"), func(t *testing.T) {

@@ -26,6 +26,9 @@ var (
 	// ErrRevoked: the token's key is revoked, or the token was retired when
 	// its key was revoked.
 	ErrRevoked = errors.New("verify: key revoked")
+	// ErrDisabled: the token's key is disabled (by the spec, a prune or an
+	// operator); its tokens are kept and verify again once it is enabled.
+	ErrDisabled = errors.New("verify: key disabled")
 	// ErrExpired: the token's key expired.
 	ErrExpired = errors.New("verify: key expired")
 	// ErrPreviousExpired: the token is the previous token of a rolling
@@ -44,8 +47,9 @@ var (
 // may name the key; it never contains the token. Any other error from Verify
 // means the store could not be asked.
 type Error struct {
-	// Err is the sentinel: ErrMalformed, ErrUnknown, ErrRevoked, ErrExpired,
-	// ErrPreviousExpired, ErrRetired or ErrScopeDenied.
+	// Err is the sentinel: ErrMalformed, ErrUnknown, ErrRevoked,
+	// ErrDisabled, ErrExpired, ErrPreviousExpired, ErrRetired or
+	// ErrScopeDenied.
 	Err error
 	// Address is the key's address (tenant/slug) when the token was found.
 	Address string
@@ -81,6 +85,7 @@ const (
 	CodeMalformed       = "malformed"
 	CodeUnknown         = "unknown"
 	CodeRevoked         = "revoked"
+	CodeDisabled        = "disabled"
 	CodeExpired         = "expired"
 	CodePreviousExpired = "previous_expired"
 	CodeRetired         = "retired"
@@ -100,6 +105,8 @@ func Code(err error) string {
 		return CodeUnknown
 	case errors.Is(err, ErrRevoked):
 		return CodeRevoked
+	case errors.Is(err, ErrDisabled):
+		return CodeDisabled
 	case errors.Is(err, ErrExpired):
 		return CodeExpired
 	case errors.Is(err, ErrPreviousExpired):
@@ -394,7 +401,7 @@ func New(db DB, opts ...Option) (*Verifier, error) {
 // unique index tokens_digest), joined to its key by primary key.
 func lookupSQL(schema string) string {
 	return `SELECT k.id, k.tenant, k.slug, k.universal, k.name, k.permissions::text, k.metadata::text,
-	k.expires_at, k.revoked_at, coalesce(k.revoked_reason, ''),
+	k.expires_at, k.revoked_at, coalesce(k.revoked_reason, ''), k.disabled_at,
 	t.state, t.hint, t.valid_until, t.retired_at, coalesce(t.retired_reason, '')
 FROM ` + pgx.Identifier{schema, "tokens"}.Sanitize() + ` t
 JOIN ` + pgx.Identifier{schema, "keys"}.Sanitize() + ` k ON k.id = t.key_id
@@ -407,6 +414,8 @@ type record struct {
 	key           *Key
 	revokedAt     *time.Time
 	revokedReason string
+	// disabledAt is when the key was disabled; nil while it is enabled.
+	disabledAt *time.Time
 	state         string
 	retiredAt     *time.Time
 	retiredReason string
@@ -473,12 +482,13 @@ func (v *Verifier) fetch(ctx context.Context, d token.Digest) (*record, error) {
 		perms, meta          string
 		validUntil           *time.Time
 		revokedAt            *time.Time
+		disabledAt           *time.Time
 		retiredAt            *time.Time
 		revReason, retReason string
 		state                string
 	)
 	err := v.db.QueryRow(ctx, v.query, d[:]).Scan(&k.ID, &k.Tenant, &k.Slug, &k.Universal, &k.Name, &perms, &meta,
-		&k.ExpiresAt, &revokedAt, &revReason, &state, &k.TokenHint, &validUntil, &retiredAt, &retReason)
+		&k.ExpiresAt, &revokedAt, &revReason, &disabledAt, &state, &k.TokenHint, &validUntil, &retiredAt, &retReason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -502,7 +512,7 @@ func (v *Verifier) fetch(ctx context.Context, d token.Digest) (*record, error) {
 	case string(Previous):
 		k.Token, k.ValidUntil = Previous, utc(validUntil)
 	}
-	return &record{key: &k, revokedAt: utc(revokedAt), revokedReason: revReason,
+	return &record{key: &k, revokedAt: utc(revokedAt), revokedReason: revReason, disabledAt: utc(disabledAt),
 		state: state, retiredAt: utc(retiredAt), retiredReason: retReason}, nil
 }
 
@@ -534,7 +544,8 @@ func decodePermissions(text string) ([]Permission, error) {
 
 // check decides whether the token verifies at now. The order of the cases
 // is the precedence documented in the package documentation and in the SQL
-// contract: key revoked, key expired, then the token's own state.
+// contract: key revoked, key disabled, key expired, then the token's own
+// state.
 func (r *record) check(now time.Time) error {
 	k := r.key
 	switch {
@@ -544,6 +555,8 @@ func (r *record) check(now time.Time) error {
 			detail += ": " + r.revokedReason
 		}
 		return &Error{Err: ErrRevoked, Address: k.Address, Detail: detail}
+	case r.disabledAt != nil:
+		return &Error{Err: ErrDisabled, Address: k.Address, Detail: "disabled at " + stamp(*r.disabledAt)}
 	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
 		return &Error{Err: ErrExpired, Address: k.Address, Detail: "expired at " + stamp(*k.ExpiresAt)}
 	case r.state == string(Active):
