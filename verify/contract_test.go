@@ -38,14 +38,14 @@ func TestSQLContract(t *testing.T) {
 	f.exec(`UPDATE keyprov.tokens SET valid_until = now() - interval '1 minute' WHERE state = 'previous'`)
 	f.apply(standardSpecCutoff(now))
 	// A disabled key (issue 18): its token is kept, and answers disabled.
-	f.exec(`UPDATE keyprov.keys SET disabled_at = now(), disabled_spec = true WHERE slug = 'rolled'`)
+	f.exec(`UPDATE keyprov.keys SET disabled_at = now(), disabled_spec = true WHERE slug = 'frontend'`)
 	v, err := verify.New(f.pool)
 	require.NoError(t, err)
 
 	toks := map[string]string{ // token → the status the README documents
-		tokFrontend: "valid", tokWebsite2: "valid", tokRotated2: "disabled",
+		tokFrontend: "disabled", tokWebsite2: "valid", tokRotated2: "valid",
 		tokWebsite: "previous_expired", tokExpired: "expired", tokRevoked: "revoked",
-		tokRotated1: "disabled", tokUnknown: "unknown",
+		tokRotated1: "retired", tokUnknown: "unknown",
 	}
 	for tok, want := range toks {
 		t.Run(want+" "+token.Hint(tok, "wat_"), func(t *testing.T) {
