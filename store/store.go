@@ -186,7 +186,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cancel()
 		if err == nil {
 			if attempt > 1 {
-				cfg.Log.Info().Str("database", target).Int("attempts", attempt).Dur("waited", time.Since(start)).Msg("database reachable")
+				cfg.Log.Info().Str("database", target).Int("attempts", attempt).Dur("waited_ms", time.Since(start)).Msg("database reachable")
 			}
 			return &DB{conn: conn, schema: cfg.Schema, cfg: cfg}, nil
 		}
@@ -206,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		sleep := time.Duration(rand.Int64N(int64(backoff))) + 10*time.Millisecond
 		sleep = min(sleep, cfg.Wait-elapsed)
 		cfg.Log.Warn().Str("database", target).Int("attempt", attempt).Err(err).
-			Dur("retry_in", sleep).Dur("elapsed", elapsed).Msg("database not reachable yet, retrying")
+			Dur("retry_in_ms", sleep).Dur("elapsed_ms", elapsed).Msg("database not reachable yet, retrying")
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: interrupted while waiting for %s: %w", ErrUnavailable, target, context.Cause(ctx))

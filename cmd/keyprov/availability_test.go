@@ -116,7 +116,7 @@ func TestApplyDatabaseNeverUp(t *testing.T) {
 	res := runKeyprov(t, dir, env, "apply")
 	assert.Equal(t, exitStore, res.code)
 	assert.Empty(t, res.stdout, "no plan without a store")
-	assert.Contains(t, res.stderr, fmt.Sprintf("keyprov: store: database unavailable: keyprov@127.0.0.1:%d/keys not reachable after", port))
+	assert.Contains(t, logText(t, res.stderr), fmt.Sprintf("error=store: database unavailable: keyprov@127.0.0.1:%d/keys not reachable after", port))
 	assert.Contains(t, res.stderr, "(KEYPROV_WAIT=1.5s)")
 	assert.Contains(t, res.stderr, retryMessage, "every attempt is logged")
 	assertNoSecret(t, "output", res.stdout+res.stderr, testPassword, env["TOKEN_WEBSITE"])
@@ -186,8 +186,9 @@ func TestApplyRejected(t *testing.T) {
 			res := runKeyprov(t, dir, env, "apply")
 			require.Equal(t, exitRejected, res.code, res.stderr)
 			assert.Empty(t, res.stdout)
-			assert.Contains(t, res.stderr, tc.cause)
-			assert.Contains(t, res.stderr, "(SQLSTATE "+tc.code+")")
+			text := logText(t, res.stderr)
+			assert.Contains(t, text, tc.cause)
+			assert.Contains(t, text, "(SQLSTATE "+tc.code+")")
 			assert.NotContains(t, res.stderr, "TLS", "no TLS fallback noise")
 			assert.Equal(t, 0, strings.Count(res.stderr, retryMessage), "a rejection is not retried")
 			assertNoSecret(t, "output", res.stdout+res.stderr, testPassword)
@@ -230,9 +231,10 @@ func TestApplyCannotCreateSchema(t *testing.T) {
 	env["KEYPROV_DATABASE_URL"] = u.String()
 	res := runKeyprov(t, dir, env, "apply")
 	require.Equal(t, exitRejected, res.code, res.stderr)
-	assert.Contains(t, res.stderr, `creating schema \"keyprov\"`)
-	assert.Contains(t, res.stderr, "permission denied for database")
-	assert.Contains(t, res.stderr, "CREATE SCHEMA keyprov AUTHORIZATION")
+	text := logText(t, res.stderr)
+	assert.Contains(t, text, `creating schema "keyprov"`)
+	assert.Contains(t, text, "permission denied for database")
+	assert.Contains(t, text, "CREATE SCHEMA keyprov AUTHORIZATION")
 }
 
 func TestMalformedDatabaseURL(t *testing.T) {
@@ -297,7 +299,7 @@ func TestApplyLockTimeout(t *testing.T) {
 	require.NoError(t, <-done)
 
 	assert.Equal(t, exitStore, res.code)
-	assert.Contains(t, res.stderr, `keyprov: store: lock timeout: another keyprov held the lock on schema "keyprov" for more than 300ms (KEYPROV_LOCK_TIMEOUT)`)
+	assert.Contains(t, logText(t, res.stderr), `error=store: lock timeout: another keyprov held the lock on schema "keyprov" for more than 300ms (KEYPROV_LOCK_TIMEOUT)`)
 	assert.Empty(t, res.stdout)
 
 	// Once the lock is free, the apply goes through.

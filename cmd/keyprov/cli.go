@@ -37,6 +37,9 @@ type app struct {
 	environ map[string]string
 	cfg     Config
 	log     zerolog.Logger
+	// jsonLog: stderr carries JSON events only (--log-format json), so
+	// what is said to people there is said in events (logging.go).
+	jsonLog bool
 	// now is the clock of checks that need no database (validate's
 	// expiry warnings); tests fix it.
 	now func() time.Time
@@ -76,9 +79,14 @@ func run(ctx context.Context, args []string, io stdio, environ []string) int {
 
 // runAt is run with a clock.
 func runAt(ctx context.Context, args []string, io stdio, environ []string, now func() time.Time) int {
-	a := &app{stdio: io, environ: splitEnviron(environ), log: zerolog.Nop(), now: now}
+	a := &app{stdio: io, environ: splitEnviron(environ), now: now}
+	a.setLogger(earlyLogSettings(a.environ, args))
 	if len(args) == 0 {
-		a.usage(a.err)
+		if a.jsonLog {
+			a.errorf("keyprov: no command: run keyprov --help for the commands")
+		} else {
+			a.usage(a.err)
+		}
 		return exitInvalid
 	}
 	name := args[0]
@@ -96,15 +104,21 @@ func runAt(ctx context.Context, args []string, io stdio, environ []string, now f
 		if c.name == name {
 			cfg, err := loadConfig(a.environ)
 			if err != nil {
-				fmt.Fprintf(a.err, "keyprov: %v\n", err)
+				a.errorf("keyprov: %v", err)
 				return exitInvalid
 			}
 			a.cfg = cfg
+			if cfg.CPUProfile != "" {
+				defer a.startCPUProfile()()
+			}
 			return c.run(ctx, a, c, args[1:])
 		}
 	}
-	fmt.Fprintf(a.err, "keyprov: unknown command %s\n\n", quoteArg(name))
-	a.usage(a.err)
+	a.errorf("keyprov: unknown command %s", quoteArg(name))
+	if !a.jsonLog {
+		fmt.Fprintln(a.err)
+		a.usage(a.err)
+	}
 	return exitInvalid
 }
 
@@ -173,7 +187,7 @@ func (fs *flagSet) parse(a *app, args []string) (pos []string, code int, ok bool
 			if slices.ContainsFunc(args, func(s string) bool { return looksLikeToken(s) }) {
 				err = errors.New("invalid flags " + notRepeated)
 			}
-			fmt.Fprintf(a.err, "keyprov %s: %v\nRun \"keyprov %s --help\" for usage.\n", fs.cmd.name, err, fs.cmd.name)
+			a.errorf("keyprov %s: %v\nRun \"keyprov %s --help\" for usage.", fs.cmd.name, err, fs.cmd.name)
 			return nil, exitInvalid, false
 		}
 		rest := fs.Args()
@@ -281,8 +295,8 @@ type logFlags struct {
 
 func addLogFlags(fs *flagSet, cfg Config) *logFlags {
 	l := &logFlags{
-		level:  oneOf{cfg.LogLevel, []string{"trace", "debug", "info", "warn", "error", "disabled"}},
-		format: oneOf{cfg.LogFormat, []string{"auto", "json", "console"}},
+		level:  oneOf{cfg.LogLevel, logLevels},
+		format: oneOf{cfg.LogFormat, logFormats},
 	}
 	fs.Var(&l.level, "log-level", "log `level`: trace, debug, info, warn, error or disabled (KEYPROV_LOG_LEVEL)")
 	fs.Var(&l.format, "log-format", "log `format` on stderr: auto (console on a terminal, JSON otherwise), json or console (KEYPROV_LOG_FORMAT)")
@@ -290,7 +304,7 @@ func addLogFlags(fs *flagSet, cfg Config) *logFlags {
 }
 
 func (l *logFlags) setup(a *app) {
-	a.log = newLogger(a.err, l.level.val, l.format.val, isTerminal(a.err), a.cfg.NoColor)
+	a.setLogger(l.level.val, l.format.val)
 }
 
 func isTerminal(w io.Writer) bool {

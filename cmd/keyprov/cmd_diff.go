@@ -65,7 +65,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 	sf := addSpecFlags(fs, a.cfg)
 	out := addOutputFlag(fs, "text, json or markdown (a pull-request comment)", "text", "json", "markdown")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
-	failOn := addFailOnFlag(fs, "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
+	failOn := addFailOnFlag(fs, "none", "exit 4 when a risk is flagged at or above `level`: risk (any), low, medium, high, critical, or none")
 	var baseVarFiles, headVarFiles stringList
 	fs.Var(&baseVarFiles, "base-var-file", "read BASE's variables from this `file` instead of the -var-file ones (at BASE's revision for git:REF); repeatable; \"\" for none")
 	fs.Var(&headVarFiles, "head-var-file", "read HEAD's variables from this `file` instead of the -var-file ones (at HEAD's revision for git:REF); repeatable; \"\" for none")
@@ -76,13 +76,13 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if len(pos) < 1 || len(pos) > 2 {
-		fmt.Fprintf(a.err, "keyprov diff: want BASE and HEAD (or BASE alone, compared with the -f paths)\nRun \"keyprov diff --help\" for usage.\n")
+		a.errorf("keyprov diff: want BASE and HEAD (or BASE alone, compared with the -f paths)\nRun \"keyprov diff --help\" for usage.")
 		return exitInvalid
 	}
 	lf.setup(a)
 	rv, err := view.NewReviewView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 
@@ -109,7 +109,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		}
 		if ls.diags.HasErrors() {
 			errs, warns := view.Count(ls.diags)
-			fmt.Fprintf(a.err, "The %s spec (%s) has %s, %s: nothing to compare.\n", [2]string{"BASE", "HEAD"}[i], printableArg(side.arg), plural(errs, "error"), plural(warns, "warning"))
+			a.errorf("The %s spec (%s) has %s, %s: nothing to compare.", [2]string{"BASE", "HEAD"}[i], printableArg(side.arg), plural(errs, "error"), plural(warns, "warning"))
 			invalid = true
 			continue
 		}
@@ -128,7 +128,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		}
 	}
 	if err := rv.Render(a.out, report); err != nil {
-		fmt.Fprintf(a.err, "keyprov: writing the review: %v\n", err)
+		a.errorf("keyprov: writing the review: %v", err)
 		return exitInvalid
 	}
 	sum := r.Summary()

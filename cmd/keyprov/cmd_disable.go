@@ -78,7 +78,7 @@ func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	lf.setup(a)
 	fail := func(format string, args ...any) int {
-		fmt.Fprintf(a.err, "keyprov "+c.name+": "+format+"\n", args...)
+		a.errorf("keyprov "+c.name+": "+format, args...)
 		return exitInvalid
 	}
 	if len(pos) != 1 {
@@ -160,7 +160,7 @@ func (a *app) reportEnable(addr spec.Address, sw *store.Switch) int {
 	case sw.Changed:
 		fmt.Fprintf(a.out, "Lifted the operator's disable of %s; it stays disabled %s.\n", addr, rest)
 	case rest != "":
-		fmt.Fprintf(a.err, "keyprov enable: %s is disabled %s, not by an operator: keyprov enable lifts only an operator's disable. Nothing was changed.\n", addr, rest)
+		a.errorf("keyprov enable: %s is disabled %s, not by an operator: keyprov enable lifts only an operator's disable. Nothing was changed.", addr, rest)
 		return exitRefused
 	default:
 		fmt.Fprintf(a.out, "%s is not disabled.\n", addr)

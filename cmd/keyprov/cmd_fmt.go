@@ -60,13 +60,13 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 	if len(pos) == 1 && pos[0] == "-" {
 		src, err := io.ReadAll(a.in)
 		if err != nil {
-			fmt.Fprintf(a.err, "keyprov fmt: reading standard input: %v\n", err)
+			a.errorf("keyprov fmt: reading standard input: %v", err)
 			return exitInvalid
 		}
 		out, diags := format(src, "<stdin>")
 		sources := map[string][]byte{"<stdin>": src}
 		if diags.HasErrors() {
-			view.WriteDiagnosticsText(a.err, diags, sources, false)
+			a.writeDiagnostics(diags, sources, false)
 			return exitInvalid
 		}
 		changed := !bytes.Equal(src, out)
@@ -86,7 +86,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 
 	files, err := fmtFiles(pos, *recursive)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
+		a.errorf("keyprov fmt: %v", err)
 		return exitInvalid
 	}
 	status := exitOK
@@ -95,7 +95,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 	// prefixes set anywhere in them are redacted in every diff.
 	srcs, diags := spec.ReadSources(files, a.cfg.MaxSpecBytes)
 	if diags.HasErrors() {
-		view.WriteDiagnosticsText(a.err, diags, nil, false)
+		a.writeDiagnostics(diags, nil, false)
 		status = exitInvalid
 	}
 	sources := make(map[string][]byte, len(srcs))
@@ -108,7 +108,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		f, src := s.Name, s.Bytes
 		out, diags := format(src, f)
 		if diags.HasErrors() {
-			view.WriteDiagnosticsText(a.err, diags, sources, isTerminal(a.err) && !a.cfg.NoColor)
+			a.writeDiagnostics(diags, sources, isTerminal(a.err) && !a.cfg.NoColor)
 			status = exitInvalid
 			continue
 		}
@@ -129,18 +129,18 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		// it points to (a mounted secrets file, perhaps) into the
 		// repository, and writing through it would change that file.
 		if fi, err := os.Lstat(f); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			fmt.Fprintf(a.err, "keyprov fmt: %s is a symbolic link: not rewritten (format the file it points to)\n", view.Printable(f))
+			a.errorf("keyprov fmt: %s is a symbolic link: not rewritten (format the file it points to)", view.Printable(f))
 			status = exitInvalid
 			continue
 		}
 		if err := writeFileKeepMode(f, out); err != nil {
-			fmt.Fprintf(a.err, "keyprov fmt: %v\n", err)
+			a.errorf("keyprov fmt: %v", err)
 			status = exitInvalid
 		}
 	}
 	// A file that does not parse is reported as such, not as unformatted.
 	if *check && unformatted {
-		fmt.Fprintln(a.err, "Some files are not formatted: run keyprov fmt to fix them.")
+		a.errorf("Some files are not formatted: run keyprov fmt to fix them.")
 	}
 	return status
 }

@@ -62,12 +62,12 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 	case 1:
 		addr, err := parseAddressArg(pos[0])
 		if err != nil {
-			fmt.Fprintf(a.err, "keyprov history: %v\n", err)
+			a.errorf("keyprov history: %v", err)
 			return exitInvalid
 		}
 		filter.Tenant, filter.Slug = addr.Tenant, addr.Slug
 	default:
-		fmt.Fprintln(a.err, "keyprov history: want at most one key address (tenant/slug)")
+		a.errorf("keyprov history: want at most one key address (tenant/slug)")
 		return exitInvalid
 	}
 	db, err := dbf.open(ctx, a, nil)

@@ -106,7 +106,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov list: unexpected argument %s (use --tenant or --owner to filter)\n", quoteArg(pos[0]))
+		a.errorf("keyprov list: unexpected argument %s (use --tenant or --owner to filter)", quoteArg(pos[0]))
 		return exitInvalid
 	}
 	lf.setup(a)
@@ -147,7 +147,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 			Keys          []listKey `json:"keys"`
 		}{"1", keys}, "", "  ")
 		if err != nil {
-			fmt.Fprintf(a.err, "keyprov list: %v\n", err)
+			a.errorf("keyprov list: %v", err)
 			return exitInvalid
 		}
 		w.Write(append(view.PrintableJSON(b), '\n'))

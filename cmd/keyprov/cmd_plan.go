@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/user"
 	"runtime"
@@ -82,6 +81,9 @@ func (m *maxPruneFlag) String() string {
 	return m.v.String()
 }
 
+// UnmarshalText reads KEYPROV_MAX_PRUNE.
+func (m *maxPruneFlag) UnmarshalText(b []byte) error { return m.Set(string(b)) }
+
 func (m *maxPruneFlag) Set(s string) error {
 	pct := strings.HasSuffix(s, "%")
 	n, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
@@ -109,13 +111,13 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	adopt := fs.Bool("adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
 	prune := &pruneFlag{mode: a.cfg.Prune}
 	fs.Var(prune, "prune", "disable the keys owned by this spec that it no longer declares, keeping their tokens; --prune=revoke revokes them (KEYPROV_PRUNE, or settings { prune = true } or { prune = \"revoke\" })")
-	var maxPrune maxPruneFlag
-	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (default: 10% of the live keys, at least 1)")
-	strict := fs.Bool("strict", false, "refuse the whole apply (exit 4) when a key is blocked by a revoked token")
-	failOn := addFailOnFlag(fs, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none")
+	maxPrune := a.cfg.MaxPrune
+	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (KEYPROV_MAX_PRUNE; default: 10% of the live keys, at least 1)")
+	strict := fs.Bool("strict", a.cfg.Strict, "refuse the whole apply (exit 4) when a key is blocked by a revoked token (KEYPROV_STRICT)")
+	failOn := addFailOnFlag(fs, a.cfg.FailOn, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none (KEYPROV_FAIL_ON)")
 	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
-	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys that expire within this `duration`")
-	fullRead := fs.Bool("full-read", false, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest)")
+	warnExpiry := fs.Duration("warn-expiry", a.cfg.WarnExpiry, "warn about keys that expire within this `duration` (KEYPROV_WARN_EXPIRY)")
+	fullRead := fs.Bool("full-read", a.cfg.FullRead, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest) (KEYPROV_FULL_READ)")
 	full := fs.Bool("full", a.cfg.Full, "take the full path: evaluate the spec and read the store even when the store's input record shows that nothing changed since the last apply (KEYPROV_FULL)")
 	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
 	var detailed *bool
@@ -126,7 +128,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	saved.add(fs, dry)
 	lf := addLogFlags(fs, a.cfg)
 	if v, spaced := pruneValueSpaced(args); spaced {
-		fmt.Fprintf(a.err, "keyprov %s: --prune takes its mode after '=': write --prune=%s (with a space, %s would be read as an argument)\n", c.name, v, quoteArg(v))
+		a.errorf("keyprov %s: --prune takes its mode after '=': write --prune=%s (with a space, %s would be read as an argument)", c.name, v, quoteArg(v))
 		return exitInvalid
 	}
 	pos, code, ok := fs.parse(a, args)
@@ -137,7 +139,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return a.applySaved(ctx, c, fs, pos[0], dbf, out.val, *maxLines, saved.maxAge, lf)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov %s: unexpected argument %s (use -f to name the spec)\n", c.name, quoteArg(pos[0]))
+		a.errorf("keyprov %s: unexpected argument %s (use -f to name the spec)", c.name, quoteArg(pos[0]))
 		return exitInvalid
 	}
 	lf.setup(a)
@@ -152,21 +154,21 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		}
 	}
 
-	prog := newProgress(a.err, isTerminal(a.err), log)
+	prog := newProgress(a.err, isTerminal(a.err) && !a.jsonLog, log)
 	defer prog.End()
 	prog.Start("evaluating the spec", nil)
 	ls, err := a.loadSpecContext(ctx, sf, true)
 	prog.End()
 	if err != nil {
 		log.Error().Err(err).Msg(c.name + " interrupted by a signal while evaluating the spec: nothing was written")
-		fmt.Fprintf(a.err, "keyprov: %s interrupted while evaluating the spec: nothing was written\n", c.name)
+		a.humanf("keyprov: %s interrupted while evaluating the spec: nothing was written", c.name)
 		return exitStore
 	}
 	a.printDiagnostics(ls)
 	if ls.diags.HasErrors() {
 		errs, warns := view.Count(ls.diags)
-		fmt.Fprintf(a.err, "The spec is invalid: %s, %s. Nothing was written.\n", plural(errs, "error"), plural(warns, "warning"))
-		log.Error().Int("errors", errs).Msg("spec invalid: nothing was written")
+		a.humanf("The spec is invalid: %s, %s. Nothing was written.", plural(errs, "error"), plural(warns, "warning"))
+		log.Error().Int("errors", errs).Int("warnings", warns).Msg("spec invalid: nothing was written")
 		return exitInvalid
 	}
 	s := ls.spec
@@ -183,11 +185,11 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 			debug.SetMemoryLimit(memoryLimit(len(s.Keys)))
 		}
 	}
-	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("elapsed", evalTime).Msg("spec evaluated")
+	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("eval_ms", evalTime).Msg("spec evaluated")
 
 	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 	var attempts atomic.Int64
@@ -222,7 +224,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 			// The migration commits on its own, before the apply's
 			// transaction: say so, since what follows says nothing was written.
 			log.Info().Int("migrations", res.Migrated).Msg("the schema was migrated and committed before the failure")
-			fmt.Fprintf(a.err, "keyprov: the schema was migrated (%s, committed) before the failure\n", plural(res.Migrated, "migration"))
+			a.humanf("keyprov: the schema was migrated (%s, committed) before the failure", plural(res.Migrated, "migration"))
 		}
 		return a.storeExit(withCause(ctx, err), c.name)
 	}
@@ -231,10 +233,11 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		report.Stats = &res.Stats
 	}
 	if err := pv.Render(a.out, report); err != nil {
-		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+		a.errorf("keyprov: writing the plan: %v", err)
 	}
+	logFindings(log, c.name, res.Plan)
 	if err := a.writeSavedPlan(saved.out, res, rc, s, runID, refused); err != nil {
-		fmt.Fprintf(a.err, "keyprov plan: writing %s: %v\n", saved.out, err)
+		a.errorf("keyprov plan: writing %s: %v", saved.out, err)
 		return exitInvalid
 	}
 	logSummary(log, c.name, res, refused, evalTime, start, false)
@@ -245,6 +248,38 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return exitChanges
 	}
 	return exitOK
+}
+
+// logFindings logs an event naming the key for each blocked key and each
+// warning (warn) and refusal (error) of a plan, so that a log collector
+// sees them even at KEYPROV_LOG_LEVEL=warn. Their texts may quote what the
+// store holds: they are made printable, as the plan's are.
+func logFindings(log zerolog.Logger, command string, p *reconcile.Plan) {
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == reconcile.Blocked {
+			log.Warn().Str("key", view.Printable(c.Address.String())).Str("reason", view.Printable(c.Reason)).
+				Msg("key blocked: " + view.Printable(c.Reason))
+		}
+	}
+	for _, w := range p.Warnings {
+		ev := log.Warn().Str("kind", w.Kind)
+		if w.Address != "" {
+			ev = ev.Str("key", view.Printable(w.Address))
+		}
+		ev.Msg(view.Printable(w.Message))
+	}
+	verb := "apply refused: "
+	if command == "plan" {
+		verb = "the apply would be refused: "
+	}
+	for _, r := range p.Refusals {
+		ev := log.Error().Str("reason", view.Printable(r.Message))
+		if r.Address != "" {
+			ev = ev.Str("key", view.Printable(r.Address))
+		}
+		ev.Msg(verb + view.Printable(r.Message))
+	}
 }
 
 // logSummary logs the one summary line of a plan or an apply: the
@@ -260,17 +295,17 @@ func logSummary(log zerolog.Logger, name string, res *reconcile.Result, refused 
 		Int("revoked", sum.Revoked).Int("moved", sum.Moved).Int("adopted", sum.Adopted).
 		Int("blocked", sum.Blocked).Int("unchanged", sum.Unchanged).Int("warnings", len(res.Plan.Warnings)).
 		Int64("rows_written", res.Stats.Rows()).Int64("indexes_rebuilt", res.Stats.IndexesRebuilt).Int("content_read", res.ContentRead).Int("migrations", res.Migrated).
-		Dur("eval", evalTime).Dur("migrate", res.Timings.Migrate).Dur("lock", res.Timings.Lock).
-		Dur("load", res.Timings.Load).Dur("diff", res.Timings.Diff).Dur("write", res.Timings.Write).
-		Dur("duration", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).
+		Dur("eval_ms", evalTime).Dur("migrate_ms", res.Timings.Migrate).Dur("lock_ms", res.Timings.Lock).
+		Dur("load_ms", res.Timings.Load).Dur("diff_ms", res.Timings.Diff).Dur("write_ms", res.Timings.Write).
+		Dur("duration_ms", time.Since(start)).Bool("applied", res.Applied).Bool("refused", refused).
 		Bool("fast_path", fast).Bool("input_recorded", res.Recorded).
 		Msg(name + " finished")
 }
 
 // addFailOnFlag adds --fail-on LEVEL: none, risk (any), low, medium, high
-// or critical (see failOnSeverity).
-func addFailOnFlag(fs *flagSet, usage string) *oneOf {
-	o := &oneOf{"none", []string{"none", "risk", "low", "medium", "high", "critical"}}
+// or critical (see failOnSeverity), def by default.
+func addFailOnFlag(fs *flagSet, def, usage string) *oneOf {
+	o := &oneOf{def, failOnLevels}
 	fs.Var(o, "fail-on", usage)
 	return o
 }
@@ -288,8 +323,8 @@ func (fs *flagSet) given(name string) bool {
 
 // actor names who applies, for the audit trail: KEYPROV_ACTOR, else user@host.
 func actor(a *app) string {
-	if v := a.environ["KEYPROV_ACTOR"]; v != "" {
-		return v
+	if a.cfg.Actor != "" {
+		return a.cfg.Actor
 	}
 	name := "unknown"
 	if u, err := user.Current(); err == nil {

@@ -42,21 +42,21 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	lf.setup(a)
 	if len(pos) != 1 {
-		fmt.Fprintf(a.err, "keyprov revoke: want one key address (tenant/slug), got %d arguments\n", len(pos))
+		a.errorf("keyprov revoke: want one key address (tenant/slug), got %d arguments", len(pos))
 		return exitInvalid
 	}
 	addr, err := parseAddressArg(pos[0])
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov revoke: %v\n", err)
+		a.errorf("keyprov revoke: %v", err)
 		return exitInvalid
 	}
 	if strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(a.err, `keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
+		a.errorf(`keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
 		return exitInvalid
 	}
 	// The reason is stored and shown by history and list: never a token.
 	if looksLikeToken(*reason) {
-		fmt.Fprintln(a.err, "keyprov revoke: --reason looks like it holds a token; it is not recorded, nor repeated here. Describe the leak instead, e.g. --reason \"leaked in build log\"")
+		a.errorf("keyprov revoke: --reason looks like it holds a token; it is not recorded, nor repeated here. Describe the leak instead, e.g. --reason \"leaked in build log\"")
 		return exitInvalid
 	}
 	runID := reconcile.NewRunID()
@@ -68,7 +68,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 	defer db.Close(context.Background())
 	if err := db.CheckVersion(ctx); err != nil {
 		if errors.Is(err, store.ErrSchemaMissing) {
-			fmt.Fprintf(a.err, "keyprov revoke: no key %s in the store (no apply has run yet)\n", addr)
+			a.errorf("keyprov revoke: no key %s in the store (no apply has run yet)", addr)
 			return exitInvalid
 		}
 		return a.storeExit(err, "revoke")
@@ -80,7 +80,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 		return err
 	})
 	if errors.Is(err, store.ErrKeyNotFound) {
-		fmt.Fprintf(a.err, "keyprov revoke: no key %s in the store\n", addr)
+		a.errorf("keyprov revoke: no key %s in the store", addr)
 		return exitInvalid
 	}
 	if err != nil {

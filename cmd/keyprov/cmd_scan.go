@@ -122,7 +122,7 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	lf.setup(a)
 	sa.args, sa.prefixes, sa.exclude = pos, prefixes.vals, exclude.vals
 	if err := sa.check(); err != nil {
-		fmt.Fprintf(a.err, "keyprov scan: %v\n", err)
+		a.errorf("keyprov scan: %v", err)
 		return exitInvalid
 	}
 	if len(sa.prefixes) == 0 {
@@ -140,11 +140,11 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 		res, err = scan.Paths(ctx, sa.args, opts)
 	}
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov scan: %v\n", err)
+		a.errorf("keyprov scan: %v", err)
 		return exitInvalid
 	}
 	if res.History != nil && res.History.Shallow {
-		fmt.Fprintln(a.err, "keyprov scan: warning: this is a shallow clone: the commits before its boundary were not scanned, and a token found at a boundary commit may have been added before it (git fetch --unshallow, or fetch-depth: 0 in CI, scans the whole history)")
+		a.warnf("keyprov scan: warning: this is a shallow clone: the commits before its boundary were not scanned, and a token found at a boundary commit may have been added before it (git fetch --unshallow, or fetch-depth: 0 in CI, scans the whole history)")
 	}
 	switch out.val {
 	case "json":
@@ -155,7 +155,7 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 		err = view.WriteScanText(a.out, res)
 	}
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov scan: writing the result: %v\n", err)
+		a.errorf("keyprov scan: writing the result: %v", err)
 		return exitInvalid
 	}
 	ev := a.log.Debug()
@@ -179,7 +179,7 @@ func (a *app) specPrefix(sf *specFlags) string {
 	}
 	ls := a.loadSpec(sf, false)
 	if ls.spec == nil {
-		fmt.Fprintf(a.err, "keyprov scan: the spec does not evaluate (run keyprov validate); looking for the default prefix %s\n", token.DefaultPrefix)
+		a.warnf("keyprov scan: the spec does not evaluate (run keyprov validate); looking for the default prefix %s", token.DefaultPrefix)
 		return token.DefaultPrefix
 	}
 	return ls.spec.Settings.TokenPrefix

@@ -31,18 +31,18 @@ func runShow(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(a.err, "keyprov show: want one saved plan (keyprov plan -out FILE)\nRun \"keyprov show --help\" for usage.\n")
+		a.errorf("keyprov show: want one saved plan (keyprov plan -out FILE)\nRun \"keyprov show --help\" for usage.")
 		return exitInvalid
 	}
 	lf.setup(a)
 	f, err := readSavedPlan(pos[0])
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov show: %s: %v\n", quoteArg(pos[0]), err)
+		a.errorf("keyprov show: %s: %v", quoteArg(pos[0]), err)
 		return exitInvalid
 	}
 	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 	if out.val == "text" {
@@ -54,7 +54,7 @@ func runShow(ctx context.Context, a *app, c *command, args []string) int {
 			f.Plan.Now.UTC().Format(time.RFC3339), view.Printable(f.Keyprov), store)
 	}
 	if err := pv.Render(a.out, &view.Report{Plan: f.Plan, Command: "plan", RunID: f.RunID}); err != nil {
-		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+		a.errorf("keyprov: writing the plan: %v", err)
 		return exitInvalid
 	}
 	return exitOK

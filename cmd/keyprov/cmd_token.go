@@ -36,7 +36,7 @@ Exit status: 0 success; 1 bad flags.`, token.RandomLen, token.ChecksumLen),
 
 func runToken(ctx context.Context, a *app, c *command, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(a.err, "keyprov token: want a subcommand: new")
+		a.errorf("keyprov token: want a subcommand: new")
 		return exitInvalid
 	}
 	switch args[0] {
@@ -46,7 +46,7 @@ func runToken(ctx context.Context, a *app, c *command, args []string) int {
 		fmt.Fprintf(a.out, "Usage: keyprov token <subcommand> [flags]\n\n%s\n", c.help)
 		return exitOK
 	}
-	fmt.Fprintf(a.err, "keyprov token: unknown subcommand %s: want new\n", quoteArg(args[0]))
+	a.errorf("keyprov token: unknown subcommand %s: want new", quoteArg(args[0]))
 	return exitInvalid
 }
 
@@ -58,7 +58,7 @@ func runTokenNew(a *app, args []string) int {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(a.err, "keyprov token new: unexpected argument %s\n", quoteArg(pos[0]))
+		a.errorf("keyprov token new: unexpected argument %s", quoteArg(pos[0]))
 		return exitInvalid
 	}
 	// The rule of the spec's settings.token_prefix.
@@ -67,12 +67,12 @@ func runTokenNew(a *app, args []string) int {
 		valid = token.IsTokenChar((*prefix)[i])
 	}
 	if !valid {
-		fmt.Fprintf(a.err, "keyprov token new: invalid prefix %s: use 1 to 32 letters, digits, '_' and '-'\n", quoteArg(*prefix))
+		a.errorf("keyprov token new: invalid prefix %s: use 1 to 32 letters, digits, '_' and '-'", quoteArg(*prefix))
 		return exitInvalid
 	}
 	tok, err := token.Generate(*prefix)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov token new: %v\n", err)
+		a.errorf("keyprov token new: %v", err)
 		return exitInvalid
 	}
 	fmt.Fprintln(a.out, tok.Reveal())

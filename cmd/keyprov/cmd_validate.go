@@ -13,10 +13,6 @@ import (
 	"github.com/keyprov/keyprov/view"
 )
 
-// defaultWarnExpiry is how far ahead validate and plan warn about keys
-// that expire (--warn-expiry).
-const defaultWarnExpiry = 14 * 24 * time.Hour
-
 var validateCmd = &command{
 	name:    "validate",
 	args:    "[PATH...]",
@@ -40,7 +36,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	sf := addSpecFlags(fs, a.cfg)
 	secrets := fs.Bool("secrets", false, "read env() and file() and apply the token rules")
-	warnExpiry := fs.Duration("warn-expiry", defaultWarnExpiry, "warn about keys whose expires or previous_until is within this `duration` (0: only those already past)")
+	warnExpiry := fs.Duration("warn-expiry", a.cfg.WarnExpiry, "warn about keys whose expires or previous_until is within this `duration` (0: only those already past) (KEYPROV_WARN_EXPIRY)")
 	out := addOutputFlag(fs, "text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)", "text", "json", "github")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -66,7 +62,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	switch out.val {
 	case "json":
 		if err := view.WriteValidationJSON(a.out, ls.diags, ls.spec); err != nil {
-			fmt.Fprintf(a.err, "keyprov: %v\n", err)
+			a.errorf("keyprov: %v", err)
 		}
 	case "github":
 		view.WriteDiagnosticsGitHub(a.out, ls.diags)
@@ -84,7 +80,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 			}
 			fmt.Fprintf(a.out, "The spec is valid: %s, %s (%s).\n", plural(n, "key"), plural(warns, "warning"), mode)
 		} else {
-			fmt.Fprintf(a.err, "The spec is invalid: %s, %s.\n", plural(errs, "error"), plural(warns, "warning"))
+			a.errorf("The spec is invalid: %s, %s.", plural(errs, "error"), plural(warns, "warning"))
 		}
 	}
 	a.log.Debug().Int("errors", errs).Int("warnings", warns).Bool("secrets", *secrets).Msg("validate finished")

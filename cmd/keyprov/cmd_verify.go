@@ -72,20 +72,20 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	if len(pos) > 0 {
 		// Never echo the argument: it may well be the token.
-		fmt.Fprintln(a.err, "keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
+		a.errorf("keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
 		return exitInvalid
 	}
 	if looksLikeToken(*tenant, *prefix) {
 		// --tenant is printed and recorded in the answer: a token given
 		// there by mistake must not be.
-		fmt.Fprintln(a.err, "keyprov verify: --tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
+		a.errorf("keyprov verify: --tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
 		return exitInvalid
 	}
 	lf.setup(a)
 
 	tok, err := readToken(a)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		a.errorf("keyprov verify: %v", err)
 		return exitInvalid
 	}
 
@@ -99,7 +99,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	if err := db.CheckVersion(ctx); err != nil {
 		switch {
 		case errors.Is(err, store.ErrSchemaMissing):
-			fmt.Fprintf(a.err, "keyprov verify: schema %q holds no keys: no apply has run against this database\n", db.Schema())
+			a.errorf("keyprov verify: schema %q holds no keys: no apply has run against this database", db.Schema())
 			vdb = emptyStore{}
 		case permissionDenied(err):
 			// A role for applications reads keys and tokens only (README:
@@ -116,7 +116,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	v, err := verify.New(vdb, verify.WithSchema(db.Schema()), verify.WithPrefix(*prefix))
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+		a.errorf("keyprov verify: %v", err)
 		return exitInvalid
 	}
 	key, err := v.Verify(ctx, tok)
@@ -135,7 +135,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	if out.val == "json" {
 		if b, err := json.MarshalIndent(res, "", "  "); err != nil {
-			fmt.Fprintf(a.err, "keyprov verify: %v\n", err)
+			a.errorf("keyprov verify: %v", err)
 		} else {
 			_, _ = a.out.Write(append(view.PrintableJSON(b), '\n'))
 		}
@@ -171,9 +171,11 @@ func (noRow) Scan(...any) error { return pgx.ErrNoRows }
 // otherwise everything up to EOF less one trailing line break.
 func readToken(a *app) (string, error) {
 	if f, ok := a.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(a.err, "Token (not echoed): ")
+		// The prompt is for people: with --log-format json, stderr carries
+		// nothing but events.
+		a.humanPrompt("Token (not echoed): ")
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(a.err)
+		a.humanPrompt("\n")
 		if err != nil {
 			return "", fmt.Errorf("reading the token from the terminal: %w", err)
 		}

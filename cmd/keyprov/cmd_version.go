@@ -46,7 +46,7 @@ module keyprov was built with.`,
 			return code
 		}
 		if len(pos) > 0 {
-			fmt.Fprintf(a.err, "keyprov version: takes no arguments\nRun \"keyprov version --help\" for usage.\n")
+			a.errorf("keyprov version: takes no arguments\nRun \"keyprov version --help\" for usage.")
 			return exitInvalid
 		}
 		bi, ok := debug.ReadBuildInfo()
@@ -57,7 +57,7 @@ module keyprov was built with.`,
 		if out.val == "json" {
 			doc, err := json.MarshalIndent(b, "", "  ")
 			if err != nil {
-				fmt.Fprintf(a.err, "keyprov version: %v\n", err)
+				a.errorf("keyprov version: %v", err)
 				return exitInvalid
 			}
 			a.out.Write(append(view.PrintableJSON(doc), '\n'))

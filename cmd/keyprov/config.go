@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,12 +38,37 @@ type Config struct {
 	// Full is the default of --full (plan, apply): never answer from the
 	// store's input record.
 	Full bool `env:"KEYPROV_FULL"`
+
+	// The defaults of more flags, so that a deployment (a pod spec) can set
+	// them: --var-file (every command that evaluates a spec; KEYPROV_VARFILE
+	// is outside the KEYPROV_VAR_<name> space of spec variables),
+	// --warn-expiry (validate, plan, apply), and plan and apply's --strict,
+	// --max-prune, --fail-on and --full-read.
+	VarFiles   []string      `env:"KEYPROV_VARFILE" envSeparator:","`
+	WarnExpiry time.Duration `env:"KEYPROV_WARN_EXPIRY" envDefault:"336h"`
+	Strict     bool          `env:"KEYPROV_STRICT"`
+	MaxPrune   maxPruneFlag  `env:"KEYPROV_MAX_PRUNE"`
+	FailOn     string        `env:"KEYPROV_FAIL_ON" envDefault:"none"`
+	FullRead   bool          `env:"KEYPROV_FULL_READ"`
+
+	// Actor names who applies or revokes on the events; empty: user@host.
+	Actor string `env:"KEYPROV_ACTOR"`
+	// CPUProfile, when set, is the file a CPU profile of the run is written
+	// to, for pprof.
+	CPUProfile string `env:"KEYPROV_CPU_PROFILE"`
 }
+
+// Values that some settings are restricted to (the flags check them too).
+var (
+	logLevels    = []string{"trace", "debug", "info", "warn", "error", "disabled"}
+	logFormats   = []string{"auto", "json", "console"}
+	failOnLevels = []string{"none", "risk", "low", "medium", "high", "critical"}
+)
 
 func loadConfig(environ map[string]string) (Config, error) {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
 	if err != nil {
-		return cfg, fmt.Errorf("reading KEYPROV_* configuration: %w", err)
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: %w", namedParseErrors(err))
 	}
 	// A limit of zero or less would silently fall back to the default
 	// (spec.Limits treats it as unset): refuse it instead.
@@ -56,10 +84,56 @@ func loadConfig(environ map[string]string) (Config, error) {
 	case cfg.MaxElements < 1:
 		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_MAX_ELEMENTS must be at least 1, not %d", cfg.MaxElements)
 	}
+	for _, c := range []struct {
+		name, val string
+		allowed   []string
+	}{
+		{"KEYPROV_LOG_LEVEL", cfg.LogLevel, logLevels},
+		{"KEYPROV_LOG_FORMAT", cfg.LogFormat, logFormats},
+		{"KEYPROV_FAIL_ON", cfg.FailOn, failOnLevels},
+	} {
+		if !slices.Contains(c.allowed, c.val) {
+			return cfg, fmt.Errorf("reading KEYPROV_* configuration: %s must be one of %s, not %q", c.name, strings.Join(c.allowed, ", "), c.val)
+		}
+	}
+	if cfg.WarnExpiry < 0 {
+		return cfg, fmt.Errorf("reading KEYPROV_* configuration: KEYPROV_WARN_EXPIRY must not be negative, not %s", cfg.WarnExpiry)
+	}
 	// NO_COLOR disables colour when set to any value, even an empty one.
 	_, cfg.NoColor = environ["NO_COLOR"]
 	return cfg, nil
 }
+
+// namedParseErrors names the variable of each value that did not parse,
+// which caarlos0/env names by the field of Config.
+func namedParseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				msgs = append(msgs, fmt.Sprintf("%s: %v", name, pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return namedError{strings.Join(msgs, "; "), err}
+}
+
+// namedError says msg and unwraps to err.
+type namedError struct {
+	msg string
+	err error
+}
+
+func (e namedError) Error() string { return e.msg }
+func (e namedError) Unwrap() error { return e.err }
 
 func splitEnviron(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))

@@ -85,7 +85,7 @@ func (d *dbFlags) open(ctx context.Context, a *app, progress func(attempt int, e
 func (a *app) storeExit(err error, what string) int {
 	var ce errConfig
 	if errors.As(err, &ce) {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 	var fe *store.ForeignObjectError
@@ -93,34 +93,34 @@ func (a *app) storeExit(err error, what string) int {
 	switch {
 	case errors.As(err, &re):
 		// Restarting will not help: the configuration must change.
-		a.log.Error().Err(err).Msg(what + " failed: the server rejected keyprov; not retried")
-		fmt.Fprintf(a.err, "keyprov: %v\n", re)
+		a.log.Error().Err(err).Str("fix", re.Fix).Msg(what + " failed: the server rejected keyprov; not retried")
+		a.humanf("keyprov: %v", re)
 		return exitRejected
 	case errors.As(err, &fe):
 		// Refused for safety: the schema, or something in it, is not
 		// keyprov's (SECURITY.md). Nothing was read from it or written.
 		a.log.Error().Err(err).Msg(what + " refused: keyprov's schema is not keyprov's alone")
-		fmt.Fprintf(a.err, "keyprov: %s refused: %v\n", what, fe)
+		a.humanf("keyprov: %s refused: %v", what, fe)
 		return exitRefused
 	case errors.Is(err, context.Canceled):
 		// The store rolls back on cancellation and never interrupts COMMIT.
 		a.log.Error().Err(err).Msg(what + " interrupted by a signal: nothing was written")
-		fmt.Fprintf(a.err, "keyprov: %s interrupted: nothing was written\n", what)
+		a.humanf("keyprov: %s interrupted: nothing was written", what)
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error().Err(err).Msg("database unavailable")
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.humanf("keyprov: %v", err)
 	case store.IsLockTimeout(err):
 		a.log.Error().Err(err).Msg("lock timeout")
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.humanf("keyprov: %v", err)
 	case errors.Is(err, store.ErrCommitUnknown):
 		a.log.Error().Err(err).Msg(what + " failed: the connection was lost during COMMIT, the outcome is unknown: run it again, it converges")
-		fmt.Fprintf(a.err, "keyprov: %s failed: %v; run it again: it converges\n", what, err)
+		a.humanf("keyprov: %s failed: %v; run it again: it converges", what, err)
 	case errors.Is(err, store.ErrConnectionLost):
 		a.log.Error().Err(err).Msg(what + " failed: the connection to the database was lost; the transaction was rolled back, nothing was written")
-		fmt.Fprintf(a.err, "keyprov: %s failed: %v; the transaction was rolled back: nothing was written\n", what, err)
+		a.humanf("keyprov: %s failed: %v; the transaction was rolled back: nothing was written", what, err)
 	default:
 		a.log.Error().Err(err).Msg(what + " failed")
-		fmt.Fprintf(a.err, "keyprov: %s failed: %v\n", what, err)
+		a.humanf("keyprov: %s failed: %v", what, err)
 	}
 	return exitStore
 }

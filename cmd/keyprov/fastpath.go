@@ -201,7 +201,7 @@ func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, dbf *dbFlags
 	}
 	pv, err := view.NewPlanView(format, isTerminal(a.out) && !a.cfg.NoColor, maxLines)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid, true
 	}
 	res := &reconcile.Result{Plan: p, Applied: !dry, Record: rec, Recorded: !dry}
@@ -210,7 +210,7 @@ func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, dbf *dbFlags
 		report.Stats = &res.Stats
 	}
 	if err := pv.Render(a.out, report); err != nil {
-		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+		a.errorf("keyprov: writing the plan: %v", err)
 	}
 	logSummary(a.log, c.name, res, false, 0, start, true)
 	return exitOK, true

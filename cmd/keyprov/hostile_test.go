@@ -87,7 +87,7 @@ func TestHostile(t *testing.T) {
 		env.Setenv("KEYPROV_FULL", "true")
 		env.Setenv("KEYPROV_CONNECT_TIMEOUT", "2s")
 		env.Setenv("KEYPROV_ACTOR", "tester")
-		env.Setenv("KEYPROV_LOG_FORMAT", "json")
+		env.Setenv("KEYPROV_LOG_FORMAT", "auto") // JSON log lines, diagnostics as text
 		return nil
 	}
 	p.Cmds["gen"] = cmdGen

@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -17,16 +16,27 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	// KEYPROV_CPU_PROFILE=FILE writes a CPU profile of the run, for pprof.
-	if p := os.Getenv("KEYPROV_CPU_PROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer f.Close()
-		} else {
-			fmt.Fprintf(os.Stderr, "keyprov: KEYPROV_CPU_PROFILE: cannot write %s\n", p)
-		}
-	}
 	code := run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}, os.Environ())
 	stop()
-	pprof.StopCPUProfile()
 	os.Exit(code)
+}
+
+// startCPUProfile writes a CPU profile of the run to KEYPROV_CPU_PROFILE,
+// for pprof, until the returned function is called.
+func (a *app) startCPUProfile() (stop func()) {
+	f, err := os.Create(a.cfg.CPUProfile)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		a.errorf("keyprov: KEYPROV_CPU_PROFILE: cannot write %s", a.cfg.CPUProfile)
+		if f != nil {
+			f.Close()
+		}
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

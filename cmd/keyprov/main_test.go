@@ -83,7 +83,9 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			env.Setenv("ADMIN_DATABASE_URL", admin)
 			env.Setenv("KEYPROV_WAIT", "5s")
 			env.Setenv("KEYPROV_ACTOR", "tester")
-			env.Setenv("KEYPROV_LOG_FORMAT", "json")
+			// auto: JSON log lines next to the messages for people, which
+			// the scripts read (json_logs.txtar runs with json).
+			env.Setenv("KEYPROV_LOG_FORMAT", "auto")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -87,7 +87,7 @@ func (p *progress) report() {
 		p.shown = true
 		return
 	}
-	ev := p.log.Info().Str("phase", p.phase).Dur("elapsed", elapsed)
+	ev := p.log.Info().Str("phase", p.phase).Dur("elapsed_ms", elapsed)
 	if detail != "" {
 		ev = ev.Str("progress", detail)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -45,7 +44,7 @@ func (a *app) writeSavedPlan(path string, res *reconcile.Result, rc *recipe, s *
 		return nil
 	}
 	if refused {
-		fmt.Fprintf(a.err, "keyprov plan: %s not written: the apply would be refused\n", path)
+		a.errorf("keyprov plan: %s not written: the apply would be refused", path)
 		return nil
 	}
 	f := &planfile.File{Keyprov: keyprovVersion(), SchemaVersion: store.SchemaVersion, RunID: runID,
@@ -92,7 +91,7 @@ func readSavedPlan(path string) (*planfile.File, error) {
 func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path string, dbf *dbFlags, format string, maxLines int, maxAge time.Duration, lf *logFlags) int {
 	for _, name := range []string{"file", "f", "var", "var-file"} {
 		if fs.given(name) {
-			fmt.Fprintf(a.err, "keyprov apply: %s is a saved plan, applied as it was computed: -%s does not apply to it\n", quoteArg(path), name)
+			a.errorf("keyprov apply: %s is a saved plan, applied as it was computed: -%s does not apply to it", quoteArg(path), name)
 			return exitInvalid
 		}
 	}
@@ -103,13 +102,13 @@ func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path stri
 	a.log = log
 	f, err := readSavedPlan(path)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov apply: %s: %v\n", quoteArg(path), err)
+		a.errorf("keyprov apply: %s: %v", quoteArg(path), err)
 		log.Error().Err(err).Msg("apply refused: the saved plan cannot be read")
 		return exitInvalid
 	}
 	pv, err := view.NewPlanView(format, isTerminal(a.out) && !a.cfg.NoColor, maxLines)
 	if err != nil {
-		fmt.Fprintf(a.err, "keyprov: %v\n", err)
+		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 	prog := newProgress(a.err, isTerminal(a.err), log)
@@ -129,7 +128,7 @@ func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path stri
 	var re *reconcile.RefusedError
 	if errors.As(err, &re) {
 		for _, r := range re.Refusals {
-			fmt.Fprintf(a.err, "keyprov: apply of %s refused: %s. Nothing was written.\n", path, r.Message)
+			a.errorf("keyprov: apply of %s refused: %s. Nothing was written.", path, r.Message)
 		}
 		log.Error().Str("file", path).Err(err).Msg("apply refused: nothing was written")
 		return exitRefused
@@ -139,7 +138,7 @@ func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path stri
 	}
 	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: true, RunID: runID, Stats: &res.Stats}
 	if err := pv.Render(a.out, report); err != nil {
-		fmt.Fprintf(a.err, "keyprov: writing the plan: %v\n", err)
+		a.errorf("keyprov: writing the plan: %v", err)
 	}
 	logSummary(log, c.name, res, false, 0, start, false)
 	return exitOK

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/keyprov/keyprov/spec"
-	"github.com/keyprov/keyprov/view"
 )
 
 // specFlags are the flags that name a spec and its variables.
@@ -20,14 +19,14 @@ type specFlags struct {
 }
 
 func addSpecFlags(fs *flagSet, cfg Config) *specFlags {
-	s := &specFlags{files: stringList{vals: cfg.Files}}
+	s := &specFlags{files: stringList{vals: cfg.Files}, varFiles: stringList{vals: cfg.VarFiles}}
 	if len(s.files.vals) == 0 {
 		s.files.vals = []string{spec.DefaultFile}
 	}
 	fs.Var(&s.files, "file", "spec `path`: a file or a directory of *.hcl and *.hcl.json files; repeatable (KEYPROV_FILE, comma-separated)")
 	fs.alias("f", "file")
 	fs.Var(&s.vars, "var", "set a variable: `name=value`; repeatable (also KEYPROV_VAR_<name>)")
-	fs.Var(&s.varFiles, "var-file", "read variables from an HCL or JSON `file`; repeatable")
+	fs.Var(&s.varFiles, "var-file", "read variables from an HCL or JSON `file`; repeatable (KEYPROV_VARFILE, comma-separated)")
 	return s
 }
 
@@ -104,9 +103,4 @@ func (a *app) loadSpecContext(ctx context.Context, s *specFlags, secrets bool) (
 	case <-ctx.Done():
 		return loadedSpec{}, context.Cause(ctx)
 	}
-}
-
-// printDiagnostics writes diagnostics to stderr for people.
-func (a *app) printDiagnostics(ls loadedSpec) {
-	view.WriteDiagnosticsText(a.err, ls.diags, ls.sources, isTerminal(a.err) && !a.cfg.NoColor)
 }

@@ -181,9 +181,15 @@ type scenario struct {
 	summary map[string]any
 }
 
-// ms reads a duration field (milliseconds) of the run's summary line.
+// ms reads a duration field of the run's summary line: its name ends in
+// _ms. A field that is not there stops the benchmark, rather than report
+// a zero that keyprov never measured.
 func (s scenario) ms(field string) time.Duration {
-	f, _ := s.summary[field].(float64)
+	f, ok := s.summary[field].(float64)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "benchmark: %s: the summary log line has no duration field %q\n", s.name, field)
+		os.Exit(1)
+	}
 	return time.Duration(f * float64(time.Millisecond))
 }
 
@@ -405,8 +411,8 @@ func (e *env) keyprov(dir, dbURL string, in *inputs, args ...string) (scenario, 
 	if s.summary == nil {
 		return s, fmt.Errorf("no summary line in the log:\n%s", tail(stderr.String(), 2000))
 	}
-	s.eval = s.ms("eval")
-	s.db = s.ms("duration") - s.eval
+	s.eval = s.ms("eval_ms")
+	s.db = s.ms("duration_ms") - s.eval
 	if f, ok := s.summary["rows_written"].(float64); ok {
 		s.rows = int64(f)
 	}
@@ -679,8 +685,8 @@ func writeUpserts(path string, rows [][]any) error {
 func phases(res []scenario) {
 	fmt.Printf("\n| database phase of that run | migrate | lock | load | diff | write | the rest (connecting, committing, printing) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range res {
-		rest := s.db - s.ms("migrate") - s.ms("lock") - s.ms("load") - s.ms("diff") - s.ms("write")
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", s.name, sec(s.ms("migrate")), sec(s.ms("lock")), sec(s.ms("load")), sec(s.ms("diff")), sec(s.ms("write")), sec(rest))
+		rest := s.db - s.ms("migrate_ms") - s.ms("lock_ms") - s.ms("load_ms") - s.ms("diff_ms") - s.ms("write_ms")
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", s.name, sec(s.ms("migrate_ms")), sec(s.ms("lock_ms")), sec(s.ms("load_ms")), sec(s.ms("diff_ms")), sec(s.ms("write_ms")), sec(rest))
 	}
 }
 

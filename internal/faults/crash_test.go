@@ -92,9 +92,9 @@ func waitSessionsGone(t *testing.T, admin, db string) {
 func (f *crashFixture) measure(r result) {
 	f.runs++
 	n := time.Duration(f.runs)
-	f.eval += (r.ms("eval") - f.eval) / n
+	f.eval += (r.ms("eval_ms") - f.eval) / n
 	f.total += (r.duration - f.total) / n
-	txn := r.ms("lock") + r.ms("load") + r.ms("diff") + r.ms("write")
+	txn := r.ms("lock_ms") + r.ms("load_ms") + r.ms("diff_ms") + r.ms("write_ms")
 	f.txn += (txn - f.txn) / n
 }
 

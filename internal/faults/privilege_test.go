@@ -28,8 +28,8 @@ func execAll(t *testing.T, u string, stmts ...string) {
 
 // TestLeastPrivilege runs keyprov as a role that owns keyprov's schema and
 // nothing else (no superuser, no CREATE on the database, not even TEMP),
-// and verifies keys as a role for applications that may only read keys
-// and tokens and record last_used_at: the GRANTs the README shows.
+// and verifies keys as a role for applications that may only execute
+// keyprov's verification functions: the GRANTs the README shows.
 func TestLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	admin := pgtest.AdminURL(t)
@@ -120,11 +120,14 @@ func TestLeastPrivilege(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{app}, owners)
 
-	// The application role: read keys and tokens, record last use.
+	// The application role: it may call keyprov's verification functions,
+	// and nothing else. They are nobody's to call until granted.
+	_, err = readerConn(t, u, reader, readerPW).Exec(ctx, "SELECT keyprov.change_counter()")
+	require.ErrorContains(t, err, "permission denied", "no grant, no call")
 	execAll(t, appURL,
 		"GRANT USAGE ON SCHEMA keyprov TO "+readerID,
-		"GRANT SELECT ON keyprov.keys, keyprov.tokens TO "+readerID,
-		"GRANT UPDATE (last_used_at) ON keyprov.keys TO "+readerID,
+		"GRANT EXECUTE ON FUNCTION keyprov.verify_token(bytea, text, timestamptz), keyprov.change_counter(),"+
+			" keyprov.token_prefixes(), keyprov.record_use(bigint[], timestamptz[]) TO "+readerID,
 	)
 	asReader := baseEnv(pgtest.WithUser(u, reader, readerPW))
 	ok := runVerify(t, changed.dir, asReader, changed.token(3))
@@ -139,23 +142,31 @@ func TestLeastPrivilege(t *testing.T) {
 	old := runVerify(t, changed.dir, asReader, g.token(3))
 	commands++
 	assert.Equal(t, 1, old.code, "a rotated token does not verify; stderr:\n%s", tail(old.stderr, 3000))
-	// An application verifying as the reader records last_used_at.
-	v, err := verify.New(readerConn(t, u, reader, readerPW), verify.WithLastUsed(time.Hour))
+	// An application verifying as the reader, with a cache invalidated by
+	// the change counter, records last_used_at.
+	v, err := verify.New(readerConn(t, u, reader, readerPW), verify.WithLastUsed(time.Hour), verify.WithCache(time.Hour, 100))
 	require.NoError(t, err)
 	key, err := v.Verify(ctx, changed.token(4))
 	require.NoError(t, err)
 	assert.Equal(t, changed.address(4), key.Address)
+	_, err = v.Verify(ctx, changed.token(7))
+	assert.ErrorIs(t, err, verify.ErrRevoked)
 	require.NoError(t, v.Close(ctx), "flushing last_used_at as the reader")
 	assert.Equal(t, 1, queryInt(t, connect(t, u), "SELECT count(*) FROM keyprov.keys WHERE last_used_at IS NOT NULL"))
-	// The reader may not write anything else.
+	// The reader reads and writes nothing but through the functions: not
+	// the keys, not the tokens' digests, not the audit trail.
 	rc := readerConn(t, u, reader, readerPW)
-	_, err = rc.Exec(ctx, "UPDATE keyprov.keys SET name = 'x'")
-	assert.ErrorContains(t, err, "permission denied")
-	_, err = rc.Exec(ctx, "SELECT count(*) FROM keyprov.events")
-	assert.ErrorContains(t, err, "permission denied")
+	for _, sql := range []string{
+		"SELECT count(*) FROM keyprov.keys", "SELECT count(*) FROM keyprov.tokens", "SELECT count(*) FROM keyprov.events",
+		"SELECT count(*) FROM keyprov.owners", "SELECT counter FROM keyprov.changes",
+		"UPDATE keyprov.keys SET name = 'x'", "UPDATE keyprov.keys SET last_used_at = now()",
+	} {
+		_, err = rc.Exec(ctx, sql)
+		assert.ErrorContains(t, err, "permission denied", sql)
+	}
 	// Without a schema of its own, the role cannot create one: a clear
-	// error, nothing else.
-	noSchema := run(3, changed, with(asApp, "KEYPROV_SCHEMA", "keyprov_other"), "apply")
+	// error (exit 5: the server rejected keyprov), nothing else.
+	noSchema := run(5, changed, with(asApp, "KEYPROV_SCHEMA", "keyprov_other"), "apply")
 	assert.Contains(t, noSchema.stderr, `creating schema \"keyprov_other\"`)
 	assert.Contains(t, noSchema.stderr, "permission denied for database")
 	// And an apply as the reader is refused (exit 4): the schema is not
@@ -164,7 +175,7 @@ func TestLeastPrivilege(t *testing.T) {
 	denied := run(4, changed, asReader, "apply")
 	assert.Contains(t, denied.stderr, `schema keyprov is owned by "`+app+`"`)
 
-	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner, apply and plan with no SELECT on the events; verify and last_used_at as a role with USAGE, SELECT on keys and tokens and UPDATE (last_used_at)), no other grant", commands)
+	figure("9 privilege", "least privilege: %d commands (apply, plan, revoke, history, list, verify as the schema's owner, apply and plan with no SELECT on the events; verify, a cached verifier and last_used_at as a role with USAGE on the schema and EXECUTE on keyprov's four verification functions), no other grant", commands)
 }
 
 // readerConn connects to u as user.

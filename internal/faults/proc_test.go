@@ -48,7 +48,7 @@ func baseEnv(dbURL string) map[string]string {
 	return map[string]string{
 		"KEYPROV_DATABASE_URL": dbURL,
 		"KEYPROV_ACTOR":        "faults",
-		"KEYPROV_LOG_FORMAT":   "json",
+		"KEYPROV_LOG_FORMAT":   "auto", // JSON log lines, messages as text
 		"KEYPROV_WAIT":         "60s",
 		"KEYPROV_LOCK_TIMEOUT": "120s",
 	}
