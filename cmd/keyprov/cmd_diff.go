@@ -27,7 +27,7 @@ keys added, removed, moved (moved blocks of HEAD) and changed, field by
 field, then risk flags, most severe first: a new universal key or a key
 that now reaches other tenants; widened permissions; expiry or revocation
 undone; a token read from elsewhere (the key is rotated at the next apply);
-keys removed (revoked by apply --prune); settings that affect every key.
+keys removed (disabled by apply --prune); settings that affect every key.
 
 No secret and no database are needed: env() and file() are not read, and
 tokens are compared by where they are read from, never by value.
