@@ -415,7 +415,7 @@ type record struct {
 	revokedAt     *time.Time
 	revokedReason string
 	// disabledAt is when the key was disabled; nil while it is enabled.
-	disabledAt *time.Time
+	disabledAt    *time.Time
 	state         string
 	retiredAt     *time.Time
 	retiredReason string
