@@ -8,7 +8,7 @@ WITHPG  := $(GO) run ./internal/pgtest/withpg
 EXAMPLE_ENV := examples/example-tokens.env
 FUZZTIME ?= 4s
 
-.PHONY: all build dist image run stop test lint unit fuzz-short fuzz bench clean
+.PHONY: all build dist image run stop test deps lint unit fuzz-short fuzz bench clean
 
 all: build
 
@@ -68,6 +68,9 @@ image:
 # Apply keys.hcl to a local PostgreSQL. Without KEYPROV_DATABASE_URL, a
 # cluster is started from the local PostgreSQL binaries with its data in
 # $(PGDIR) (git-ignored), and kept running between runs: `make stop` stops it.
+# As root, the server runs as the postgres user: when it cannot enter this
+# checkout (in /root, mode 0700), the data lives in a directory of its own
+# under /var/tmp, which $(PGDIR)/cluster links to, and `make run` says so.
 run: build
 	@if [ -z "$$KEYPROV_DATABASE_URL" ]; then $(WITHPG) start -dir $(PGDIR); fi
 	@set -a; . ./$(EXAMPLE_ENV); set +a; \
@@ -84,8 +87,23 @@ stop:
 # fuzz executions) are printed at the end.
 test:
 	@summary=$$(mktemp); trap 'rm -f "$$summary"' EXIT; \
-	KEYPROV_TEST_SUMMARY=$$summary $(MAKE) --no-print-directory lint unit fuzz-short && \
+	KEYPROV_TEST_SUMMARY=$$summary $(MAKE) --no-print-directory deps lint unit fuzz-short && \
 	{ echo; echo "Figures of this run:"; cat "$$summary"; }
+
+# What the tests need from the system besides Go and make, checked first:
+# on a machine without it, make test says in one line what to install.
+# .ci/run installs the same packages, and README's set-up section lists
+# them (internal/pgtest's TestSetupMatchesCI compares the three).
+deps:
+	@missing=""; \
+	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	$(WITHPG) bin >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	{ command -v pgbouncer || [ -x /usr/sbin/pgbouncer ]; } >/dev/null 2>&1 || missing="$$missing pgbouncer"; \
+	{ command -v podman || command -v buildah; } >/dev/null 2>&1 || missing="$$missing podman"; \
+	[ -s /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
+	if [ -n "$$missing" ]; then \
+		echo "make test needs Debian's$$missing: apt-get install -y$$missing (as root), or run .ci/run, which installs what is missing"; exit 1; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -36,8 +36,9 @@ type Cluster struct {
 
 // Options for Start.
 type Options struct {
-	// Dir is where the cluster lives. Empty: a new temporary directory that
-	// Stop removes. An existing cluster in Dir is reused.
+	// Dir is where the cluster lives (or where its location is recorded,
+	// see Start). Empty: a new temporary directory that Stop removes. An
+	// existing cluster in Dir is reused.
 	Dir string
 	// Durable keeps fsync and synchronous commit on (benchmarks); tests turn
 	// them off because a throwaway cluster never needs crash safety.
@@ -90,7 +91,11 @@ func fileExists(p string) bool {
 
 // Start starts a cluster, creating it first when Options.Dir holds none.
 // As root, the server runs as the "postgres" user, since PostgreSQL refuses
-// to run as root.
+// to run as root. When that user cannot enter Options.Dir (a checkout in
+// root's home, mode 0700), the cluster's files live in a directory of its
+// own under /var/tmp (or /tmp) that it owns, and Options.Dir holds a
+// symbolic link to it named "cluster" (Location): Cluster.Dir is then that
+// directory.
 func Start(opts Options) (*Cluster, error) {
 	c, err := newCluster()
 	if err != nil {
@@ -102,18 +107,22 @@ func Start(opts Options) (*Cluster, error) {
 			return nil, err
 		}
 		c.Dir = dir
+		if err := c.chown(c.Dir); err != nil {
+			return nil, err
+		}
+		if !c.reachable(c.Dir) {
+			// $TMPDIR is somewhere the server's user cannot enter.
+			_ = os.Remove(dir)
+			if c.Dir, err = c.newOutsideDir(); err != nil {
+				return nil, err
+			}
+		}
 	} else {
-		dir, err := filepath.Abs(opts.Dir)
+		dir, err := c.placeDir(opts.Dir)
 		if err != nil {
 			return nil, err
 		}
 		c.Dir = dir
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.chown(c.Dir); err != nil {
-		return nil, err
 	}
 	pwFile := filepath.Join(c.Dir, "password")
 	if !fileExists(filepath.Join(c.DataDir(), "PG_VERSION")) {
@@ -185,13 +194,14 @@ func newCluster() (*Cluster, error) {
 	return c, nil
 }
 
-// Attach returns the cluster that Start created in dir, without starting it.
+// Attach returns the cluster that Start created in dir (or recorded in
+// it, see Start), without starting it.
 func Attach(dir string) (*Cluster, error) {
 	c, err := newCluster()
 	if err != nil {
 		return nil, err
 	}
-	if c.Dir, err = filepath.Abs(dir); err != nil {
+	if c.Dir, err = Location(dir); err != nil {
 		return nil, err
 	}
 	if !fileExists(filepath.Join(c.DataDir(), "PG_VERSION")) {

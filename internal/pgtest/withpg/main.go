@@ -4,7 +4,12 @@
 //	withpg run [-durable] -- CMD [ARG...]   start a cluster, run CMD with
 //	                                        KEYPROV_TEST_DATABASE_URL set, remove the cluster
 //	withpg start -dir DIR                   start (creating if needed) the cluster in DIR
-//	                                        and write its URL to DIR/url (mode 0600)
+//	                                        and write its URL to DIR/url (mode 0600); as
+//	                                        root, when the postgres user cannot enter DIR,
+//	                                        the cluster lives under /var/tmp, DIR/cluster
+//	                                        links to it
+//	withpg bin                              print the directory of the PostgreSQL server
+//	                                        binaries, or fail saying what to install
 //	withpg stop -dir DIR                    stop the cluster in DIR
 //
 // With KEYPROV_TEST_DATABASE_URL already set, "run" starts nothing.
@@ -25,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: withpg run|start|stop ...")
+		fmt.Fprintln(os.Stderr, "usage: withpg run|start|stop|bin ...")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -41,6 +46,11 @@ func main() {
 		err = start(*dir, *durable)
 	case "stop":
 		err = stop(*dir)
+	case "bin":
+		var bin string
+		if bin, err = pgtest.FindBin(); err == nil {
+			fmt.Println(bin)
+		}
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -107,9 +117,17 @@ func start(dir string, durable bool) error {
 	if err != nil {
 		return err
 	}
-	urlFile := filepath.Join(c.Dir, "url")
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	urlFile := filepath.Join(abs, "url")
 	if err := os.WriteFile(urlFile, []byte(c.URL("postgres")+"\n"), 0o600); err != nil {
 		return err
+	}
+	if c.Dir != abs {
+		fmt.Fprintf(os.Stderr, "withpg: the postgres user, which runs the server, cannot enter %s: the cluster lives in %s (%s links to it)\n",
+			abs, c.Dir, filepath.Join(dir, pgtest.RecordName))
 	}
 	fmt.Fprintf(os.Stderr, "withpg: PostgreSQL running on 127.0.0.1:%d, data in %s (make stop stops it)\n", c.Port, c.DataDir())
 	return nil
@@ -119,8 +137,12 @@ func stop(dir string) error {
 	if dir == "" {
 		return errors.New("stop: -dir is required")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
-		fmt.Fprintln(os.Stderr, "withpg: no cluster in", dir)
+	loc, err := pgtest.Location(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(loc, "data", "PG_VERSION")); err != nil {
+		fmt.Fprintln(os.Stderr, "withpg: no cluster in", loc)
 		return nil
 	}
 	c, err := pgtest.Attach(dir)
