@@ -39,7 +39,7 @@ func (p *Plan) Settles() bool {
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		if c.Action == Blocked || c.MovedFrom != nil || c.Action != NoOp && !c.Changed() {
+		if c.Action == Blocked || c.Held || c.MovedFrom != nil || c.Action != NoOp && !c.Changed() {
 			return false
 		}
 	}
