@@ -199,7 +199,7 @@ func TestInitialApplyBuildsIndexesAfterTheRows(t *testing.T) {
 	assert.Equal(t, store.WriteStats{KeysInserted: n, TokensInserted: n, Events: n, IndexesRebuilt: 6}, res.Stats)
 	assert.Equal(t, []string{
 		"events_key", "events_pkey", "keys_identity", "keys_pkey", "tokens_digest", "tokens_one_active",
-	}, ts.strings(t, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'keyprov' AND tablename NOT IN ('changes', 'inputs') ORDER BY 1"))
+	}, ts.strings(t, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'keyprov' AND tablename NOT IN ('changes', 'inputs', 'owners') ORDER BY 1"))
 
 	assert.Equal(t, reconcile.Summary{Unchanged: n}, ts.plan(t, bulkSpec(t, n, "Key", first), reconcile.Options{}).Summary())
 	res, _ = ts.apply(t, bulkSpec(t, n, "Renamed", second), reconcile.Options{})

@@ -215,6 +215,7 @@ func Diff(s *spec.Spec, st *store.State, known map[token.Digest]store.TokenRef, 
 		plan: &Plan{Owner: s.Settings.Owner, Prune: opts.Prune, PruneRevoke: opts.Prune && opts.PruneRevoke, Now: st.Now},
 	}
 	d.run()
+	markChecksums(d.plan, s)
 	return d.plan
 }
 

@@ -116,6 +116,12 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 	t = time.Now()
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		res.Timings.Lock = time.Since(t)
+		// The spec's token settings, for verifiers; first, so that the
+		// change counter read below counts this write too.
+		if _, err := tx.RecordOwner(ctx, store.Owner{Name: s.Settings.Owner,
+			TokenPrefix: s.Settings.TokenPrefix, TokenChecksum: s.Settings.TokenChecksum}); err != nil {
+			return err
+		}
 		// The counter is read before the state: a write between the two
 		// moves it, and the record then never matches (a run evaluates
 		// again rather than trust a state it did not see).

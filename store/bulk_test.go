@@ -33,7 +33,7 @@ FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-WHERE c.relnamespace = 'keyprov'::regnamespace AND c.relname NOT IN ('changes', 'inputs') -- the counter's one row, the input records: never bulk-loaded
+WHERE c.relnamespace = 'keyprov'::regnamespace AND c.relname NOT IN ('changes', 'inputs', 'owners') -- the counter's one row, the input records, the owners' settings: never bulk-loaded
 UNION ALL
 SELECT concat_ws(' | ', conrelid::regclass::text, conname, pg_get_constraintdef(oid), conindid::regclass::text)
 FROM pg_constraint WHERE contype = 'f'

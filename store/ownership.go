@@ -22,6 +22,8 @@ var ownTriggers = [][2]string{
 	// 004_change_counter.sql
 	{"keys", "keys_inserted"}, {"keys", "keys_updated"}, {"keys", "keys_deleted"}, {"keys", "keys_truncated"},
 	{"tokens", "tokens_inserted"}, {"tokens", "tokens_updated"}, {"tokens", "tokens_deleted"}, {"tokens", "tokens_truncated"},
+	// NNN_verify_functions.sql
+	{"owners", "owners_inserted"}, {"owners", "owners_updated"}, {"owners", "owners_deleted"}, {"owners", "owners_truncated"},
 }
 
 // ForeignObject is one thing the ownership check refuses.

@@ -77,7 +77,7 @@ func TestMigrate(t *testing.T) {
 	conn := pgtest.Connect(t, u)
 	assert.Equal(t, []string{fmt.Sprint(store.SchemaVersion)}, queryStrings(t, conn, "SELECT version::text FROM keyprov.schema_version"),
 		"the version table has one row")
-	assert.Equal(t, []string{"changes", "events", "inputs", "keys", "schema_version", "tokens"},
+	assert.Equal(t, []string{"changes", "events", "inputs", "keys", "owners", "schema_version", "tokens"},
 		queryStrings(t, conn, "SELECT tablename::text FROM pg_tables WHERE schemaname = 'keyprov' ORDER BY 1"))
 	assert.Equal(t, []string{"keyprov"}, queryStrings(t, conn,
 		"SELECT DISTINCT schemaname::text FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"),

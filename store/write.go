@@ -44,6 +44,9 @@ type NewToken struct {
 	State         string
 	ValidUntil    *time.Time
 	RetiredReason string // only for State == StateRetired
+	// Checksum: the token ends in a valid keyprov checksum (tokens.checksum,
+	// which tells verifiers what they may reject without a query).
+	Checksum bool
 }
 
 // TokenUpdate changes the state of a stored token.
@@ -202,11 +205,11 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	if toks := <-sortedTokens; len(toks) > 0 {
 		n, rebuilt, err := t.copyInBulk(ctx, load{table: "tokens", n: len(toks),
 			rows: func(context.Context, int64) ([]string, func(e *copyEncoder, i int), error) {
-				return []string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason"},
+				return []string{"key_id", "digest", "scheme", "hint", "state", "valid_until", "created_at", "retired_at", "retired_reason", "checksum"},
 					func(e *copyEncoder, i int) {
 						kw := &b.Keys[toks[i].key]
 						nt := &kw.NewTokens[toks[i].i]
-						e.row(9)
+						e.row(10)
 						e.int8(kw.KeyID)
 						e.bytes(nt.Digest[:])
 						e.text(token.Scheme)
@@ -220,6 +223,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 							e.null()
 						}
 						e.nullText(nt.RetiredReason)
+						e.bool(nt.Checksum)
 					}, nil
 			}})
 		if err != nil {
