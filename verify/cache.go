@@ -11,12 +11,29 @@ import (
 // cache holds looked-up records by digest: found tokens in one LRU table,
 // unknown tokens in another, smaller one with a shorter TTL, so that a
 // stream of unknown tokens cannot evict the entries of real keys.
+//
+// Every entry describes the store at one value of its change counter:
+// the cache's counter, which only the watch moves (reset), dropping every
+// entry. An answer read at another counter is not kept.
 type cache struct {
 	found, unknown *lru
+
+	mu      sync.Mutex // orders put and reset
+	counter int64
+	set     bool // counter is known
 }
 
 func newCache(ttl, negTTL time.Duration, size int) *cache {
 	return &cache{found: newLRU(ttl, size), unknown: newLRU(negTTL, max(1, size/4))}
+}
+
+// reset drops every entry: the store is now at counter.
+func (c *cache) reset(counter int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.found.clear()
+	c.unknown.clear()
+	c.counter, c.set = counter, true
 }
 
 // get returns the cached record of d (nil for a token known to be unknown)
@@ -28,7 +45,14 @@ func (c *cache) get(d token.Digest, now time.Time) (*record, bool) {
 	return c.unknown.get(d, now)
 }
 
-func (c *cache) put(d token.Digest, rec *record, now time.Time) {
+// put keeps rec, the answer for d read at counter, if the cache describes
+// the store at that counter.
+func (c *cache) put(d token.Digest, rec *record, counter int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.set || counter != c.counter {
+		return
+	}
 	if rec == nil {
 		c.unknown.put(d, nil, now)
 		return
@@ -90,6 +114,13 @@ func (l *lru) put(d token.Digest, rec *record, now time.Time) {
 		delete(l.m, old.Value.(*entry).digest)
 	}
 	l.m[d] = l.list.PushFront(&entry{digest: d, rec: rec, until: now.Add(l.ttl)})
+}
+
+func (l *lru) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list.Init()
+	clear(l.m)
 }
 
 func (l *lru) len() int {

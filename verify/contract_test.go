@@ -2,10 +2,8 @@ package verify_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -13,25 +11,16 @@ import (
 	"github.com/keyprov/keyprov/verify"
 )
 
-// contractSQL is the query the README gives applications in other
-// languages. $1 is the SHA-256 digest of the token's UTF-8 bytes (bytea).
-// No row means the token is unknown.
-const contractSQL = `SELECT k.tenant, k.slug, k.universal, k.permissions, k.metadata, k.expires_at, t.state,
-       CASE
-         WHEN k.revoked_at IS NOT NULL THEN 'revoked'
-         WHEN k.disabled_at IS NOT NULL THEN 'disabled'
-         WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
-         WHEN t.state = 'active' THEN 'valid'
-         WHEN t.state = 'previous' AND t.valid_until > now() THEN 'valid'
-         WHEN t.state = 'previous' OR t.retired_reason = 'previous_until passed' THEN 'previous_expired'
-         WHEN t.retired_reason = 'key revoked' THEN 'revoked'
-         ELSE 'retired'
-       END AS status
-FROM keyprov.tokens t
-JOIN keyprov.keys k ON k.id = t.key_id
-WHERE t.digest = $1 AND t.scheme = 'sha256'`
+// contractSQL is what the README gives applications in other languages:
+// keyprov.verify_token, with $1 the SHA-256 digest of the token's UTF-8
+// bytes (bytea) and $2 the tenant, or NULL. It returns exactly one row.
+const contractSQL = `SELECT status, tenant, slug, universal, permissions, metadata, expires_at, key_id, token_state, valid_until
+FROM keyprov.verify_token($1, $2)`
 
-// TestSQLContract checks that the README's query decides as Verify does.
+// TestSQLContract checks that keyprov.verify_token decides as Verify (and
+// Key.Allows) do on the standard fixture; cmd/keyprov's
+// TestVerifyTokenDecidesForAll does the same for every state, scope case
+// and client.
 func TestSQLContract(t *testing.T) {
 	f, now := standardFixture(t)
 	// A previous token retired at its cutoff by an apply.
@@ -41,6 +30,7 @@ func TestSQLContract(t *testing.T) {
 	f.exec(`UPDATE keyprov.keys SET disabled_at = now(), disabled_spec = true WHERE slug = 'frontend'`)
 	v, err := verify.New(f.pool)
 	require.NoError(t, err)
+	defer v.Close(context.Background())
 
 	toks := map[string]string{ // token → the status the README documents
 		tokFrontend: "disabled", tokWebsite2: "valid", tokRotated2: "valid",
@@ -48,31 +38,45 @@ func TestSQLContract(t *testing.T) {
 		tokRotated1: "retired", tokUnknown: "unknown",
 	}
 	for tok, want := range toks {
-		t.Run(want+" "+token.Hint(tok, "wat_"), func(t *testing.T) {
-			d := token.DigestOf(tok)
-			var (
-				tenant, slug, state, status string
-				universal                   bool
-				perms, meta                 []byte
-				expires                     any
-			)
-			err := f.db.Conn().QueryRow(context.Background(), contractSQL, d[:]).
-				Scan(&tenant, &slug, &universal, &perms, &meta, &expires, &state, &status)
-			if errors.Is(err, pgx.ErrNoRows) {
-				status = "unknown"
-			} else {
-				require.NoError(t, err)
+		for _, tenant := range []*string{nil, ptr("acme"), ptr("globex")} {
+			name := want + " " + token.Hint(tok, "wat_")
+			if tenant != nil {
+				name += " in " + *tenant
 			}
-			assert.Equal(t, want, status)
+			t.Run(name, func(t *testing.T) {
+				d := token.DigestOf(tok)
+				var (
+					status, state           *string
+					tenantCol, slug         *string
+					universal               *bool
+					perms, meta, exp, until any
+					id                      *int64
+				)
+				require.NoError(t, f.db.Conn().QueryRow(context.Background(), contractSQL, d[:], tenant).
+					Scan(&status, &tenantCol, &slug, &universal, &perms, &meta, &exp, &id, &state, &until))
+				require.NotNil(t, status)
+				if want == "unknown" {
+					assert.Nil(t, slug, "nothing about an unknown token")
+				}
 
-			key, err := v.Verify(context.Background(), tok)
-			code := verify.Code(err)
-			if code == "" {
-				require.NoError(t, err)
-				code = "valid"
-				assert.Equal(t, key.Tenant+"/"+key.Slug, tenant+"/"+slug)
-			}
-			assert.Equal(t, status, code, "the SQL contract and Verify agree")
-		})
+				key, err := v.Verify(context.Background(), tok)
+				if err == nil && tenant != nil {
+					err = key.Allows(*tenant)
+				}
+				code := verify.Code(err)
+				if code == "" {
+					require.NoError(t, err)
+					code = "valid"
+					assert.Equal(t, key.Tenant+"/"+key.Slug, *tenantCol+"/"+*slug)
+					assert.Equal(t, key.ID, *id)
+				}
+				assert.Equal(t, *status, code, "the SQL contract and Verify agree")
+				if tenant == nil {
+					assert.Equal(t, want, *status)
+				}
+			})
+		}
 	}
 }
+
+func ptr(s string) *string { return &s }

@@ -24,8 +24,8 @@ func Example() {
 	}
 	defer pool.Close()
 	v, err := verify.New(pool,
-		verify.WithCache(5*time.Second, 10_000), // a revocation takes effect within 5s
-		verify.WithLastUsed(time.Minute))        // one UPDATE a minute at most
+		verify.WithCache(time.Hour, 10_000), // a revocation still takes effect within a second
+		verify.WithLastUsed(time.Minute))    // one UPDATE a minute at most
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -53,6 +53,10 @@ func Example() {
 				http.Error(w, "SCOPE_DENIED", http.StatusForbidden)
 				return
 			}
+			if r.Method != http.MethodGet && !key.Can("wb.page") { // "wb.*" and "*" grant it too
+				http.Error(w, "FORBIDDEN", http.StatusForbidden)
+				return
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -72,4 +76,20 @@ func ExampleKey_Allows() {
 	// <nil>
 	// scope_denied
 	// verify: scope denied: acme/website (a key of tenant "acme" cannot act in tenant "globex")
+}
+
+func ExampleKey_Can() {
+	key := &verify.Key{Permissions: []verify.Permission{
+		{Name: "cms.read"},
+		{Name: "wb.*", Attributes: map[string]any{"rwd": "r"}},
+	}}
+	fmt.Println(key.Can("cms.read"), key.Can("cms.write"))
+	fmt.Println(key.Can("wb.page"), key.Can("wb.page.edit"), key.Can("wb"))
+	for _, p := range key.Grants("wb.page") {
+		fmt.Println(p.Name, p.Attributes["rwd"])
+	}
+	// Output:
+	// true false
+	// true true false
+	// wb.* r
 }

@@ -49,6 +49,7 @@ var env = map[string]string{
 // are counted, and a way to apply specs.
 type fixture struct {
 	t       testing.TB
+	url     string
 	db      *store.DB
 	pool    *pgxpool.Pool
 	queries *queryCounter
@@ -69,11 +70,17 @@ func newFixture(t testing.TB) *fixture {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	return &fixture{t: t, db: db, pool: pool, queries: qc}
+	return &fixture{t: t, url: u, db: db, pool: pool, queries: qc}
 }
 
 // apply evaluates src with the test tokens and applies it.
 func (f *fixture) apply(src string) *reconcile.Plan {
+	f.t.Helper()
+	return f.applyTo(f.db, src)
+}
+
+// applyTo is apply to another store (another schema).
+func (f *fixture) applyTo(db *store.DB, src string) *reconcile.Plan {
 	f.t.Helper()
 	s, diags := spec.Evaluate([]spec.Source{{Name: "keys.hcl", Dir: ".", Bytes: []byte(src)}}, spec.Options{
 		Secrets: true,
@@ -83,7 +90,7 @@ func (f *fixture) apply(src string) *reconcile.Plan {
 		},
 	})
 	require.False(f.t, diags.HasErrors(), "spec: %s", diags.Error())
-	res, err := reconcile.Run(context.Background(), f.db, s, reconcile.RunOptions{
+	res, err := reconcile.Run(context.Background(), db, s, reconcile.RunOptions{
 		Meta: reconcile.Meta{RunID: "6f1c2a4e-0b7d-4c8e-9a51-3d2f7e8b9c10", Actor: "verify test"},
 	})
 	require.NoError(f.t, err)
@@ -98,17 +105,32 @@ func (f *fixture) exec(sql string, args ...any) {
 	require.NoError(f.t, err)
 }
 
-// queryCounter counts the queries made through the pool.
-type queryCounter struct{ n atomic.Int64 }
+// queryCounter counts the queries made through the pool: the lookups of
+// tokens (keyprov.verify_token), and all of them (a Verifier also polls
+// the change counter in the background).
+type queryCounter struct{ lookups, uses, all atomic.Int64 }
 
-func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	q.n.Add(1)
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	q.all.Add(1)
+	if strings.Contains(d.SQL, ".verify_token(") {
+		q.lookups.Add(1)
+	}
+	if strings.Contains(d.SQL, ".record_use(") {
+		q.uses.Add(1)
+	}
 	return ctx
 }
 
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-func (q *queryCounter) Load() int64 { return q.n.Load() }
+// Load returns the number of token lookups.
+func (q *queryCounter) Load() int64 { return q.lookups.Load() }
+
+// Uses returns the number of last_used_at writes (keyprov.record_use).
+func (q *queryCounter) Uses() int64 { return q.uses.Load() }
+
+// All returns the number of queries of any kind.
+func (q *queryCounter) All() int64 { return q.all.Load() }
 
 // clock is a settable clock for WithClock.
 type clock struct {

@@ -45,21 +45,13 @@ func newRecorder(db DB, schema string, interval time.Duration, onErr func(error)
 	return r
 }
 
-// lastUsedSQL writes the last use of a batch of keys in one statement. Rows
-// locked by a running apply are skipped rather than waited for (SKIP
-// LOCKED), so the writer never delays an apply nor deadlocks with it; the
-// ids written are returned so that skipped ones can be retried. GREATEST
-// keeps a later time written by another process.
+// lastUsedSQL writes the last use of a batch of keys in one statement,
+// keyprov.record_use: rows locked by a running apply are skipped rather
+// than waited for (SKIP LOCKED), so the writer never delays an apply nor
+// deadlocks with it; the ids written are returned so that skipped ones can
+// be retried. GREATEST keeps a later time written by another process.
 func lastUsedSQL(schema string) string {
-	keys := pgx.Identifier{schema, "keys"}.Sanitize()
-	return `WITH done AS (
-	UPDATE ` + keys + ` AS k SET last_used_at = GREATEST(k.last_used_at, u.at)
-	FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
-	WHERE k.id = u.id
-	  AND k.id IN (SELECT id FROM ` + keys + ` WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)
-	RETURNING k.id
-)
-SELECT coalesce(array_agg(id), '{}') FROM done`
+	return "SELECT " + pgx.Identifier{schema}.Sanitize() + ".record_use($1::bigint[], $2::timestamptz[])"
 }
 
 // touch records that key id was used at.
@@ -167,10 +159,15 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	return v.rec.flush(ctx)
 }
 
-// Close stops the background last_used_at writer and flushes it. It does
-// nothing without WithLastUsed. Verify keeps working after Close but no
-// longer records uses. Call it before closing the pool.
+// Close stops the background poll of the store's change counter and the
+// last_used_at writer, which it flushes. Verify keeps working after Close,
+// but asks the store about the counter itself when a cached answer is
+// older than Staleness, and no longer records uses. Call it before closing
+// the pool.
 func (v *Verifier) Close(ctx context.Context) error {
+	if v.watch != nil {
+		v.watch.close()
+	}
 	if v.rec == nil {
 		return nil
 	}

@@ -43,18 +43,18 @@ func TestLastUsed(t *testing.T) {
 	require.ErrorIs(t, err, verify.ErrRevoked)
 	assert.Nil(t, f.lastUsed("root", "frontend"), "nothing is written before a flush")
 
-	before := f.queries.Load()
+	before := f.queries.Uses()
 	require.NoError(t, v.Flush(ctx))
-	assert.Equal(t, before+1, f.queries.Load(), "one statement for every key used")
+	assert.Equal(t, before+1, f.queries.Uses(), "one statement for every key used")
 	assertTime(t, t0.Add(2*time.Second), f.lastUsed("root", "frontend"))
 	assertTime(t, t0.Add(3*time.Second), f.lastUsed("acme", "website"))
 	assert.Nil(t, f.lastUsed("acme", "gone"))
 	assert.Nil(t, f.lastUsed("globex", "rolled"))
 
 	// Nothing used since: no statement.
-	before = f.queries.Load()
+	before = f.queries.Uses()
 	require.NoError(t, v.Flush(ctx))
-	assert.Equal(t, before, f.queries.Load())
+	assert.Equal(t, before, f.queries.Uses())
 
 	// A later time written by another process is kept.
 	f.exec("UPDATE keyprov.keys SET last_used_at = $1 WHERE slug = 'frontend'", t0.Add(time.Hour))

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyprov/keyprov/internal/names"
-	"github.com/keyprov/keyprov/token"
 )
 
 // Errors wrapped by *Error, one per reason a token does not verify.
@@ -118,13 +117,6 @@ func Code(err error) string {
 	}
 	return ""
 }
-
-// Reasons keyprov writes in tokens.retired_reason that Verify tells apart.
-// They are the values of reconcile's ReasonCutoff and ReasonRevoked.
-const (
-	reasonCutoff  = "previous_until passed"
-	reasonRevoked = "key revoked"
-)
 
 // DB is what a Verifier needs from the database. A *pgxpool.Pool satisfies
 // it and is what applications pass. A *pgx.Conn does too but is not safe
@@ -291,7 +283,7 @@ type Option func(*config) error
 
 type config struct {
 	schema     string
-	prefix     string
+	prefix     string // "": the store's prefixes (keyprov.token_prefixes)
 	cacheTTL   time.Duration
 	cacheMax   int
 	lastUsed   time.Duration
@@ -310,17 +302,23 @@ func WithSchema(schema string) Option {
 	}
 }
 
-// WithPrefix sets the token prefix (default token.DefaultPrefix, "wat_");
-// it must match the spec's settings.token_prefix.
+// WithPrefix sets the one token prefix that tokens must carry, instead of
+// the prefixes keyprov records in the store for each spec owner
+// (settings.token_prefix). A token with another prefix is then malformed,
+// and no token is rejected for its checksum without a query.
 func WithPrefix(prefix string) Option {
 	return func(c *config) error {
+		if prefix == "" {
+			return errors.New("verify: empty token prefix")
+		}
 		c.prefix = prefix
 		return nil
 	}
 }
 
-// WithCache keeps looked-up tokens for ttl in a table of at most maxEntries
-// entries; see the package documentation for what it means for revocations.
+// WithCache keeps looked-up tokens in memory for at most ttl, in a table of
+// at most maxEntries entries, and drops them all within a second of any
+// change to keys or tokens in the store (see the package documentation).
 func WithCache(ttl time.Duration, maxEntries int) Option {
 	return func(c *config) error {
 		if ttl <= 0 || maxEntries <= 0 {
@@ -353,8 +351,9 @@ func WithFlushErrors(fn func(error)) Option {
 	}
 }
 
-// WithClock replaces time.Now for expiry, cutoffs, the cache's TTL and
-// last-used times (tests).
+// WithClock replaces the time at which tokens are checked (expiry and
+// cutoffs, otherwise decided with the database's clock), the cache's TTL
+// and last-used times (tests). The cache's invalidation keeps real time.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
@@ -367,226 +366,43 @@ func WithClock(now func() time.Time) Option {
 
 // Verifier verifies tokens. It is safe for concurrent use when its DB is.
 type Verifier struct {
-	db     DB
+	db DB
+	// prefix is WithPrefix's; "" when the prefixes come from the store.
 	prefix string
-	query  string
-	clock  func() time.Time
-	cache  *cache
-	rec    *recorder
+	sql    string
+	// clock is WithClock's, nil for the database's clock.
+	clock func() time.Time
+	cache *cache
+	watch *watch
+	rec   *recorder
 }
 
-// New returns a Verifier that reads keyprov's tables through db. With
-// WithLastUsed it starts a background writer: call Close when done.
+// New returns a Verifier that asks keyprov's verification functions in
+// schema "keyprov" (WithSchema) through db. It makes no query until the
+// first Verify. With WithCache, or without WithPrefix, a Verifier keeps a
+// background poll of the store's change counter (one query a second); with
+// WithLastUsed, a background writer. Close stops them.
 func New(db DB, opts ...Option) (*Verifier, error) {
 	if db == nil {
 		return nil, errors.New("verify: nil database")
 	}
-	c := config{schema: DefaultSchema, prefix: token.DefaultPrefix, clock: time.Now}
+	c := config{schema: DefaultSchema}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return nil, err
 		}
 	}
-	v := &Verifier{db: db, prefix: c.prefix, query: lookupSQL(c.schema), clock: c.clock}
+	v := &Verifier{db: db, prefix: c.prefix, sql: lookupSQL(c.schema), clock: c.clock}
 	if c.cacheTTL > 0 {
 		v.cache = newCache(c.cacheTTL, min(c.cacheTTL, NegativeTTL), c.cacheMax)
+	}
+	if v.cache != nil || v.prefix == "" {
+		v.watch = newWatch(db, c.schema, v.prefix == "", v.cache)
+		// A Verifier dropped without Close stops polling once collected.
+		runtime.AddCleanup(v, func(w *watch) { w.close() }, v.watch)
 	}
 	if c.lastUsed > 0 {
 		v.rec = newRecorder(db, c.schema, c.lastUsed, c.onFlushErr)
 	}
 	return v, nil
 }
-
-// lookupSQL is the one query Verify makes: the token's row by digest (the
-// unique index tokens_digest), joined to its key by primary key.
-func lookupSQL(schema string) string {
-	return `SELECT k.id, k.tenant, k.slug, k.universal, k.name, k.permissions::text, k.metadata::text,
-	k.expires_at, k.revoked_at, coalesce(k.revoked_reason, ''), k.disabled_at,
-	t.state, t.hint, t.valid_until, t.retired_at, coalesce(t.retired_reason, '')
-FROM ` + pgx.Identifier{schema, "tokens"}.Sanitize() + ` t
-JOIN ` + pgx.Identifier{schema, "keys"}.Sanitize() + ` k ON k.id = t.key_id
-WHERE t.digest = $1 AND t.scheme = 'sha256'`
-}
-
-// record is a looked-up token row: the key as Verify returns it and what
-// decides whether the token verifies at a given time.
-type record struct {
-	key           *Key
-	revokedAt     *time.Time
-	revokedReason string
-	// disabledAt is when the key was disabled; nil while it is enabled.
-	disabledAt    *time.Time
-	state         string
-	retiredAt     *time.Time
-	retiredReason string
-}
-
-// Verify checks tok, the token as the client presented it, and returns its
-// key. A token that does not verify yields an *Error wrapping the reason
-// (errors.Is(err, verify.ErrRevoked) …); any other error means the store
-// could not be asked and says nothing about the token.
-func (v *Verifier) Verify(ctx context.Context, tok string) (*Key, error) {
-	if err := v.wellFormed(tok); err != nil {
-		return nil, err
-	}
-	d := token.DigestOf(tok)
-	now := v.clock()
-	rec, err := v.lookup(ctx, d, now)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, &Error{Err: ErrUnknown}
-	}
-	if err := rec.check(now); err != nil {
-		return nil, err
-	}
-	if v.rec != nil {
-		v.rec.touch(rec.key.ID, now)
-	}
-	return rec.key, nil
-}
-
-// wellFormed applies the token rules, except the entropy rule (a weak token
-// that apply accepted before the rule existed still gets a clear answer).
-func (v *Verifier) wellFormed(tok string) error {
-	for _, err := range token.Check(tok, v.prefix) {
-		if errors.Is(err, token.ErrLowEntropy) {
-			continue
-		}
-		return &Error{Err: ErrMalformed, Detail: strings.TrimPrefix(err.Error(), "token: "), cause: err}
-	}
-	return nil
-}
-
-func (v *Verifier) lookup(ctx context.Context, d token.Digest, now time.Time) (*record, error) {
-	if v.cache != nil {
-		if rec, ok := v.cache.get(d, now); ok {
-			return rec, nil
-		}
-	}
-	rec, err := v.fetch(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	if v.cache != nil {
-		v.cache.put(d, rec, now)
-	}
-	return rec, nil
-}
-
-// fetch runs the lookup query; it returns nil, nil for an unknown digest.
-func (v *Verifier) fetch(ctx context.Context, d token.Digest) (*record, error) {
-	var (
-		k                    Key
-		perms, meta          string
-		validUntil           *time.Time
-		revokedAt            *time.Time
-		disabledAt           *time.Time
-		retiredAt            *time.Time
-		revReason, retReason string
-		state                string
-	)
-	err := v.db.QueryRow(ctx, v.query, d[:]).Scan(&k.ID, &k.Tenant, &k.Slug, &k.Universal, &k.Name, &perms, &meta,
-		&k.ExpiresAt, &revokedAt, &revReason, &disabledAt, &state, &k.TokenHint, &validUntil, &retiredAt, &retReason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verify: looking up the token: %w", err)
-	}
-	k.Address = k.Tenant + "/" + k.Slug
-	if k.Permissions, err = decodePermissions(perms); err != nil {
-		return nil, fmt.Errorf("verify: decoding the permissions of %s: %w", k.Address, err)
-	}
-	if err := json.Unmarshal([]byte(meta), &k.Metadata); err != nil {
-		return nil, fmt.Errorf("verify: decoding the metadata of %s: %w", k.Address, err)
-	}
-	if k.Metadata == nil {
-		k.Metadata = map[string]string{}
-	}
-	k.ExpiresAt = utc(k.ExpiresAt)
-	switch state {
-	case string(Active):
-		k.Token = Active
-	case string(Previous):
-		k.Token, k.ValidUntil = Previous, utc(validUntil)
-	}
-	return &record{key: &k, revokedAt: utc(revokedAt), revokedReason: revReason, disabledAt: utc(disabledAt),
-		state: state, retiredAt: utc(retiredAt), retiredReason: retReason}, nil
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// decodePermissions decodes the jsonb array of permission objects.
-func decodePermissions(text string) ([]Permission, error) {
-	var objs []map[string]any
-	if err := json.Unmarshal([]byte(text), &objs); err != nil {
-		return nil, err
-	}
-	perms := make([]Permission, 0, len(objs))
-	for _, o := range objs {
-		name, _ := o["name"].(string)
-		delete(o, "name")
-		if len(o) == 0 {
-			o = nil
-		}
-		perms = append(perms, Permission{Name: name, Attributes: o})
-	}
-	return perms, nil
-}
-
-// check decides whether the token verifies at now. The order of the cases
-// is the precedence documented in the package documentation and in the SQL
-// contract: key revoked, key disabled, key expired, then the token's own
-// state.
-func (r *record) check(now time.Time) error {
-	k := r.key
-	switch {
-	case r.revokedAt != nil:
-		detail := "revoked at " + stamp(*r.revokedAt)
-		if r.revokedReason != "" {
-			detail += ": " + r.revokedReason
-		}
-		return &Error{Err: ErrRevoked, Address: k.Address, Detail: detail}
-	case r.disabledAt != nil:
-		return &Error{Err: ErrDisabled, Address: k.Address, Detail: "disabled at " + stamp(*r.disabledAt)}
-	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
-		return &Error{Err: ErrExpired, Address: k.Address, Detail: "expired at " + stamp(*k.ExpiresAt)}
-	case r.state == string(Active):
-		return nil
-	case r.state == string(Previous) && k.ValidUntil != nil && k.ValidUntil.After(now):
-		return nil
-	case r.state == string(Previous):
-		detail := "previous token " + k.TokenHint
-		if k.ValidUntil != nil {
-			detail += " stopped working at " + stamp(*k.ValidUntil)
-		}
-		return &Error{Err: ErrPreviousExpired, Address: k.Address, Detail: detail}
-	case r.retiredReason == reasonCutoff:
-		return &Error{Err: ErrPreviousExpired, Address: k.Address, Detail: "previous token " + k.TokenHint + r.retiredWhen()}
-	case r.retiredReason == reasonRevoked:
-		return &Error{Err: ErrRevoked, Address: k.Address, Detail: "token " + k.TokenHint + " revoked" + r.retiredWhen()}
-	default:
-		detail := "token " + k.TokenHint + r.retiredWhen()
-		if r.retiredReason != "" {
-			detail += ": " + r.retiredReason
-		}
-		return &Error{Err: ErrRetired, Address: k.Address, Detail: detail}
-	}
-}
-
-func (r *record) retiredWhen() string {
-	if r.retiredAt == nil {
-		return " retired"
-	}
-	return " retired at " + stamp(*r.retiredAt)
-}
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

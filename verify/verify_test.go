@@ -204,9 +204,12 @@ func TestWithPrefix(t *testing.T) {
 
 func TestWithSchema(t *testing.T) {
 	f := newFixture(t)
-	f.apply(standardSpec(time.Now(), false))
-	f.exec(`ALTER SCHEMA keyprov RENAME TO "Keys-Elsewhere"`)
-	v, err := verify.New(f.pool, verify.WithSchema("Keys-Elsewhere"))
+	// keyprov apply with KEYPROV_SCHEMA=keys_elsewhere.
+	db, err := store.Open(context.Background(), store.Config{URL: f.url, Schema: "keys_elsewhere", Wait: 10 * time.Second})
+	require.NoError(t, err)
+	defer db.Close(context.Background())
+	f.applyTo(db, standardSpec(time.Now(), false))
+	v, err := verify.New(f.pool, verify.WithSchema("keys_elsewhere"))
 	require.NoError(t, err)
 	key, err := v.Verify(context.Background(), tokFrontend)
 	require.NoError(t, err)
@@ -283,7 +286,9 @@ func TestRevokedByEmergencyRevoke(t *testing.T) {
 	}
 }
 
-func TestRevokedWithCacheWithinTTL(t *testing.T) {
+// The cache keeps an answer for at most its TTL, and answers from memory
+// meanwhile while the store does not change.
+func TestCacheTTL(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now()
 	f.apply(standardSpec(now, false))
@@ -291,29 +296,68 @@ func TestRevokedWithCacheWithinTTL(t *testing.T) {
 	const ttl = 10 * time.Second
 	v, err := verify.New(f.pool, verify.WithCache(ttl, 100), verify.WithClock(clk.Now))
 	require.NoError(t, err)
+	defer v.Close(context.Background())
+	ctx := context.Background()
 
-	_, err = v.Verify(context.Background(), tokFrontend)
+	_, err = v.Verify(ctx, tokFrontend)
 	require.NoError(t, err)
 	before := f.queries.Load()
-
-	f.apply(strings.Replace(standardSpec(now, false), `metadata    = { team = "web" }`, `metadata    = { team = "web" }
-  revoked     = true`, 1))
-
 	clk.Add(ttl - time.Millisecond)
-	key, err := v.Verify(context.Background(), tokFrontend)
-	require.NoError(t, err, "within the TTL the cached result stands")
+	key, err := v.Verify(ctx, tokFrontend)
+	require.NoError(t, err)
 	assert.Equal(t, "root/frontend", key.Address)
 	assert.Equal(t, before, f.queries.Load(), "a cache hit makes no query")
-
 	clk.Add(time.Millisecond)
-	_, err = v.Verify(context.Background(), tokFrontend)
-	assert.ErrorIs(t, err, verify.ErrRevoked, "the revocation is visible once the TTL has passed")
-	assert.Equal(t, before+1, f.queries.Load())
+	_, err = v.Verify(ctx, tokFrontend)
+	require.NoError(t, err)
+	assert.Equal(t, before+1, f.queries.Load(), "past the TTL, the token is looked up again")
+}
 
-	// The revoked result is cached in turn.
-	_, err = v.Verify(context.Background(), tokFrontend)
+// TestRevocationReachesTheCache: a key revoked in the store stops
+// verifying within verify.Staleness in a Verifier that cached it for an
+// hour, whatever the TTL; the revoked answer is cached in turn.
+func TestRevocationReachesTheCache(t *testing.T) {
+	f, _ := standardFixture(t)
+	v, err := verify.New(f.pool, verify.WithCache(time.Hour, 100))
+	require.NoError(t, err)
+	defer v.Close(context.Background())
+	ctx := context.Background()
+	before := f.queries.Load()
+	_, err = v.Verify(ctx, tokWebsite2)
+	require.NoError(t, err)
+	_, err = v.Verify(ctx, tokWebsite2)
+	require.NoError(t, err)
+	require.Equal(t, before+1, f.queries.Load(), "the second answer comes from the cache")
+
+	took := revokeAndWait(t, f, v, tokWebsite2, "acme", "website")
+	t.Logf("revoked answer after %s", took)
+	before = f.queries.Load()
+	_, err = v.Verify(ctx, tokWebsite2)
 	assert.ErrorIs(t, err, verify.ErrRevoked)
-	assert.Equal(t, before+1, f.queries.Load())
+	assert.Equal(t, before, f.queries.Load(), "the revoked answer is cached")
+}
+
+// revokeAndWait revokes tenant/slug as keyprov revoke does, then asks v
+// about tok until it answers revoked, and returns how long that took after
+// the commit. The test fails past verify.Staleness.
+func revokeAndWait(t *testing.T, f *fixture, v *verify.Verifier, tok, tenant, slug string) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, f.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.RevokeKey(ctx, tenant, slug, "leaked", store.EventMeta{RunID: "6f1c2a4e-0b7d-4c8e-9a51-3d2f7e8b9c12", Actor: "verify test"})
+		return err
+	}))
+	committed := time.Now()
+	for {
+		_, err := v.Verify(ctx, tok)
+		took := time.Since(committed)
+		if errors.Is(err, verify.ErrRevoked) {
+			return took
+		}
+		require.True(t, err == nil, "before the revocation is seen the token verifies: %v", err)
+		require.LessOrEqual(t, took, verify.Staleness, "the revocation did not reach the cache in time")
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestRollingRotation(t *testing.T) {

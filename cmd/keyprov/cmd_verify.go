@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,9 +27,11 @@ var verifyCmd = &command{
 	name:    "verify",
 	summary: "check a token read from stdin and show its key",
 	help: `Reads one token from standard input and checks it against the store the way
-applications do (Go package github.com/keyprov/keyprov/verify): the key must
-not be revoked or expired, and the token must be the key's active token or
-its previous token before the cutoff. Prints the key the token belongs to.
+applications do (keyprov.verify_token, through the Go package
+github.com/keyprov/keyprov/verify): the key must not be revoked, disabled or
+expired, and the token must be the key's active token or its previous token
+before the cutoff. Prints the key the token belongs to. Tokens must carry
+one of the prefixes that applies recorded in the store (or --prefix).
 
 The token is read from standard input, never from the command line, which
 other users can see (ps, shell history). On a terminal it is read without
@@ -38,8 +41,8 @@ echo; otherwise one trailing line break is removed and nothing else.
   printf '%s' "$WEBSITE_KEY_ACME" | keyprov verify --tenant acme
 
 Exit status: 0 the token verifies (and reaches --tenant); 1 it does not,
-with the reason (malformed, unknown, revoked, expired, previous_expired,
-retired, scope_denied), or bad input; 3 store unavailable; 4 keyprov's
+with the reason (malformed, unknown, revoked, disabled, expired,
+previous_expired, retired, scope_denied), or bad input; 3 store unavailable; 4 keyprov's
 schema holds objects that are not keyprov's (SECURITY.md); 5 the server
 rejected keyprov (authentication, no such database, no CONNECT).`,
 	run: runVerify,
@@ -63,7 +66,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
 	dbf := addDBFlags(fs, a.cfg)
 	tenant := fs.String("tenant", "", "check that the key reaches `tenant` too (a universal key reaches every tenant)")
-	prefix := fs.String("prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
+	prefix := fs.String("prefix", "", "token `prefix` (default: the prefixes recorded in the store, from each spec's settings.token_prefix)")
 	out := addOutputFlag(fs, "text or json", "text", "json")
 	lf := addLogFlags(fs, a.cfg)
 	pos, code, ok := fs.parse(a, args)
@@ -75,7 +78,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 		a.errorf("keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
 		return exitInvalid
 	}
-	if looksLikeToken(*tenant, *prefix) {
+	if looksLikeToken(*tenant, cmp.Or(*prefix, token.DefaultPrefix)) {
 		// --tenant is printed and recorded in the answer: a token given
 		// there by mistake must not be.
 		a.errorf("keyprov verify: --tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
@@ -114,12 +117,17 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 			return a.storeExit(err, "verify")
 		}
 	}
-	v, err := verify.New(vdb, verify.WithSchema(db.Schema()), verify.WithPrefix(*prefix))
+	opts := []verify.Option{verify.WithSchema(db.Schema())}
+	if _, empty := vdb.(emptyStore); *prefix != "" || empty {
+		opts = append(opts, verify.WithPrefix(cmp.Or(*prefix, token.DefaultPrefix)))
+	}
+	v, err := verify.New(vdb, opts...)
 	if err != nil {
 		a.errorf("keyprov verify: %v", err)
 		return exitInvalid
 	}
 	key, err := v.Verify(ctx, tok)
+	_ = v.Close(context.Background())
 	var verr *verify.Error
 	if err != nil && !errors.As(err, &verr) {
 		return a.storeExit(err, "verify")
