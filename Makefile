@@ -101,6 +101,9 @@ deps:
 	{ command -v pgbouncer || [ -x /usr/sbin/pgbouncer ]; } >/dev/null 2>&1 || missing="$$missing pgbouncer"; \
 	{ command -v podman || command -v buildah; } >/dev/null 2>&1 || missing="$$missing podman"; \
 	[ -s /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
+	/usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || missing="$$missing python3-psycopg"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "make test needs Debian's$$missing: apt-get install -y$$missing (as root), or run .ci/run, which installs what is missing"; exit 1; \
 	fi
