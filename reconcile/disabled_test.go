@@ -153,7 +153,7 @@ func TestDiffDisabledHolders(t *testing.T) {
 			assert.Empty(t, c.NewTokens)
 			assert.Empty(t, c.TokenUpdates)
 			if tc.held {
-				assert.False(t, p.Settles(), "a held key is listed by the next plan: the store is not settled")
+				assert.False(t, p.Settled(), "a held key is listed by the next plan: the store is not settled")
 				assert.Equal(t, "disabled by alice@ops at "+operator.At.Format(time.RFC3339)+": suspended customer; keyprov enable acme/website lifts it", c.Reason)
 				if c.Action == reconcile.Held {
 					assert.False(t, c.Changed())

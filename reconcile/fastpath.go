@@ -10,15 +10,24 @@ import (
 )
 
 // A boot with nothing to do should not evaluate its spec again. An apply
-// whose plan settles the store (Settles) records, in its transaction, a
-// digest of what the outcome depended on, the change counter it read the
-// store at, and the first moment at which time alone would change the
-// outcome (TimeBound). A later run whose inputs give the same digest, at
-// the same counter, before that moment, would compute an empty plan with
-// no warnings: it can say so from the record (the fast path; the CLI
-// decides, store.ReadBoot reads).
+// whose plan finds the store settled (Settled: nothing to change, nothing
+// to warn about) records, in its transaction, a digest of what that
+// outcome depended on, the change counter it read the store at, and the
+// first moment at which time alone would change the outcome (TimeBound).
+// A later run whose inputs give the same digest, at the same change
+// counter, before that moment, would compute the same empty plan: it can
+// say so from the record (the fast path; the CLI decides, store.ReadBoot
+// reads).
+//
+// Only a plan that changes nothing is recorded. One that writes would
+// have to be sure that applying it leaves a store its own inputs plan as
+// empty; that is what apply is meant to do, and the differential test
+// (cmd/keyprov) found a case where it does not (a rolling rotation begun
+// while the previous one's window was open kept both previous tokens,
+// and the next plan retired one). The apply after a change records,
+// from a plan it has seen to be empty.
 
-// Record is what an apply records when its plan settles the store: the
+// Record is what an apply records when its plan finds the store settled: the
 // digest of its inputs and their names (computed by the caller, which
 // knows the settings and the build; see package inputs).
 type Record struct {
@@ -29,17 +38,16 @@ type Record struct {
 	Keyprov string
 }
 
-// Settles reports whether the store, once the plan is applied, is as the
-// same inputs want it with nothing to say: the plan has no warning, no
-// refusal, no blocked or held key, and no move (a moved block warns once
-// the move is applied). The next plan from the same inputs is then empty.
-func (p *Plan) Settles() bool {
+// Settled reports whether the plan finds the store as its inputs want it
+// with nothing to say: no change, no warning, no refusal, no blocked or
+// held key. Such a plan is what the next plan from the same inputs and the
+// same store says, until time changes it (TimeBound).
+func (p *Plan) Settled() bool {
 	if len(p.Warnings) > 0 || len(p.Refusals) > 0 {
 		return false
 	}
 	for i := range p.Changes {
-		c := &p.Changes[i]
-		if c.Action == Blocked || c.Held || c.MovedFrom != nil || c.Action != NoOp && !c.Changed() {
+		if p.Changes[i].Action != NoOp {
 			return false
 		}
 	}
@@ -77,7 +85,7 @@ func TimeBound(s *spec.Spec, st *store.State, warn time.Duration) *time.Time {
 	return bound
 }
 
-// inputRecord is the store's record of a run that settles the store.
+// inputRecord is the store's record of a run whose plan is settled.
 func inputRecord(r *Record, s *spec.Spec, st *store.State, opts RunOptions, p *Plan) *store.InputRecord {
 	return &store.InputRecord{
 		Owner: s.Settings.Owner, Digest: r.Digest, Names: r.Names, Keyprov: r.Keyprov, RunID: opts.Meta.RunID,
@@ -85,9 +93,8 @@ func inputRecord(r *Record, s *spec.Spec, st *store.State, opts RunOptions, p *P
 	}
 }
 
-// settledPlan is what the next plan from the same inputs says once p is
-// applied, as JSON: p's own fields (owner, prune…), no change, and keys
-// keys unchanged (Unlisted).
+// settledPlan is p as the record keeps it, as JSON: p's own fields
+// (owner, prune…), and keys keys unchanged (Unlisted) instead of a list.
 func settledPlan(p *Plan, keys int) json.RawMessage {
 	q := *p
 	q.Changes, q.Warnings, q.Refusals, q.Now, q.Unlisted = nil, nil, nil, time.Time{}, keys

@@ -31,10 +31,10 @@ func (ts *testStore) boot(t *testing.T) *store.Boot {
 	return b
 }
 
-// An apply whose plan settles the store records its inputs with the
-// change counter its own writes leave; a plan says what it would record;
-// a plan with a warning records nothing; a no-op apply that repeats the
-// record writes no row.
+// An apply whose plan finds the store settled records its inputs with the
+// change counter it read; a plan that writes records nothing, nor does one
+// with a warning; a plan says what it would record; a no-op apply that
+// repeats the record writes no row.
 func TestRunRecordsInputs(t *testing.T) {
 	t.Parallel()
 	ts := newTestStore(t)
@@ -43,14 +43,18 @@ func TestRunRecordsInputs(t *testing.T) {
 	res := ts.runRecorded(t, evalSpec(t, src), reconcile.Options{}, false, 1)
 	require.True(t, res.Applied)
 	assert.True(t, res.Plan.HasChanges())
-	assert.True(t, res.Recorded, "the first apply settles the store")
+	assert.False(t, res.Recorded, "a plan that writes is not recorded")
+	assert.Empty(t, ts.boot(t).Records)
+	res = ts.runRecorded(t, evalSpec(t, src), reconcile.Options{}, false, 1)
+	assert.False(t, res.Plan.HasChanges())
+	assert.True(t, res.Recorded, "the next apply finds the store settled")
 	b := ts.boot(t)
 	require.True(t, b.Ready)
 	require.Len(t, b.Records, 1)
 	r := b.Records[0]
 	assert.Equal(t, "platform", r.Owner)
 	assert.Equal(t, []byte{1}, r.Digest)
-	assert.Equal(t, b.Counter, r.Counter, "the counter the apply's own writes left")
+	assert.Equal(t, b.Counter, r.Counter, "the counter the apply read")
 	p, err := reconcile.SettledPlan(r.Plan, b.Now)
 	require.NoError(t, err)
 	assert.Equal(t, &reconcile.Plan{Owner: "platform", Now: b.Now, Unlisted: 2}, p, "what the next plan says")
@@ -82,8 +86,10 @@ tenant_key "soon" {
 `)
 	res = ts.runRecorded(t, evalSpec(t, expiring), reconcile.Options{WarnExpiry: 48 * time.Hour}, false, 3)
 	require.True(t, res.Applied)
+	res = ts.runRecorded(t, evalSpec(t, expiring), reconcile.Options{WarnExpiry: 48 * time.Hour}, false, 3)
+	assert.False(t, res.Plan.HasChanges())
 	assert.NotEmpty(t, res.Plan.Warnings)
-	assert.False(t, res.Recorded, "a plan with a warning does not settle the store")
+	assert.False(t, res.Recorded, "a plan with a warning is not settled")
 	assert.Equal(t, []byte{1}, ts.boot(t).Records[0].Digest)
 	assert.NotEqual(t, ts.boot(t).Counter, ts.boot(t).Records[0].Counter, "the old record's counter is behind")
 
@@ -132,22 +138,24 @@ tenant_key "old" {
 	assert.Nil(t, reconcile.TimeBound(evalSpec(t, websiteKey(`  name = "W"`)), &store.State{Now: testNow}, 14*day), "no bound")
 }
 
-// A plan settles the store when applying it leaves nothing to change and
-// nothing to warn about.
-func TestPlanSettles(t *testing.T) {
+// A plan is settled when it has nothing to change and nothing to say.
+func TestPlanSettled(t *testing.T) {
 	from := spec.Address{Tenant: "acme", Slug: "old"}
 	for name, tc := range map[string]struct {
 		plan reconcile.Plan
 		want bool
 	}{
 		"empty":         {reconcile.Plan{}, true},
-		"changes":       {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Create}, {Action: reconcile.Update}, {Action: reconcile.NoOp}}}, true},
+		"unchanged":     {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.NoOp}, {Action: reconcile.NoOp}}}, true},
+		"a create":      {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Create}, {Action: reconcile.NoOp}}}, false},
+		"an update":     {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Update}}}, false},
+		"held":          {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Held}}}, false},
 		"a warning":     {reconcile.Plan{Warnings: []reconcile.Warning{{Kind: reconcile.WarnExpiring}}}, false},
 		"a refusal":     {reconcile.Plan{Refusals: []reconcile.Refusal{{Message: "no"}}}, false},
 		"blocked":       {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Blocked}}}, false},
 		"a move":        {reconcile.Plan{Changes: []reconcile.Change{{Action: reconcile.Update, MovedFrom: &from}}}, false},
 		"only unlisted": {reconcile.Plan{Unlisted: 3}, true},
 	} {
-		assert.Equal(t, tc.want, tc.plan.Settles(), name)
+		assert.Equal(t, tc.want, tc.plan.Settled(), name)
 	}
 }

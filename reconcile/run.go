@@ -26,11 +26,12 @@ type RunOptions struct {
 	// forged to match the spec's row, which a full read finds.
 	FullRead bool
 	Meta     Meta
-	// Record, when set, is recorded by an apply whose plan settles the
-	// store (Plan.Settles), in its transaction, with the change counter it
-	// read the store at: the next run with the same inputs can answer from
-	// it (fastpath.go). A plan (DryRun) records nothing but returns the
-	// record it would write (Result.Record).
+	// Record, when set, is recorded by an apply whose plan finds the store
+	// settled (Plan.Settled: nothing to change, nothing to say), in its
+	// transaction, with the change counter it read the store at: the next
+	// run with the same inputs can answer from it (fastpath.go). A plan
+	// (DryRun) records nothing but returns the record it would write
+	// (Result.Record).
 	Record *Record
 }
 
@@ -91,7 +92,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 			t := time.Now()
 			res.Plan = Diff(s, st, known, opts.Options)
 			res.Timings.Diff = time.Since(t)
-			if opts.Record != nil && res.Plan.Settles() {
+			if opts.Record != nil && res.Plan.Settled() {
 				res.Record = inputRecord(opts.Record, s, st, opts, res.Plan)
 				res.Record.Counter = res.Position.Counter
 			}
@@ -140,7 +141,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 		res.Plan = Diff(s, st, known, opts.Options)
 		res.Timings.Diff = time.Since(t)
 		t = time.Now()
-		if opts.Record != nil && res.Plan.Settles() && len(res.Plan.Refusals) == 0 {
+		if opts.Record != nil && res.Plan.Settled() {
 			res.Record = inputRecord(opts.Record, s, st, opts, res.Plan)
 		}
 		res.Stats, res.Recorded, err = applyRecorded(ctx, tx, res.Plan, opts.Meta, res.Record, seen)
@@ -155,33 +156,15 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 	return res, nil
 }
 
-// applyRecorded applies the plan and, when rec is set, records it, with
-// the change counter seen before the state was loaded. A plan that writes
-// first holds the counter (store.Tx.LockPosition), so that the counter it
-// records is the one its own writes leave: unless the counter moved since
-// it was seen, when it records nothing.
+// applyRecorded applies the plan and, when rec is set (the plan found the
+// store settled: it writes nothing), records it, provided that the change
+// counter is still the one seen before the state was loaded.
 func applyRecorded(ctx context.Context, tx *store.Tx, p *Plan, meta Meta, rec *store.InputRecord, seen int64) (store.WriteStats, bool, error) {
-	if rec == nil {
-		st, err := Apply(ctx, tx, p, meta)
-		return st, false, err
-	}
-	expected := &seen
-	if p.HasChanges() {
-		pos, err := tx.LockPosition(ctx)
-		if err != nil {
-			return store.WriteStats{}, false, err
-		}
-		if pos.Counter != seen {
-			st, err := Apply(ctx, tx, p, meta)
-			return st, false, err
-		}
-		expected = nil
-	}
 	st, err := Apply(ctx, tx, p, meta)
-	if err != nil {
+	if err != nil || rec == nil {
 		return st, false, err
 	}
-	current, _, err := tx.RecordInputs(ctx, rec, expected)
+	current, _, err := tx.RecordInputs(ctx, rec, &seen)
 	return st, current, err
 }
 
