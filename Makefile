@@ -133,9 +133,16 @@ fuzz-short:
 		done; \
 	done
 
-# The same for longer: FUZZTIME defaults to 60s here (make fuzz FUZZTIME=10m).
+# The same for longer: FUZZTIME defaults to 60s here (make fuzz FUZZTIME=10m);
+# then the fast path's differential test (make test walks 2,000 steps with
+# seed 1) for DIFF_STEPS steps from a new seed, printed (DIFF_SEED=N repeats
+# a walk).
+DIFF_STEPS ?= 20000
+DIFF_SEED  ?= $(shell date +%s)
 fuzz:
 	@$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),60s)
+	$(WITHPG) run -- env KEYPROV_DIFF_STEPS=$(DIFF_STEPS) KEYPROV_DIFF_SEED=$(DIFF_SEED) \
+		$(GO) test -count=1 -timeout 3h -run '^TestFastPathDifferential$$' -v ./cmd/keyprov
 
 clean:
 	rm -rf bin $(DIST)
@@ -143,11 +150,15 @@ clean:
 # Benchmarks report, they never fail on a time (see BENCHMARKS.md): keyprov
 # at N keys against COPY, CopyFrom and a psql script of upserts on the same
 # data, in a throwaway cluster, then the Go micro-benchmarks (evaluation,
-# diff, loading, hashing, verification). 1,000,000 keys: make bench BENCH_FLAGS=-million
-BENCH_N     ?= 1000,10000,100000
+# diff, loading, hashing, verification). It draws the no-op apply's wall
+# time against N (fast path, full path, references) to BENCH_SVG. Without
+# 1,000,000 keys (several minutes: the psql script is slow):
+# make bench BENCH_N=1000,10000,100000
+BENCH_N     ?= 1000,10000,100000,1000000
+BENCH_SVG   ?= internal/benchmark/scaling.svg
 BENCH_FLAGS ?=
 bench:
-	$(GO) run ./internal/benchmark -n $(BENCH_N) $(BENCH_FLAGS)
+	$(GO) run ./internal/benchmark -n $(BENCH_N) -svg $(BENCH_SVG) $(BENCH_FLAGS)
 	$(WITHPG) run -- $(GO) test -run '^$$' -bench . -benchmem ./spec ./reconcile ./store ./token ./verify
 	$(GO) run ./internal/benchmark/scanhistory
 
