@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ import (
 	"github.com/keyprov/keyprov/token"
 )
 
-// TestFastPathDifferential walks a random sequence of changes to a spec,
+// TestFastPathDifferential walks random sequences of changes to a spec,
 // its inputs and its store, and after each runs keyprov as a boot would
 // (apply, sometimes plan). Whenever the fast path answers, the full path
 // must find exactly what it said: an empty plan, with no warning, no
@@ -29,55 +31,84 @@ import (
 // that answers wrongly is a correctness bug; one that misses costs a
 // full evaluation only.
 //
-// KEYPROV_DIFF_STEPS sets the number of steps (make test: the default;
-// make fuzz: more) and KEYPROV_DIFF_SEED the seed, printed on failure.
-// The test changes keyprov's version string: it does not run in parallel.
+// KEYPROV_DIFF_STEPS sets the number of steps in all (make test: the
+// default; make fuzz: more), KEYPROV_DIFF_SEED the seed, printed on
+// failure. The steps are shared by KEYPROV_DIFF_WALKERS walkers (4), each
+// with its own spec, inputs and schema of one database, which run at
+// once. The test changes keyprov's version string: it does not run in
+// parallel with other tests, and its walkers change it only while no
+// keyprov of theirs runs (versionMu).
 func TestFastPathDifferential(t *testing.T) {
 	steps := envInt(t, "KEYPROV_DIFF_STEPS", 2000)
 	seed := uint64(envInt(t, "KEYPROV_DIFF_SEED", 1))
-	w := newWorld(t, seed)
+	walkers := envInt(t, "KEYPROV_DIFF_WALKERS", 4)
+	u := pgtest.NewDatabase(t)
 	defer func(v string) { version = v }(version)
 
-	stats := map[string][2]int{} // per change: steps, answered by the fast path
-	fastTotal, raced := 0, 0
-	for i := range steps {
-		change := w.change()
-		cmd := "apply"
-		if w.rng.IntN(5) == 0 {
-			cmd = "plan"
-		}
-		code, out, stderr := runIn(w.env, append([]string{cmd}, w.args()...)...)
-		sum := summaryOf(stderr)
-		fast := sum != nil && sum["fast_path"] == true
-		w.unsettled = sum == nil || sum["warnings"] != float64(0) || sum["blocked"] != float64(0) || sum["refused"] != false
-		s := stats[change]
-		s[0]++
-		if fast {
-			s[1]++
-			fastTotal++
-			if !w.checkFull(t, i, change, code, out, sum) {
-				raced++
-			}
-		}
-		stats[change] = s
-	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range stats {
-			if !yield(k) {
-				return
-			}
+	var (
+		mu        sync.Mutex
+		stats     = map[string][2]int{} // per change: steps, answered by the fast path
+		fastTotal int
+		raced     int
+	)
+	t.Run("walkers", func(t *testing.T) {
+		for k := range walkers {
+			t.Run(fmt.Sprintf("walker%d", k), func(t *testing.T) {
+				t.Parallel()
+				w := newWorld(t, u, fmt.Sprintf("diff%d", k), seed, uint64(k))
+				n := steps / walkers
+				if k < steps%walkers {
+					n++
+				}
+				for i := range n {
+					change := w.change()
+					cmd := "apply"
+					if w.rng.IntN(5) == 0 {
+						cmd = "plan"
+					}
+					code, out, stderr := w.run(append([]string{cmd}, w.args()...)...)
+					sum := summaryOf(stderr)
+					fast := sum != nil && sum["fast_path"] == true
+					w.unsettled = sum == nil || sum["warnings"] != float64(0) || sum["blocked"] != float64(0) || sum["refused"] != false
+					confirmed := true
+					if fast {
+						confirmed = w.checkFull(t, i, change, code, out, sum)
+					}
+					mu.Lock()
+					s := stats[change]
+					s[0]++
+					if fast {
+						s[1]++
+						fastTotal++
+						if !confirmed {
+							raced++
+						}
+					}
+					stats[change] = s
+					mu.Unlock()
+				}
+			})
 		}
 	})
+	if t.Failed() {
+		t.Logf("seed %d", seed)
+		return
+	}
+	names := slices.Sorted(maps.Keys(stats))
 	var report strings.Builder
 	for _, k := range names {
 		fmt.Fprintf(&report, "  %-28s %5d steps, %5d answered by the fast path\n", k, stats[k][0], stats[k][1])
 	}
-	t.Logf("seed %d: %d steps, %d answered by the fast path, each confirmed by the full path but %d whose time bound passed before the full plan:\n%s",
-		seed, steps, fastTotal, raced, report.String())
+	t.Logf("seed %d: %d steps by %d walkers, %d answered by the fast path, each confirmed by the full path but %d whose time bound passed before the full plan:\n%s",
+		seed, steps, walkers, fastTotal, raced, report.String())
 	testsummary.Record("fast path differential (seed %d): %d steps, %d answered by the fast path, %d of them confirmed by the full path (%d: the time bound passed in between)",
 		seed, steps, fastTotal, fastTotal-raced, raced)
 	require.Greater(t, fastTotal, steps/10, "the walk must exercise the fast path")
 }
+
+// versionMu guards keyprov's version string: the walkers' runs read it
+// (RLock), a change of it waits for them (Lock).
+var versionMu sync.RWMutex
 
 func envInt(t *testing.T, name string, def int) int {
 	v := os.Getenv(name)
@@ -100,13 +131,15 @@ func summaryOf(stderr string) map[string]any {
 	return nil
 }
 
-// world is the spec, its inputs and its store that the walk changes.
+// world is the spec, its inputs and its store (a schema) that a walker
+// changes.
 type world struct {
-	t   *testing.T
-	rng *rand.Rand
-	dir string
-	env map[string]string
-	sql *pgx.Conn
+	t      *testing.T
+	rng    *rand.Rand
+	dir    string
+	schema string
+	env    map[string]string
+	sql    *pgx.Conn
 
 	tenants map[string]string // tenant → the site key's name (vars.json)
 	secrets map[string]string // tenant → token (secrets.json)
@@ -129,12 +162,11 @@ type world struct {
 
 var diffTenants = []string{"acme", "globex", "initech", "umbrella", "hooli"}
 
-func newWorld(t *testing.T, seed uint64) *world {
+func newWorld(t *testing.T, u, schema string, seed, walker uint64) *world {
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "spec"), 0o755))
-	u := pgtest.NewDatabase(t)
-	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), dir: dir,
-		env: map[string]string{"KEYPROV_DATABASE_URL": u, "KEYPROV_LOG_FORMAT": "json", "KEYPROV_ACTOR": "tester",
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, walker^0x9e3779b97f4a7c15)), dir: dir, schema: schema,
+		env: map[string]string{"KEYPROV_DATABASE_URL": u, "KEYPROV_SCHEMA": schema, "KEYPROV_LOG_FORMAT": "json", "KEYPROV_ACTOR": "tester",
 			"KEYPROV_WAIT": "10s", "KEYPROV_LOCK_TIMEOUT": "30s"},
 		sql: pgtest.Connect(t, u), tenants: map[string]string{}, secrets: map[string]string{}, blog: "Blog"}
 	for _, tn := range diffTenants[:3] {
@@ -232,7 +264,17 @@ tenant_key "roll" {
 	}
 }
 
+// run runs keyprov in this process (see runIn), while no walker changes
+// keyprov's version.
+func (w *world) run(args ...string) (int, string, string) {
+	versionMu.RLock()
+	defer versionMu.RUnlock()
+	return runIn(w.env, args...)
+}
+
+// exec runs SQL on the walker's schema: {s} names it.
 func (w *world) exec(sql string) {
+	sql = strings.ReplaceAll(sql, "{s}", w.schema)
 	_, err := w.sql.Exec(context.Background(), sql)
 	require.NoError(w.t, err, sql)
 }
@@ -265,7 +307,7 @@ func (w *world) change() string {
 		w.writeFile("spec/notes.txt", strconv.Itoa(r.IntN(1000)))
 		return "non-spec file in spec dir"
 	case n < 42:
-		w.exec("UPDATE keyprov.keys SET last_used_at = now()")
+		w.exec("UPDATE {s}.keys SET last_used_at = now()")
 		return "last_used_at by SQL"
 	case n < 46:
 		w.blog = []string{"Blog", "Blog 2", "Blog 3"}[r.IntN(3)]
@@ -314,20 +356,20 @@ func (w *world) change() string {
 		w.writeAll()
 		return "file in spec dir"
 	case n < 70:
-		w.exec(fmt.Sprintf("UPDATE keyprov.keys SET name = name || '!' WHERE slug = %s", []string{"'blog'", "'site'", "'u'"}[r.IntN(3)]))
+		w.exec(fmt.Sprintf("UPDATE {s}.keys SET name = name || '!' WHERE slug = %s", []string{"'blog'", "'site'", "'u'"}[r.IntN(3)]))
 		return "key edited by SQL"
 	case n < 71:
 		// As keyprov revoke does: the key revoked, its live tokens retired.
 		// (revoked_at alone, tokens left active, makes the next apply that
 		// gives the key a new token fail on tokens_one_active: a bug of the
 		// full path, outside this test.)
-		w.exec(`WITH k AS (UPDATE keyprov.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'roll' RETURNING id)
-UPDATE keyprov.tokens SET state = 'retired', retired_at = now(), retired_reason = 'by hand', valid_until = NULL
+		w.exec(`WITH k AS (UPDATE {s}.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'roll' RETURNING id)
+UPDATE {s}.tokens SET state = 'retired', retired_at = now(), retired_reason = 'by hand', valid_until = NULL
 WHERE key_id IN (SELECT id FROM k) AND state <> 'retired'`)
 		return "key revoked by SQL"
 	case n < 72:
 		tn := diffTenants[r.IntN(len(diffTenants))]
-		runIn(w.env, "revoke", tn+"/site", "--reason", "test")
+		w.run("revoke", tn+"/site", "--reason", "test")
 		w.revoked = append(w.revoked, tn)
 		return "keyprov revoke"
 	case n < 75:
@@ -368,7 +410,9 @@ WHERE key_id IN (SELECT id FROM k) AND state <> 'retired'`)
 		}
 		return "nothing"
 	case n < 82:
+		versionMu.Lock()
 		version = []string{"", "diff-1", "diff-2"}[r.IntN(3)]
+		versionMu.Unlock()
 		return "keyprov version changed"
 	default:
 		return "nothing"
@@ -384,7 +428,7 @@ func (w *world) checkFull(t *testing.T, step int, change string, code int, out s
 	t.Helper()
 	where := fmt.Sprintf("step %d (after: %s)", step, change)
 	require.Equal(t, 0, code, "%s: the fast path answered with exit %d:\n%s", where, code, out)
-	fcode, fout, ferr := runIn(w.env, append([]string{"plan", "--full", "-o", "json"}, w.args()...)...)
+	fcode, fout, ferr := w.run(append([]string{"plan", "--full", "-o", "json"}, w.args()...)...)
 	require.Equal(t, 0, fcode, "%s: the fast path answered, the full plan exits %d:\n%s\n%s", where, fcode, fout, ferr)
 	var doc struct {
 		ComputedAt time.Time `json:"computed_at"`
@@ -411,7 +455,7 @@ func (w *world) checkFull(t *testing.T, step int, change string, code int, out s
 // validUntil is the time bound of the store's input record.
 func (w *world) validUntil() *time.Time {
 	var until *time.Time
-	err := w.sql.QueryRow(context.Background(), "SELECT valid_until FROM keyprov.inputs WHERE owner = 'diff'").Scan(&until)
+	err := w.sql.QueryRow(context.Background(), "SELECT valid_until FROM "+w.schema+".inputs WHERE owner = 'diff'").Scan(&until)
 	require.NoError(w.t, err)
 	return until
 }
