@@ -28,6 +28,12 @@ what apply would create (+), update (~), rotate, disable or enable, revoke
 Nothing is written and no lock is taken. Changes that widen access are
 flagged with the risk levels of keyprov diff.
 
+When the store's input record shows that nothing changed since an apply
+found nothing to do (the same spec, inputs, settings and keyprov, the same
+store, time not past a bound), the plan is answered from it in one query,
+without evaluating the spec (--full: never). -out FILE also saves the
+plan, for keyprov apply FILE and keyprov show FILE.
+
 Exit status: 0 success; with --detailed-exitcode, 0 no changes and 2 changes
 pending or keys blocked (the store does not match the spec until they get
 new tokens; a key held by an operator's disable is neither); 1 invalid
@@ -41,13 +47,22 @@ keyprov (authentication, no such database, no CONNECT).`,
 
 var applyCmd = &command{
 	name:    "apply",
-	summary: "make the store match the spec (upsert by tenant and slug)",
+	args:    "[FILE]",
+	summary: "make the store match the spec (upsert by tenant and slug), or apply a saved plan",
 	help: `Evaluates and validates the spec with its secrets, connects to the store
 (waiting for it to come up), migrates keyprov's schema, then in one
 transaction holding an advisory lock loads the keys, computes the plan and
 writes only what changed. A second apply with the same spec writes nothing.
 
-Safe to run from many replicas at once: they take turns on the lock.
+Safe to run from many replicas at once: they take turns on the lock. A
+boot with nothing to do (the store's input record shows that nothing
+changed since an apply found nothing to do) is answered in one query,
+without the lock and without evaluating the spec (--full: never).
+
+With FILE, applies a plan saved with keyprov plan -out FILE, exactly as it
+was computed, without the spec or any secret; refused (exit 4, nothing
+written) when the store changed since, is another store, or the plan is
+older than --plan-max-age.
 
 Changes that widen access are flagged with the risk levels of keyprov diff;
 --fail-on refuses them before anything is written.
