@@ -233,6 +233,14 @@ func TestSecrets(t *testing.T) {
 		{name: "plan held", args: []string{"plan", "-o", "json", "--strict", "--log-level", "trace"}},
 		{name: "list disabled", args: []string{"list", "-o", "json"}},
 		{name: "enable", args: []string{"enable", "acme/site", "--reason", "paid", "--log-level", "trace"}},
+		// A saved plan: written, shown in every format, applied without
+		// the spec or any token, and refused once the store moved.
+		{name: "plan -out", args: []string{"plan", "-f", "rotate.hcl", "-out", "saved.plan", "--log-level", "trace"}},
+		{name: "show", args: []string{"show", "saved.plan"}},
+		{name: "show json", args: []string{"show", "-o", "json", "saved.plan"}},
+		{name: "show markdown", args: []string{"show", "-o", "markdown", "saved.plan"}},
+		{name: "apply saved plan", args: []string{"apply", "saved.plan", "--log-level", "trace"}, env: map[string]string{"TOK_FRONTEND": "", "TOK_FRONTEND_NEW": "", "TOK_SITE_ACME": "", "TOK_SITE_GLOBEX": ""}},
+		{name: "list unused", args: []string{"list", "--unused-for", "30d", "-o", "json"}},
 		{name: "disable a token", args: []string{"disable", secretTokens["TOK_SITE_ACME"], "--reason", "x"}, exit: 1},
 		{name: "disable with a token as reason", args: []string{"disable", "acme/site", "--reason", secretTokens["TOK_SITE_ACME"]}, exit: 1},
 		// Verify: every outcome.
@@ -245,6 +253,7 @@ func TestSecrets(t *testing.T) {
 		{name: "verify argument", args: []string{"verify", secretTokens["TOK_BLOG"]}, exit: 1},
 		// Revocation, and a revoked token: blocked, refused with --strict.
 		{name: "revoke", args: []string{"revoke", "acme/blog", "--reason", "drill", "--log-level", "trace"}},
+		{name: "apply a saved plan the store outran", args: []string{"apply", "saved.plan", "-o", "json", "--log-level", "trace"}, exit: 4},
 		{name: "verify revoked", args: []string{"verify", "-o", "json"}, stdin: secretTokens["TOK_BLOG"], exit: 1},
 		{name: "apply blocked", args: []string{"apply", "-f", "steal.hcl", "--log-level", "trace"}, env: map[string]string{"TOK_THIEF": secretTokens["TOK_BLOG"]}},
 		{name: "plan blocked json", args: []string{"plan", "-f", "steal.hcl", "-o", "json"}, env: map[string]string{"TOK_THIEF": secretTokens["TOK_BLOG"]}},
