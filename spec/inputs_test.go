@@ -3,7 +3,6 @@ package spec
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -144,6 +143,6 @@ func TestReadInputsRefusesVarSources(t *testing.T) {
 	require.False(t, diags.HasErrors(), diags.Error())
 	assert.Contains(t, s.Inputs.List, Input{InputVarSource, "git:HEAD:vars.hcl"})
 	_, err := ReadInputs(s.Inputs.List, opts)
-	assert.ErrorIs(t, err, ErrInputsChanged)
-	assert.True(t, strings.Contains(err.Error(), "cannot be read again"))
+	require.ErrorIs(t, err, ErrInputsChanged)
+	assert.Contains(t, err.Error(), "cannot be read again")
 }
