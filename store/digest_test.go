@@ -220,3 +220,30 @@ func TestFillContent(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestContentDigestPinned pins the digests of variedRows as keyprov
+// computed and stored them: a change of the encoding would make every
+// upgrade rewrite every key (the stored digest would no longer match).
+func TestContentDigestPinned(t *testing.T) {
+	t.Parallel()
+	want := []string{
+		"c1e644441330689c737156e95a6de40014352e1132d866243c7a6b673a0f5beb",
+		"fb2027f3d3f18427d66ba064def499fd47abcc6286fbcb7fb8107f39a29b9b62",
+		"4e9191c5319f768253e2f2c288236b7860b91b1cb97f3a193068122b6cf6d975",
+		"3938ec5d62de2be6dc090687957f1a5e8d62422121ccc08135c67d5b713be535",
+		"9fea4321ae1bfaf3af3ae67b7c2de9aae6e97e5bf1cef2ccebc13f0018ed3f94",
+		"e68eb81783aa928e04b2f7b88ace414f3c923f6ea8f9b947d13e038355b25c5d",
+		"9bc47e11219844050f454adecb61cca296232775270986886900cfab800c8ef7",
+	}
+	rows := variedRows()
+	require.Len(t, rows, len(want))
+	for i := range rows {
+		assert.Equal(t, want[i], hexDigest(&rows[i]), "row %d (%q)", i, rows[i].Name)
+	}
+	// The disabled state, the id and the address are not content.
+	r := rows[0]
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.ID, r.Tenant, r.Slug = 42, "acme", "other"
+	r.DisabledAt, r.DisabledSpec, r.DisabledPrune = &at, true, true
+	assert.Equal(t, want[0], hexDigest(&r))
+}
