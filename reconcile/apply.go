@@ -33,7 +33,7 @@ func (e *RefusedError) Unwrap() error { return ErrRefused }
 
 // Writer is what Apply needs from the store.
 type Writer interface {
-	Write(ctx context.Context, b *store.Batch) (store.WriteStats, error)
+	Write(ctx context.Context, b *store.Batch) (store.WriteResult, error)
 }
 
 // Meta identifies an apply in the events it writes.
@@ -47,7 +47,8 @@ type Meta struct {
 func NewRunID() string { return uuid.NewString() }
 
 // Apply executes a plan: it writes the changed rows and one event per
-// change, and nothing else. A plan with refusals is not applied.
+// change, and nothing else. A plan with refusals is not applied. The plan
+// is not changed: the batch's rows are the plan's, which Write only reads.
 func Apply(ctx context.Context, w Writer, p *Plan, meta Meta) (store.WriteStats, error) {
 	if len(p.Refusals) > 0 {
 		return store.WriteStats{}, &RefusedError{Refusals: p.Refusals}
@@ -56,7 +57,8 @@ func Apply(ctx context.Context, w Writer, p *Plan, meta Meta) (store.WriteStats,
 	if len(b.Keys) == 0 {
 		return store.WriteStats{}, nil
 	}
-	return w.Write(ctx, b)
+	res, err := w.Write(ctx, b)
+	return res.WriteStats, err
 }
 
 // Batch converts the plan's changes into the store's rows and events.

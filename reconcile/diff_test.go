@@ -602,9 +602,9 @@ type recordingWriter struct {
 	batches []*store.Batch
 }
 
-func (w *recordingWriter) Write(_ context.Context, b *store.Batch) (store.WriteStats, error) {
+func (w *recordingWriter) Write(_ context.Context, b *store.Batch) (store.WriteResult, error) {
 	w.batches = append(w.batches, b)
-	return store.WriteStats{Events: int64(len(b.Keys))}, nil
+	return store.WriteResult{WriteStats: store.WriteStats{Events: int64(len(b.Keys))}}, nil
 }
 
 func TestApplyExecutesThePlan(t *testing.T) {

@@ -70,8 +70,8 @@ func write(t *testing.T, db *store.DB, b *store.Batch) (store.WriteStats, error)
 	t.Helper()
 	var st store.WriteStats
 	err := db.Update(context.Background(), func(tx *store.Tx) error {
-		var err error
-		st, err = tx.Write(context.Background(), b)
+		res, err := tx.Write(context.Background(), b)
+		st = res.WriteStats
 		return err
 	})
 	return st, err

@@ -82,8 +82,10 @@ type KeyWrite struct {
 	// the existing key KeyID.
 	Create bool
 	// Key is the key's new content; nil when only tokens or events change.
+	// Write only reads it (its ID is not read: KeyID is the key's id).
 	Key *KeyRow
-	// KeyID is the existing key's id, or the new key's id once written.
+	// KeyID is the existing key's id; 0 for a key to create, whose id
+	// Write assigns (and returns: WriteResult.KeyIDs).
 	KeyID        int64
 	Tenant, Slug string
 	NewTokens    []NewToken
@@ -112,6 +114,14 @@ type WriteStats struct {
 	IndexesRebuilt int64
 }
 
+// WriteResult is what Write did.
+type WriteResult struct {
+	WriteStats
+	// KeyIDs are the ids of the batch's keys, in the batch's order: the
+	// ids Write assigned to the keys it created, KeyID for the others.
+	KeyIDs []int64
+}
+
 // Rows is the total number of rows written.
 func (s WriteStats) Rows() int64 {
 	return s.KeysInserted + s.KeysUpdated + s.TokensInserted + s.TokensUpdated + s.Events
@@ -121,12 +131,19 @@ func (s WriteStats) Rows() int64 {
 // size: ids for new keys in one query, new rows with COPY (into an empty
 // table, with its indexes built after the rows and the ids of its rows
 // reserved in one step: bulk.go), updates as one UPDATE … FROM unnest(…)
-// per table.
-func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
-	var st WriteStats
+// per table. It does not change the batch, nor anything the batch points
+// to (the rows of a plan): the ids it assigns come back in the result.
+func (t *Tx) Write(ctx context.Context, b *Batch) (WriteResult, error) {
+	var res WriteResult
+	st := &res.WriteStats
 	if len(b.Keys) == 0 {
-		return st, nil
+		return res, nil
 	}
+	ids := make([]int64, len(b.Keys))
+	for i := range b.Keys {
+		ids[i] = b.Keys[i].KeyID
+	}
+	res.KeyIDs = ids
 	// The new tokens are copied in digest order, which does not depend on
 	// the key ids: they are sorted on another core while the keys are
 	// copied. Not before: each of the short statements that make the keys'
@@ -143,20 +160,19 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	if len(creates) > 0 {
 		n, rebuilt, err := t.copyInBulk(ctx, load{table: "keys", n: len(creates), reserveIDs: true,
 			rows: func(ctx context.Context, firstID int64) ([]string, func(e *copyEncoder, j int), error) {
-				var ids []int64
+				var drawn []int64
 				if firstID == 0 {
 					var err error
-					if ids, err = t.allocateIDs(ctx, len(creates)); err != nil {
+					if drawn, err = t.allocateIDs(ctx, len(creates)); err != nil {
 						return nil, nil, fmt.Errorf("allocating key ids: %w", err)
 					}
 				}
 				for j, i := range creates {
 					id := firstID + int64(j)
-					if ids != nil {
-						id = ids[j]
+					if drawn != nil {
+						id = drawn[j]
 					}
-					b.Keys[i].KeyID = id
-					b.Keys[i].Key.ID = id
+					ids[i] = id
 				}
 				sortTokens()
 				return []string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest",
@@ -167,7 +183,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 						// encoded, while the database stores the previous ones.
 						digest := ContentDigest(k)
 						e.row(18)
-						e.int8(k.ID)
+						e.int8(ids[creates[j]])
 						e.text(k.Tenant)
 						e.text(k.Slug)
 						e.bool(k.Universal)
@@ -188,18 +204,18 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 					}, nil
 			}})
 		if err != nil {
-			return st, fmt.Errorf("inserting keys: %w", err)
+			return res, fmt.Errorf("inserting keys: %w", err)
 		}
 		st.KeysInserted = n
 		st.IndexesRebuilt += rebuilt
 	}
 	sortTokens() // when no key was created, while the updates are written
 
-	if err := t.updateKeys(ctx, b, &st); err != nil {
-		return st, err
+	if err := t.updateKeys(ctx, b, st); err != nil {
+		return res, err
 	}
-	if err := t.updateTokens(ctx, b, &st); err != nil {
-		return st, err
+	if err := t.updateTokens(ctx, b, st); err != nil {
+		return res, err
 	}
 
 	if toks := <-sortedTokens; len(toks) > 0 {
@@ -210,7 +226,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 						kw := &b.Keys[toks[i].key]
 						nt := &kw.NewTokens[toks[i].i]
 						e.row(10)
-						e.int8(kw.KeyID)
+						e.int8(ids[toks[i].key])
 						e.bytes(nt.Digest[:])
 						e.text(token.Scheme)
 						e.text(nt.Hint)
@@ -227,7 +243,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 					}, nil
 			}})
 		if err != nil {
-			return st, fmt.Errorf("inserting tokens: %w", err)
+			return res, fmt.Errorf("inserting tokens: %w", err)
 		}
 		st.TokensInserted = n
 		st.IndexesRebuilt += rebuilt
@@ -242,7 +258,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 	if len(evs) > 0 {
 		runID, err := parseUUID(b.RunID)
 		if err != nil {
-			return st, fmt.Errorf("writing events: %w", err)
+			return res, fmt.Errorf("writing events: %w", err)
 		}
 		// In a bulk load the events' ids are reserved at once and copied
 		// (COPY writes even a GENERATED ALWAYS column); otherwise each row
@@ -265,7 +281,7 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 					e.row(fields)
 					e.timestamptz(b.Now)
 					e.uuid(runID)
-					e.int8(kw.KeyID)
+					e.int8(ids[evs[i].key])
 					e.text(kw.Tenant)
 					e.text(kw.Slug)
 					e.text(ev.Action)
@@ -279,12 +295,12 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteStats, error) {
 				}, nil
 			}})
 		if err != nil {
-			return st, fmt.Errorf("writing events: %w", err)
+			return res, fmt.Errorf("writing events: %w", err)
 		}
 		st.Events = n
 		st.IndexesRebuilt += rebuilt
 	}
-	return st, nil
+	return res, nil
 }
 
 // rowRef is b.Keys[key].NewTokens[i] or b.Keys[key].Events[i].
@@ -379,8 +395,7 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 			continue
 		}
 		k := kw.Key
-		k.ID = kw.KeyID
-		ids = append(ids, k.ID)
+		ids = append(ids, kw.KeyID)
 		tenants = append(tenants, k.Tenant)
 		slugs = append(slugs, k.Slug)
 		universals = append(universals, k.Universal)

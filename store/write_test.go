@@ -42,16 +42,35 @@ func TestWriteAllocatesIDs(t *testing.T) {
 			db := openMigrated(t, u)
 			_, err := db.Conn().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE keyprov.keys_id_seq INCREMENT BY %d", step))
 			require.NoError(t, err)
+			assigned := map[string]int64{} // slug → the id Write returned
 			for round := 0; round < 2; round++ {
 				b := createBatch(50, round*50)
 				require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 					st, err := tx.Write(ctx, b)
 					require.Equal(t, int64(50), st.KeysInserted)
+					require.Len(t, st.KeyIDs, 50)
+					for i, kw := range b.Keys {
+						assert.Zero(t, kw.KeyID, "the batch is not changed")
+						assert.Zero(t, kw.Key.ID, "nor its rows")
+						assigned[kw.Slug] = st.KeyIDs[i]
+					}
 					return err
 				}))
 			}
+			// The ids returned are the keys' ids.
+			stored := map[string]int64{}
+			rows, err := db.Conn().Query(ctx, "SELECT slug, id FROM keyprov.keys")
+			require.NoError(t, err)
+			for rows.Next() {
+				var slug string
+				var id int64
+				require.NoError(t, rows.Scan(&slug, &id))
+				stored[slug] = id
+			}
+			require.NoError(t, rows.Err())
+			assert.Equal(t, stored, assigned)
 			// Every token and event points at the key it was written for.
-			rows, err := db.Conn().Query(ctx, `SELECT count(*) FROM keyprov.keys k
+			rows, err = db.Conn().Query(ctx, `SELECT count(*) FROM keyprov.keys k
 				JOIN keyprov.tokens t ON t.key_id = k.id AND t.hint = 'wat_…' || k.slug
 				JOIN keyprov.events e ON e.key_id = k.id AND e.slug = k.slug`)
 			require.NoError(t, err)
@@ -107,7 +126,7 @@ func TestWriteEncodesEveryColumn(t *testing.T) {
 	}
 	require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 		st, err := tx.Write(ctx, b)
-		assert.Equal(t, store.WriteStats{KeysInserted: 2, TokensInserted: 4, Events: 2}, st)
+		assert.Equal(t, store.WriteStats{KeysInserted: 2, TokensInserted: 4, Events: 2}, st.WriteStats)
 		return err
 	}))
 
