@@ -111,6 +111,9 @@ func runAt(ctx context.Context, args []string, io stdio, environ []string, now f
 			if cfg.CPUProfile != "" {
 				defer a.startCPUProfile()()
 			}
+			if cfg.HeapProfile != "" {
+				defer a.writeHeapProfile()
+			}
 			return c.run(ctx, a, c, args[1:])
 		}
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	// CPUProfile, when set, is the file a CPU profile of the run is written
 	// to, for pprof.
 	CPUProfile string `env:"KEYPROV_CPU_PROFILE"`
+	// HeapProfile, when set, is the file a heap profile is written to at
+	// the end of the run, for pprof: what the run allocated (alloc_space,
+	// alloc_objects) and what was in use at the last collection.
+	HeapProfile string `env:"KEYPROV_HEAP_PROFILE"`
 }
 
 // Values that some settings are restricted to (the flags check them too).

@@ -40,3 +40,19 @@ func (a *app) startCPUProfile() (stop func()) {
 		f.Close()
 	}
 }
+
+// writeHeapProfile writes a heap profile of the run to
+// KEYPROV_HEAP_PROFILE, for pprof: the run's allocations and what the last
+// collection found in use.
+func (a *app) writeHeapProfile() {
+	f, err := os.Create(a.cfg.HeapProfile)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		a.errorf("keyprov: KEYPROV_HEAP_PROFILE: cannot write %s", a.cfg.HeapProfile)
+	}
+}
