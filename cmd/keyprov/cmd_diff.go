@@ -109,7 +109,7 @@ func runDiff(ctx context.Context, a *app, c *command, args []string) int {
 		}
 		if ls.diags.HasErrors() {
 			errs, warns := view.Count(ls.diags)
-			a.errorf("The %s spec (%s) has %s, %s: nothing to compare.", [2]string{"BASE", "HEAD"}[i], printableArg(side.arg), plural(errs, "error"), plural(warns, "warning"))
+			a.errorf("The %s spec (%s) has %s, %s: nothing to compare.", [2]string{"BASE", "HEAD"}[i], printableArg(side.arg), view.Plural(errs, "error"), view.Plural(warns, "warning"))
 			invalid = true
 			continue
 		}

@@ -182,7 +182,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	a.printDiagnostics(ls)
 	if ls.diags.HasErrors() {
 		errs, warns := view.Count(ls.diags)
-		a.humanf("The spec is invalid: %s, %s. Nothing was written.", plural(errs, "error"), plural(warns, "warning"))
+		a.humanf("The spec is invalid: %s, %s. Nothing was written.", view.Plural(errs, "error"), view.Plural(warns, "warning"))
 		log.Error().Int("errors", errs).Int("warnings", warns).Msg("spec invalid: nothing was written")
 		return exitInvalid
 	}
@@ -208,7 +208,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 		return exitInvalid
 	}
 	var attempts atomic.Int64
-	prog.Start("waiting for the database", func() string { return plural(int(attempts.Load()), "attempt") })
+	prog.Start("waiting for the database", func() string { return view.Plural(int(attempts.Load()), "attempt") })
 	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
 	prog.End()
 	if err != nil {
@@ -230,7 +230,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 	if dry {
 		phase = "planning"
 	}
-	prog.Start(phase, func() string { return plural(len(s.Keys), "key") })
+	prog.Start(phase, func() string { return view.Plural(len(s.Keys), "key") })
 	res, err := reconcile.Run(ctx, db, s, opts)
 	prog.End()
 	refused := errors.Is(err, reconcile.ErrRefused)
@@ -239,7 +239,7 @@ func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bo
 			// The migration commits on its own, before the apply's
 			// transaction: say so, since what follows says nothing was written.
 			log.Info().Int("migrations", res.Migrated).Msg("the schema was migrated and committed before the failure")
-			a.humanf("keyprov: the schema was migrated (%s, committed) before the failure", plural(res.Migrated, "migration"))
+			a.humanf("keyprov: the schema was migrated (%s, committed) before the failure", view.Plural(res.Migrated, "migration"))
 		}
 		return a.storeExit(withCause(ctx, err), c.name)
 	}

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,17 +46,6 @@ rejected keyprov (authentication, no such database, no CONNECT).`,
 
 // maxTokenInput bounds what verify reads from stdin.
 const maxTokenInput = 64 << 10
-
-// verifyResult is the JSON form of verify's answer.
-type verifyResult struct {
-	FormatVersion string      `json:"format_version"`
-	Valid         bool        `json:"valid"`
-	Reason        string      `json:"reason,omitempty"`
-	Address       string      `json:"address,omitempty"`
-	Message       string      `json:"message,omitempty"`
-	Tenant        string      `json:"tenant,omitempty"`
-	Key           *verify.Key `json:"key,omitempty"`
-}
 
 func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
@@ -128,27 +113,21 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	key, err := v.Verify(ctx, tok)
 	_ = v.Close(context.Background())
-	var verr *verify.Error
-	if err != nil && !errors.As(err, &verr) {
+	if verr := (*verify.Error)(nil); err != nil && !errors.As(err, &verr) {
 		return a.storeExit(err, "verify")
 	}
 	if err == nil && *tenant != "" {
 		err = key.Allows(*tenant)
-		errors.As(err, &verr)
 	}
 
-	res := verifyResult{FormatVersion: "1", Valid: err == nil, Key: key, Tenant: *tenant}
-	if verr != nil {
-		res.Reason, res.Address, res.Message = verify.Code(verr), verr.Address, verr.Error()
-	}
+	res := view.NewVerifyResult(key, err, *tenant)
 	if out.val == "json" {
-		if b, err := json.MarshalIndent(res, "", "  "); err != nil {
-			a.errorf("keyprov verify: %v", err)
-		} else {
-			_, _ = a.out.Write(append(view.PrintableJSON(b), '\n'))
-		}
+		err = view.WriteVerifyJSON(a.out, res)
 	} else {
-		writeVerifyText(a.out, res, verr)
+		err = view.WriteVerifyText(a.out, res)
+	}
+	if err != nil {
+		a.errorf("keyprov verify: %v", err)
 	}
 	ev := a.log.Info().Bool("valid", res.Valid)
 	if res.Reason != "" {
@@ -205,87 +184,6 @@ func readToken(a *app) (string, error) {
 		return "", errors.New("no token on standard input: keyprov verify < token.txt")
 	}
 	return string(b), nil
-}
-
-// writeVerifyText prints the answer for people. Everything but keyprov's
-// own words comes from the store and is escaped (view.Printable).
-func writeVerifyText(w io.Writer, res verifyResult, verr *verify.Error) {
-	if !res.Valid {
-		msg := verr.Detail
-		switch {
-		case verr.Address != "" && msg != "":
-			msg = verr.Address + ": " + msg
-		case verr.Address != "":
-			msg = verr.Address
-		case res.Reason == verify.CodeUnknown:
-			msg = "no key in the store has this token"
-		}
-		fmt.Fprintf(w, "Invalid (%s): %s\n", res.Reason, view.Printable(msg))
-	}
-	k := res.Key
-	if k == nil {
-		return
-	}
-	kind := "tenant key"
-	if k.Universal {
-		kind = "universal key"
-	}
-	p := view.Printable
-	if res.Valid {
-		fmt.Fprintf(w, "Valid: %s (%s), %s token %s\n", p(k.Address), kind, p(string(k.Token)), p(k.TokenHint))
-	} else {
-		fmt.Fprintf(w, "The token belongs to %s (%s), %s token %s\n", p(k.Address), kind, p(string(k.Token)), p(k.TokenHint))
-	}
-	row := func(name, val string) { fmt.Fprintf(w, "  %-12s %s\n", name+":", p(val)) }
-	row("name", k.Name)
-	row("tenant", k.Tenant)
-	row("permissions", permissionsText(k.Permissions))
-	row("metadata", metadataText(k.Metadata))
-	row("expires", timeText(k.ExpiresAt, "never"))
-	if k.ValidUntil != nil {
-		row("valid until", timeText(k.ValidUntil, ""))
-	}
-	if res.Valid && res.Tenant != "" {
-		row("scope", "reaches tenant "+res.Tenant)
-	}
-}
-
-func permissionsText(ps []verify.Permission) string {
-	if len(ps) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = p.Name
-		if len(p.Attributes) > 0 {
-			b, _ := json.Marshal(p.Attributes)
-			parts[i] += " " + string(b)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func metadataText(m map[string]string) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-func timeText(t *time.Time, none string) string {
-	if t == nil {
-		return none
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // permissionDenied reports whether err is PostgreSQL's insufficient_privilege.

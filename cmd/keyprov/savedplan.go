@@ -114,7 +114,7 @@ func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path stri
 	prog := newProgress(a.err, isTerminal(a.err), log)
 	defer prog.End()
 	var attempts atomic.Int64
-	prog.Start("waiting for the database", func() string { return plural(int(attempts.Load()), "attempt") })
+	prog.Start("waiting for the database", func() string { return view.Plural(int(attempts.Load()), "attempt") })
 	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
 	prog.End()
 	if err != nil {
