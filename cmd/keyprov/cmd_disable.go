@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/keyprov/keyprov/reconcile"
-	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
 )
@@ -127,58 +124,18 @@ func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("changed", sw.Changed).
 		Strs("disabled_by", sw.After.Holders()).Msg(c.name + " finished")
+	if !disable && !sw.Changed {
+		if rest := view.HoldersBesidesOperator(sw.After); rest != "" {
+			a.errorf("keyprov enable: %s is disabled %s, not by an operator: keyprov enable lifts only an operator's disable. Nothing was changed.", addr, rest)
+			return exitRefused
+		}
+	}
+	write := view.WriteEnabled
 	if disable {
-		return a.reportDisable(addr, sw)
+		write = view.WriteDisabled
 	}
-	return a.reportEnable(addr, sw)
-}
-
-func (a *app) reportDisable(addr spec.Address, sw *store.Switch) int {
-	switch {
-	case sw.RevokedAt != nil:
-		fmt.Fprintf(a.out, "%s is revoked (at %s): its tokens can never be used again. Nothing to disable.\n", addr, switchStamp(*sw.RevokedAt))
-	case !sw.Changed:
-		op := sw.Before.Operator
-		fmt.Fprintf(a.out, "%s was already disabled by %s at %s: %s.\n", addr, view.Printable(op.Actor), switchStamp(op.At), view.Printable(op.Reason))
-	default:
-		fmt.Fprintf(a.out, "Disabled %s at %s. Its tokens are kept: keyprov enable %s restores them; no apply does.\n", addr, switchStamp(sw.After.Operator.At), addr)
-		if others := holdersBesides(sw.Before); others != "" {
-			fmt.Fprintf(a.out, "It was disabled already %s; it stays disabled until both are lifted.\n", others)
-		}
+	if err := write(a.out, addr.String(), sw); err != nil {
+		a.errorf("keyprov %s: %v", c.name, err)
 	}
 	return exitOK
 }
-
-func (a *app) reportEnable(addr spec.Address, sw *store.Switch) int {
-	rest := holdersBesides(sw.After)
-	switch {
-	case sw.Changed && rest == "":
-		fmt.Fprintf(a.out, "Enabled %s: its tokens work again.\n", addr)
-		if sw.RevokedAt != nil {
-			fmt.Fprintf(a.out, "It is revoked, though (at %s): its tokens can never be used again.\n", switchStamp(*sw.RevokedAt))
-		}
-	case sw.Changed:
-		fmt.Fprintf(a.out, "Lifted the operator's disable of %s; it stays disabled %s.\n", addr, rest)
-	case rest != "":
-		a.errorf("keyprov enable: %s is disabled %s, not by an operator: keyprov enable lifts only an operator's disable. Nothing was changed.", addr, rest)
-		return exitRefused
-	default:
-		fmt.Fprintf(a.out, "%s is not disabled.\n", addr)
-	}
-	return exitOK
-}
-
-// holdersBesides names the holders of d other than an operator, and what
-// lifts each: "" when there are none.
-func holdersBesides(d store.Disabled) string {
-	var by []string
-	if d.Spec {
-		by = append(by, "by the spec (disabled = true: remove it from the spec)")
-	}
-	if d.Prune {
-		by = append(by, "by a prune (the spec no longer declares it: declare it again)")
-	}
-	return strings.Join(by, " and ")
-}
-
-func switchStamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/view"
@@ -73,7 +72,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		switch {
 		case *diff:
 			if changed {
-				fmt.Fprint(a.out, unifiedDiff(src, out, "<stdin>", view.SourcePrefixes(sources)))
+				fmt.Fprint(a.out, view.UnifiedDiff(src, out, "<stdin>", view.SourcePrefixes(sources)))
 			}
 		case !*check:
 			_, _ = a.out.Write(out)
@@ -115,11 +114,9 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		if bytes.Equal(src, out) {
 			continue
 		}
-		if *list || *check {
-			fmt.Fprintln(a.out, f)
-		}
-		if *diff {
-			fmt.Fprint(a.out, unifiedDiff(src, out, filepath.ToSlash(f), prefixes))
+		if err := view.WriteFormatChange(a.out, f, src, out, *list || *check, *diff, prefixes); err != nil {
+			a.errorf("keyprov fmt: %v", err)
+			status = exitInvalid
 		}
 		if *check {
 			status, unformatted = exitInvalid, true
@@ -143,32 +140,6 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		a.errorf("Some files are not formatted: run keyprov fmt to fix them.")
 	}
 	return status
-}
-
-// unifiedDiff returns the change from a to b as a unified diff of name,
-// for people: each line is redacted (view.RedactSource) after its +, - or
-// space, so a token at the start of a line is found too.
-func unifiedDiff(a, b []byte, name string, prefixes []string) string {
-	ud := difflib.UnifiedDiff{A: splitLines(a), B: splitLines(b), FromFile: "old/" + name, ToFile: "new/" + name, Context: 3}
-	text, _ := difflib.GetUnifiedDiffString(ud)
-	lines := strings.SplitAfter(text, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = l[:1] + view.RedactSource(l[1:], prefixes...)
-		}
-	}
-	return strings.Join(lines, "")
-}
-
-// splitLines splits b after each newline. Unlike difflib.SplitLines it adds
-// no empty last line after a final newline, which showed in every diff as
-// a spurious blank context line.
-func splitLines(b []byte) []string {
-	lines := strings.SplitAfter(string(b), "\n")
-	if n := len(lines); n > 0 && lines[n-1] == "" {
-		lines = lines[:n-1]
-	}
-	return lines
 }
 
 // format returns src in canonical form, or the syntax errors that prevent it.

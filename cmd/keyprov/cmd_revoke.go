@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/keyprov/keyprov/reconcile"
@@ -86,16 +85,9 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 	if err != nil {
 		return a.storeExit(err, "revoke")
 	}
-	when := r.RevokedAt.Format("2006-01-02T15:04:05Z07:00")
-	if r.AlreadyRevoked {
-		fmt.Fprintf(a.out, "%s was already revoked at %s.", addr, when)
-	} else {
-		fmt.Fprintf(a.out, "Revoked %s at %s.", addr, when)
+	if err := view.WriteRevoked(a.out, addr.String(), r); err != nil {
+		a.errorf("keyprov revoke: %v", err)
 	}
-	if len(r.Retired) > 0 {
-		fmt.Fprintf(a.out, " Retired %s: %s.", plural(len(r.Retired), "token"), view.Printable(strings.Join(r.Retired, ", ")))
-	}
-	fmt.Fprintln(a.out, "\nThe token can never be used again: set a new token in the spec's secret before the key can be restored.")
 	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("already_revoked", r.AlreadyRevoked).
 		Int("tokens_retired", len(r.Retired)).Msg("revoke finished")
 	return exitOK

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/keyprov/keyprov/view"
 )
@@ -46,12 +44,10 @@ func runShow(ctx context.Context, a *app, c *command, args []string) int {
 		return exitInvalid
 	}
 	if out.val == "text" {
-		store := "a store without keyprov's schema"
-		if f.Store.StoreID != "" {
-			store = fmt.Sprintf("store %s at change counter %d", f.Store.StoreID, f.Store.Counter)
+		if err := view.WriteSavedPlanHeader(a.out, f.Plan.Now, f.Keyprov, f.Store); err != nil {
+			a.errorf("keyprov: writing the plan: %v", err)
+			return exitInvalid
 		}
-		fmt.Fprintf(a.out, "Saved plan computed at %s by keyprov %s against %s.\n\n",
-			f.Plan.Now.UTC().Format(time.RFC3339), view.Printable(f.Keyprov), store)
 	}
 	if err := pv.Render(a.out, &view.Report{Plan: f.Plan, Command: "plan", RunID: f.RunID}); err != nil {
 		a.errorf("keyprov: writing the plan: %v", err)

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
+	"iter"
 
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/token"
+	"github.com/keyprov/keyprov/view"
 )
 
 var tokenCmd = &command{
@@ -79,25 +79,29 @@ func runTokenNew(a *app, args []string) int {
 	return exitOK
 }
 
-// writeChecksumStates prints, for validate --secrets, whether each token of
+// checksumStates yields, for validate --secrets, whether each token of
 // the spec carries a keyprov checksum ("checksum valid") or not ("no
-// checksum": made by another system, still accepted). Tokens appear by
-// their hints only.
-func writeChecksumStates(w io.Writer, s *spec.Spec) {
-	if s == nil {
-		return
-	}
-	// One write per key would be one system call per key.
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	w = bw
-	p := s.Settings.TokenPrefix
-	for _, k := range s.Keys {
-		if k.Token.Known {
-			fmt.Fprintf(w, "%s: token %s: %s\n", k.Address, k.Token.Secret.Hint(p), token.ChecksumState(k.Token.Secret.Reveal(), p))
+// checksum": made by another system, still accepted). The token is
+// revealed here only to compute its checksum; the states carry hints.
+func checksumStates(s *spec.Spec) iter.Seq[view.ChecksumState] {
+	return func(yield func(view.ChecksumState) bool) {
+		if s == nil {
+			return
 		}
-		if k.Previous != nil && k.Previous.Token.Known {
-			fmt.Fprintf(w, "%s: previous_token %s: %s\n", k.Address, k.Previous.Token.Secret.Hint(p), token.ChecksumState(k.Previous.Token.Secret.Reveal(), p))
+		p := s.Settings.TokenPrefix
+		for _, k := range s.Keys {
+			if k.Token.Known {
+				sec := k.Token.Secret
+				if !yield(view.ChecksumState{Address: k.Address.String(), Attribute: "token", Hint: sec.Hint(p), State: token.ChecksumState(sec.Reveal(), p)}) {
+					return
+				}
+			}
+			if k.Previous != nil && k.Previous.Token.Known {
+				sec := k.Previous.Token.Secret
+				if !yield(view.ChecksumState{Address: k.Address.String(), Attribute: "previous_token", Hint: sec.Hint(p), State: token.ChecksumState(sec.Reveal(), p)}) {
+					return
+				}
+			}
 		}
 	}
 }

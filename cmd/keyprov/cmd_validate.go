@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -73,14 +72,11 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 			if ls.spec != nil {
 				n = len(ls.spec.Keys)
 			}
-			mode := "secrets not read"
-			if *secrets {
-				mode = "secrets read"
-				writeChecksumStates(a.out, ls.spec)
+			if err := view.WriteValidText(a.out, n, warns, *secrets, checksumStates(ls.spec)); err != nil {
+				a.errorf("keyprov: %v", err)
 			}
-			fmt.Fprintf(a.out, "The spec is valid: %s, %s (%s).\n", plural(n, "key"), plural(warns, "warning"), mode)
 		} else {
-			a.errorf("The spec is invalid: %s, %s.", plural(errs, "error"), plural(warns, "warning"))
+			a.errorf("The spec is invalid: %s, %s.", view.Plural(errs, "error"), view.Plural(warns, "warning"))
 		}
 	}
 	a.log.Debug().Int("errors", errs).Int("warnings", warns).Bool("secrets", *secrets).Msg("validate finished")
@@ -113,11 +109,4 @@ func expiryDiagnostics(s *spec.Spec, now time.Time, warn time.Duration) hcl.Diag
 		}
 	}
 	return diags
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

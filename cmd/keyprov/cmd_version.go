@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -54,16 +52,14 @@ module keyprov was built with.`,
 			bi = nil
 		}
 		b := readBuildInfo(stamp{version, commit, date}, bi, runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
+		write := view.WriteVersionText
 		if out.val == "json" {
-			doc, err := json.MarshalIndent(b, "", "  ")
-			if err != nil {
-				a.errorf("keyprov version: %v", err)
-				return exitInvalid
-			}
-			a.out.Write(append(view.PrintableJSON(doc), '\n'))
-			return exitOK
+			write = view.WriteVersionJSON
 		}
-		fmt.Fprintln(a.out, b.line())
+		if err := write(a.out, b); err != nil {
+			a.errorf("keyprov version: %v", err)
+			return exitInvalid
+		}
 		return exitOK
 	},
 }
@@ -71,51 +67,19 @@ module keyprov was built with.`,
 // stamp is what the linker flags of a release build set.
 type stamp struct{ version, commit, date string }
 
-// buildInfo is what keyprov knows of its own build: the JSON document of
-// `keyprov version -o json`.
-type buildInfo struct {
-	FormatVersion string `json:"format_version"`
-	// Version is the release number with git's description (a build by
-	// make), or the module version (go install …@v0.2.0, or the
-	// pseudo-version the go command gives a checkout); empty when unknown.
-	Version string `json:"version"`
-	// Commit is the full commit hash, empty when unknown.
-	Commit string `json:"commit"`
-	// Modified: the tree had changes that were not committed.
-	Modified bool `json:"modified"`
-	// Date is the commit's date (RFC 3339), empty when unknown.
-	Date      string `json:"date"`
-	GoVersion string `json:"go_version"`
-	Platform  string `json:"platform"` // GOOS/GOARCH
-	// Note says what is missing from the version, for the line only.
-	Note     string            `json:"-"`
-	Path     string            `json:"path,omitempty"` // the main package
-	Main     *buildModule      `json:"main,omitempty"`
-	Modules  []buildModule     `json:"modules"`
-	Settings map[string]string `json:"build_settings"`
-}
-
-type buildModule struct {
-	Path    string       `json:"path"`
-	Version string       `json:"version"`
-	Sum     string       `json:"sum,omitempty"`
-	Replace *buildModule `json:"replace,omitempty"`
-}
-
-const (
-	noVersionInfo = "(unknown version: built without version information)"
-	noRevision    = "revision unknown: git could not describe the source tree"
-)
+// noRevision is the note of a release build whose tree git could not
+// describe.
+const noRevision = "revision unknown: git could not describe the source tree"
 
 // readBuildInfo combines the linker stamp with the Go toolchain's build
 // information (nil when the binary has none), preferring the stamp.
-func readBuildInfo(s stamp, bi *debug.BuildInfo, platform, goVersion string) buildInfo {
-	b := buildInfo{FormatVersion: "1", GoVersion: goVersion, Platform: platform, Modules: []buildModule{}, Settings: map[string]string{}}
+func readBuildInfo(s stamp, bi *debug.BuildInfo, platform, goVersion string) view.BuildInfo {
+	b := view.BuildInfo{FormatVersion: "1", GoVersion: goVersion, Platform: platform, Modules: []view.BuildModule{}, Settings: map[string]string{}}
 	var mainVersion string
 	if bi != nil {
 		b.Path = bi.Path
 		if bi.Main.Path != "" {
-			b.Main = &buildModule{Path: bi.Main.Path, Version: bi.Main.Version, Sum: bi.Main.Sum}
+			b.Main = &view.BuildModule{Path: bi.Main.Path, Version: bi.Main.Version, Sum: bi.Main.Sum}
 			mainVersion = bi.Main.Version
 		}
 		for _, d := range bi.Deps {
@@ -150,41 +114,11 @@ func readBuildInfo(s stamp, bi *debug.BuildInfo, platform, goVersion string) bui
 	return b
 }
 
-func toBuildModule(m *debug.Module) buildModule {
-	bm := buildModule{Path: m.Path, Version: m.Version, Sum: m.Sum}
+func toBuildModule(m *debug.Module) view.BuildModule {
+	bm := view.BuildModule{Path: m.Path, Version: m.Version, Sum: m.Sum}
 	if m.Replace != nil {
 		r := toBuildModule(m.Replace)
 		bm.Replace = &r
 	}
 	return bm
-}
-
-// line is the one line `keyprov version` prints, e.g.
-// "keyprov 0.2.0-12-gabc1234 (linux/amd64, go1.26.8)".
-func (b buildInfo) line() string {
-	v := b.Version
-	if v == "" {
-		switch {
-		case b.Commit != "":
-			// A plain go build that recorded its commit but no version.
-			v = "(devel) " + shortCommit(b.Commit)
-			if b.Modified {
-				v += "-dirty"
-			}
-		default:
-			v = noVersionInfo
-		}
-	}
-	note := ""
-	if b.Note != "" {
-		note = "; " + b.Note
-	}
-	return fmt.Sprintf("keyprov %s (%s, %s%s)", v, b.Platform, b.GoVersion, note)
-}
-
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }

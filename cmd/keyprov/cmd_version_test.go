@@ -85,7 +85,7 @@ func TestVersionLine(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			b := readBuildInfo(tc.stamp, tc.bi, "linux/amd64", "go1.26.8")
-			assert.Equal(t, tc.line, b.line())
+			assert.Equal(t, tc.line, b.Line())
 			assert.Equal(t, tc.version, b.Version)
 			assert.Equal(t, tc.commit, b.Commit)
 			assert.Equal(t, tc.date, b.Date)
