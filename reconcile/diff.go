@@ -801,13 +801,6 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 		c.TokenUpdates = append(c.TokenUpdates, store.TokenUpdate{Digest: t.Digest, State: store.StateRetired, RetiredReason: reason})
 		tc.Retired = append(tc.Retired, t.Hint)
 	}
-	// A previous token past its cutoff is retired whatever the spec says,
-	// and stays retired even if the spec moves the cutoff later.
-	var cutoff *store.Token
-	if prev != nil && prev.ValidUntil != nil && !prev.ValidUntil.After(d.now) {
-		retire(prev, ReasonCutoff)
-		cutoff, prev = prev, nil
-	}
 	var wantPrev *spec.PreviousToken
 	if k.Previous != nil && k.Previous.Token.Known {
 		if k.Previous.Until.After(d.now) {
@@ -819,6 +812,18 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 	var wantPrevDigest token.Digest
 	if wantPrev != nil {
 		wantPrevDigest = wantPrev.Token.Digest
+	}
+	// A key holds at most one previous token, but a store written by hand,
+	// or by a keyprov whose rotation started in an open window left two,
+	// may hold more: the one the spec asks for (as its token, then as its
+	// previous token) is planned below, the others are retired.
+	prev = d.pickPrevious(cur, prev, k.Token.Digest, wantPrevDigest, retire)
+	// A previous token past its cutoff is retired whatever the spec says,
+	// and stays retired even if the spec moves the cutoff later.
+	var cutoff *store.Token
+	if prev != nil && prev.ValidUntil != nil && !prev.ValidUntil.After(d.now) {
+		retire(prev, ReasonCutoff)
+		cutoff, prev = prev, nil
 	}
 
 	dg := k.Token.Digest
@@ -858,7 +863,14 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 		replaceActive()
 	}
 
-	if !prevHandled {
+	if prevHandled {
+		// A rolling rotation started while an earlier window is open: the
+		// spec names one previous token, the one the new token replaces, so
+		// the earlier previous token stops verifying now.
+		if prev != nil {
+			retire(prev, ReasonPreviousDropped)
+		}
+	} else {
 		switch {
 		case wantPrev == nil:
 			if prev != nil {
@@ -891,6 +903,42 @@ func (d *differ) diffTokens(k *spec.Key, cur *store.Key, c *Change, pk previousK
 		c.Token = tc
 	}
 	return ""
+}
+
+// pickPrevious returns the previous token of cur that the plan keeps
+// track of: prev, cur's first, unless cur holds more than one, in which
+// case the one that is the spec's token (a rollback), else the spec's
+// previous token, else prev; the others are retired at once.
+func (d *differ) pickPrevious(cur *store.Key, prev *store.Token, dg, wantPrev token.Digest, retire func(*store.Token, string)) *store.Token {
+	n := 0
+	for i := range cur.Tokens {
+		if cur.Tokens[i].State == store.StatePrevious {
+			n++
+		}
+	}
+	if n < 2 {
+		return prev
+	}
+	pick := prev
+	for _, want := range []token.Digest{wantPrev, dg} {
+		for i := range cur.Tokens {
+			if t := &cur.Tokens[i]; t.State == store.StatePrevious && t.Digest == want {
+				pick = t
+			}
+		}
+	}
+	for i := range cur.Tokens {
+		t := &cur.Tokens[i]
+		if t.State != store.StatePrevious || t == pick {
+			continue
+		}
+		if t.ValidUntil != nil && !t.ValidUntil.After(d.now) {
+			retire(t, ReasonCutoff)
+		} else {
+			retire(t, ReasonPreviousDropped)
+		}
+	}
+	return pick
 }
 
 // fieldChanges compares the managed fields of a stored key with the spec's.
