@@ -161,3 +161,96 @@ SELECT $1, id, $2, 'previous', now() + interval '5 days' FROM keyprov.keys WHERE
 		ts.settled(t, s)
 	})
 }
+
+// TestRevokedBySQLTokensLive: a key revoked by SQL with only revoked_at
+// set, its tokens left active. It is a revoked key, and a revoked key's
+// tokens are burned: the spec's old token keeps it blocked, and a new
+// token restores it, retiring the old tokens as keyprov revoke would have.
+func TestRevokedBySQLTokensLive(t *testing.T) {
+	t.Parallel()
+	ts := newTestStore(t)
+	until := future()
+	ts.apply(t, evalSpec(t, withOwner("platform", website("TOKEN_A", "", "")+blog("TOKEN_C"))), reconcile.Options{})
+	ts.apply(t, evalSpec(t, withOwner("platform", website("TOKEN_B", "TOKEN_A", until)+blog("TOKEN_C"))), reconcile.Options{})
+	ts.exec(t, `UPDATE keyprov.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'website'`)
+	assert.Equal(t, "revoked", ts.status(t, "TOKEN_A"))
+	assert.Equal(t, "revoked", ts.status(t, "TOKEN_B"))
+
+	t.Run("the same tokens: blocked", func(t *testing.T) {
+		versions := ts.rowVersions(t)
+		res, _ := ts.apply(t, evalSpec(t, withOwner("platform", website("TOKEN_B", "TOKEN_A", until)+blog("TOKEN_C"))), reconcile.Options{})
+		require.Len(t, res.Plan.Changes, 2)
+		assert.Equal(t, reconcile.Blocked, res.Plan.Changes[1].Action)
+		assert.Contains(t, res.Plan.Changes[1].Reason, "token was revoked")
+		assert.Zero(t, res.Stats.Rows())
+		assert.Equal(t, versions, ts.rowVersions(t))
+	})
+
+	t.Run("a new token restores the key", func(t *testing.T) {
+		s := withOwner("platform", website("TOKEN_D", "", "")+blog("TOKEN_C"))
+		res, runID := ts.apply(t, evalSpec(t, s), reconcile.Options{})
+		assert.Empty(t, res.Plan.Refusals)
+		assert.Equal(t, store.WriteStats{KeysUpdated: 1, TokensInserted: 1, TokensUpdated: 2, Events: 1}, res.Stats)
+		assert.Equal(t, map[string]string{
+			"TOKEN_A": "retired (" + reconcile.ReasonRevoked + ")",
+			"TOKEN_B": "retired (" + reconcile.ReasonRevoked + ")",
+			"TOKEN_D": "active",
+		}, ts.tokenStates(t, "TOKEN_A", "TOKEN_B", "TOKEN_D"))
+		assert.Equal(t, "valid", ts.status(t, "TOKEN_D"))
+		assert.Equal(t, "revoked", ts.status(t, "TOKEN_A"), "burned by the revocation")
+		assert.Equal(t, "revoked", ts.status(t, "TOKEN_B"))
+		assert.Equal(t, []keyRevocation{{}}, ts.revocations(t, "website"), "the key is restored")
+
+		evs := ts.events(t)
+		e := evs[len(evs)-1]
+		assert.Equal(t, runID, e.RunID)
+		assert.Equal(t, reconcile.EventUnrevoked, e.Action)
+		m := eventJSON(t, store.Event{Changes: []byte(e.Changes)})
+		assert.ElementsMatch(t, []any{hintOf("TOKEN_A"), hintOf("TOKEN_B")}, m["retired_tokens"], "the event names the tokens burned: %s", e.Changes)
+		assert.Equal(t, map[string]any{"old": true, "new": false}, m["revoked"])
+		assertNoToken(t, "event", e.Changes)
+
+		ts.settled(t, s)
+		t.Run("the old tokens stay burned", func(t *testing.T) {
+			res, _ := ts.apply(t, evalSpec(t, withOwner("platform", website("TOKEN_B", "", "")+blog("TOKEN_C"))), reconcile.Options{})
+			assert.Equal(t, reconcile.Summary{Blocked: 1, Unchanged: 1}, res.Plan.Summary())
+			assert.Zero(t, res.Stats.Rows())
+			assert.Equal(t, "valid", ts.status(t, "TOKEN_D"))
+		})
+	})
+
+	t.Run("a new token naming an old one as previous", func(t *testing.T) {
+		// The old token is not kept valid: it stays retired, with a warning.
+		ts := newTestStore(t)
+		ts.apply(t, evalSpec(t, withOwner("platform", website("TOKEN_A", "", ""))), reconcile.Options{})
+		ts.exec(t, `UPDATE keyprov.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'website'`)
+		s := withOwner("platform", website("TOKEN_B", "TOKEN_A", until))
+		res, _ := ts.apply(t, evalSpec(t, s), reconcile.Options{})
+		require.Len(t, res.Plan.Warnings, 1)
+		assert.Equal(t, reconcile.WarnPreviousRetired, res.Plan.Warnings[0].Kind)
+		assert.Equal(t, map[string]string{
+			"TOKEN_A": "retired (" + reconcile.ReasonRevoked + ")",
+			"TOKEN_B": "active",
+		}, ts.tokenStates(t, "TOKEN_A", "TOKEN_B"))
+		assert.Equal(t, "revoked", ts.status(t, "TOKEN_A"))
+		assert.Equal(t, "valid", ts.status(t, "TOKEN_B"))
+		versions := ts.rowVersions(t)
+		res, _ = ts.apply(t, evalSpec(t, s), reconcile.Options{})
+		assert.Zero(t, res.Stats.Rows(), "applied again, nothing is written (the warning stays)")
+		assert.Equal(t, versions, ts.rowVersions(t))
+	})
+}
+
+// keyRevocation is a key's revoked_at and revoked_reason, as set or not.
+type keyRevocation struct{ At, Reason bool }
+
+func (ts *testStore) revocations(t *testing.T, slug string) []keyRevocation {
+	t.Helper()
+	var out []keyRevocation
+	for _, k := range ts.keys(t) {
+		if k.Slug == slug {
+			out = append(out, keyRevocation{At: k.RevokedAt != nil, Reason: k.RevokedReason != nil})
+		}
+	}
+	return out
+}

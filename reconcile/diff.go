@@ -503,6 +503,13 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 		c.Fields = append(c.Fields, FieldChange{Field: "revoked", Before: true, After: false})
 		h := d.hint(k.Token)
 		c.Token = &TokenChange{After: h}
+		if len(cur.Tokens) > 0 {
+			// Drift: a key revoked by hand, its tokens left live. A revoked
+			// key's tokens are burned: they are retired now, as keyprov
+			// revoke would have, before the new token restores the key.
+			c.Token = d.retireAll(cur, &c, ReasonRevoked)
+			c.Token.After = h
+		}
 		c.NewTokens = append(c.NewTokens, store.NewToken{Digest: dg, Hint: h, State: store.StateActive})
 		d.previousOnCreate(k, &c, pk)
 	case k.Revoked:
