@@ -67,6 +67,7 @@ func TestFastPathDifferential(t *testing.T) {
 						cmd = "plan"
 					}
 					code, out, stderr := w.run(append([]string{cmd}, w.args()...)...)
+					w.checkStore(t, i, change, code, out, stderr)
 					sum := summaryOf(stderr)
 					fast := sum != nil && sum["fast_path"] == true
 					w.unsettled = sum == nil || sum["warnings"] != float64(0) || sum["blocked"] != float64(0) || sum["refused"] != false
@@ -359,10 +360,13 @@ func (w *world) change() string {
 		w.exec(fmt.Sprintf("UPDATE {s}.keys SET name = name || '!' WHERE slug = %s", []string{"'blog'", "'site'", "'u'"}[r.IntN(3)]))
 		return "key edited by SQL"
 	case n < 71:
+		if r.IntN(2) == 0 {
+			// revoked_at alone, the key's tokens left live: the apply that
+			// gives the key a new token retires them (checkStore).
+			w.exec(`UPDATE {s}.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'roll'`)
+			return "key revoked by SQL (revoked_at only)"
+		}
 		// As keyprov revoke does: the key revoked, its live tokens retired.
-		// (revoked_at alone, tokens left active, makes the next apply that
-		// gives the key a new token fail on tokens_one_active: a bug of the
-		// full path, outside this test.)
 		w.exec(`WITH k AS (UPDATE {s}.keys SET revoked_at = now(), revoked_reason = 'by hand' WHERE slug = 'roll' RETURNING id)
 UPDATE {s}.tokens SET state = 'retired', retired_at = now(), retired_reason = 'by hand', valid_until = NULL
 WHERE key_id IN (SELECT id FROM k) AND state <> 'retired'`)
@@ -384,16 +388,27 @@ WHERE key_id IN (SELECT id FROM k) AND state <> 'retired'`)
 		w.writeAll()
 		return "expiry set near"
 	case n < 78:
-		if w.roll.previous && r.IntN(3) > 0 {
+		open := w.roll.previous && time.Now().Before(w.roll.until)
+		if w.roll.previous && r.IntN(3) == 0 {
 			w.roll.previous = false
-		} else {
-			// A rolling rotation whose previous token stops soon.
-			w.env["TOKEN_ROLL_OLD"] = w.env["TOKEN_ROLL"]
-			w.env["TOKEN_ROLL"] = w.token()
-			w.roll.previous = true
-			w.roll.until = time.Now().Add(time.Duration(200+r.IntN(800)) * time.Millisecond)
+			w.writeAll()
+			return "rolling rotation ended"
+		}
+		// A rolling rotation whose previous token stops soon, or after
+		// the warning window (so that the next rotation may start while
+		// it is open: the apply then retires the older previous token,
+		// which checkStore sees).
+		w.env["TOKEN_ROLL_OLD"] = w.env["TOKEN_ROLL"]
+		w.env["TOKEN_ROLL"] = w.token()
+		w.roll.previous = true
+		w.roll.until = time.Now().Add(time.Duration(200+r.IntN(800)) * time.Millisecond)
+		if r.IntN(2) == 0 {
+			w.roll.until = time.Now().Add(2*time.Hour + time.Duration(r.IntN(60))*time.Minute)
 		}
 		w.writeAll()
+		if open {
+			return "rolling rotation (window open)"
+		}
 		return "rolling rotation"
 	case n < 80:
 		// Time passes: past the nearest bound the walk set, if any.
@@ -417,6 +432,28 @@ WHERE key_id IN (SELECT id FROM k) AND state <> 'retired'`)
 	default:
 		return "nothing"
 	}
+}
+
+// checkStore requires what every run must give, fast path or not: no
+// exit 3 or 5 (the walk's store is always reachable, and no state it
+// makes, SQL edits included, may fail an apply on a constraint), and a
+// store where each key holds at most one active and one previous token.
+func (w *world) checkStore(t *testing.T, step int, change string, code int, out, stderr string) {
+	t.Helper()
+	where := fmt.Sprintf("step %d (after: %s)", step, change)
+	require.NotContains(t, []int{exitStore, exitRejected}, code, "%s: exit %d:\n%s\n%s", where, code, out, stderr)
+	var tokens *string
+	require.NoError(t, w.sql.QueryRow(context.Background(), "SELECT to_regclass($1)::text", w.schema+".tokens").Scan(&tokens))
+	if tokens == nil {
+		return // no apply has created the schema yet
+	}
+	rows, err := w.sql.Query(context.Background(), `SELECT k.tenant || '/' || k.slug || ': ' || count(*) || ' ' || t.state || ' tokens'
+FROM `+w.schema+`.tokens t JOIN `+w.schema+`.keys k ON k.id = t.key_id
+WHERE t.state <> 'retired' GROUP BY k.tenant, k.slug, t.state HAVING count(*) > 1`)
+	require.NoError(t, err)
+	bad, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, bad, "%s: exit %d:\n%s", where, code, out)
 }
 
 // checkFull runs the full path and requires that it finds what the fast
