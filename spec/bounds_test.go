@@ -336,7 +336,7 @@ func TestLocalsBounded(t *testing.T) {
 		src := "variable \"v\" {\n  type = list(string)\n}\n" + key
 		files := map[string]string{"keys.hcl": src, "vars.json": `{"v": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`}
 		_, ds := loadFiles(t, files, Options{Paths: []string{"keys.hcl"}, VarFiles: []string{"vars.json"}, Limits: l})
-		requireDiags(t, ds, diag{Summary: "Value too large",
+		requireDiags(t, ds, diag{Pos: "vars.json:1:7", Summary: "Value too large",
 			Detail: `The value for variable "v" (from vars.json) holds more than 16 elements`})
 		// At the limit.
 		files["vars.json"] = `{"v": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}`

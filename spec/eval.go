@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/keyprov/keyprov/internal/names"
@@ -205,6 +206,15 @@ func (e *evaluator) parse(srcs []Source) bool {
 		}
 	}
 	return true
+}
+
+// parseWhole parses a spec file in native syntax.
+func parseWhole(src []byte, filename string) (hcl.Body, hcl.Diagnostics) {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if f == nil {
+		return nil, diags
+	}
+	return f.Body, diags
 }
 
 // evalAttr evaluates attr in ctx and converts it to ty (cty.DynamicPseudoType: no conversion).

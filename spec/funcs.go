@@ -3,13 +3,14 @@ package spec
 import (
 	"encoding/json"
 	"sync"
-	"unsafe"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // guard wraps f so that a number it returns is never too large to print
@@ -59,7 +60,8 @@ type funcs struct {
 	mu      sync.Mutex
 	files   map[string]fileResult
 	secrets map[string]*secretJSONResult
-	json    map[jsonKey]*jsonResult
+	// decoded holds what jsondecode made of large inputs (decodeCached).
+	decoded fast.DecodeCache
 	// rec records the files read (nil in some tests).
 	rec *recorder
 
@@ -71,19 +73,8 @@ type fileResult struct {
 	err error
 }
 
-type jsonKey struct {
-	p *byte
-	n int
-}
-
-type jsonResult struct {
-	once sync.Once
-	val  cty.Value
-	err  error
-}
-
 func newFuncs(opts *Options) *funcs {
-	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, secrets: map[string]*secretJSONResult{}, json: map[jsonKey]*jsonResult{}}
+	fs := &funcs{opts: opts, maxBytes: opts.limits().MaxFileBytes, files: map[string]fileResult{}, secrets: map[string]*secretJSONResult{}}
 	std := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -160,27 +151,11 @@ func newFuncs(opts *Options) *funcs {
 	return fs
 }
 
-// jsonDecodeFunc is jsondecode with a cache: a spec that writes
-// jsondecode(file("secrets.json"))[each.key] decodes the file once, not once
-// per for_each instance. Large inputs are keyed by the identity of their
-// bytes (file() returns the same string each time); values are immutable.
+// jsonDecodeFunc is jsondecode. A spec that writes
+// jsondecode(var.names_json)[each.key] decodes the text once, not once per
+// for_each instance (decodeCached).
 func (fs *funcs) jsonDecodeFunc() function.Function {
-	decode := func(s string) (cty.Value, error) {
-		if len(s) < 4096 {
-			return decodeJSON(s)
-		}
-		k := jsonKey{unsafe.StringData(s), len(s)}
-		fs.mu.Lock()
-		r := fs.json[k]
-		if r == nil {
-			r = &jsonResult{}
-			fs.json[k] = r
-		}
-		fs.mu.Unlock()
-		// Concurrent instances wait for the one decoding instead of decoding too.
-		r.once.Do(func() { r.val, r.err = decodeJSON(s) })
-		return r.val, r.err
-	}
+	decode := func(s string) (cty.Value, error) { return fs.decodeCached(s, decodeJSON) }
 	// Marks are handled here rather than by cty: cty would walk the
 	// arguments and the result for marks on every call of every instance.
 	return function.New(&function.Spec{
@@ -218,7 +193,7 @@ const mapMinAttrs = 32
 func decodeJSON(s string) (cty.Value, error) {
 	// The common large input, a JSON object of strings (tenant → token),
 	// is read directly; it cannot nest.
-	if m, ok := jsonStringMap(s); ok && len(m) >= mapMinAttrs {
+	if m, ok := quickStringMap(s); ok && len(m) >= mapMinAttrs {
 		return cty.MapVal(m), nil
 	}
 	if err := checkJSONNesting(s); err != nil {

@@ -62,11 +62,11 @@ func FuzzNestingBound(f *testing.F) {
 		if isJSON {
 			name = "keys.hcl.json"
 		}
-		s, ds := evaluateWithin([]Source{{Name: name, Dir: ".", Bytes: []byte(src)}}, fuzzVarOptions())
+		s, ds := evaluateWithin(t, []Source{{Name: name, Dir: ".", Bytes: []byte(src)}}, fuzzVarOptions())
 		checkVarResult(t, s, ds)
 		// The same text as a variable file and as a -var value.
 		_ = CheckNesting([]byte(src), name, isJSON)
-		_, _ = evaluateWithin([]Source{{Name: "keys.hcl", Dir: ".", Bytes: []byte(varFileSpec)}},
+		_, _ = evaluateWithin(t, []Source{{Name: "keys.hcl", Dir: ".", Bytes: []byte(varFileSpec)}},
 			Options{LookupEnv: fakeEnv{}.lookup, Vars: []Var{{Name: "tenants", Value: src}}, Limits: fuzzVarOptions().Limits})
 	})
 }

@@ -1,9 +1,7 @@
 package spec
 
 import (
-	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +30,10 @@ const fuzzDeadline = 20 * time.Second
 
 // FuzzSpec feeds arbitrary spec text (native syntax, or JSON syntax when
 // isJSON is set) through parse, evaluate and validate, offline and with
-// secrets read from fuzzEnv and spec/testdata/fuzzfs. It must never panic,
-// every error must carry a summary, and no diagnostic may quote a token of
-// the environment.
+// secrets read from fuzzEnv and spec/testdata/fuzzfs, with the speed layer
+// on and off (evaluateWithin). It must never panic, every error must carry
+// a summary, no diagnostic may quote a token of the environment, and the
+// speed layer must change nothing.
 func FuzzSpec(f *testing.F) {
 	f.Add([]byte(`universal_key "frontend" {
   name  = "Front end"
@@ -57,13 +56,7 @@ func FuzzSpec(f *testing.F) {
 				Vars:      []Var{{Name: "region", Value: "eu"}},
 				Limits:    Limits{MaxFileBytes: 1 << 16, MaxKeys: 2000},
 			}
-			timer := time.AfterFunc(fuzzDeadline, func() {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				panic(fmt.Sprintf("evaluation took longer than %s:\n%s", fuzzDeadline, buf[:n]))
-			})
-			s, diags := Evaluate(srcs, opts)
-			timer.Stop()
+			s, diags := evaluateWithin(t, srcs, opts)
 			checkFuzzResult(t, s, diags, src)
 		}
 	})

@@ -56,16 +56,21 @@ func fuzzVarOptions() Options {
 	return Options{LookupEnv: fakeEnv{}.lookup, Limits: Limits{MaxFileBytes: 1 << 16, MaxKeys: 2000}}
 }
 
-// evaluateWithin evaluates srcs and panics with every goroutine's stack if
-// it takes longer than fuzzDeadline: a slow input is a denial of service.
-func evaluateWithin(srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
-	timer := time.AfterFunc(fuzzDeadline, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic(fmt.Sprintf("evaluation took longer than %s:\n%s", fuzzDeadline, buf[:n]))
+// evaluateWithin evaluates srcs with the speed layer on and off, fails t
+// unless both give the same (evalBothWays), and panics with every
+// goroutine's stack if one evaluation takes longer than fuzzDeadline: a
+// slow input is a denial of service.
+func evaluateWithin(t testing.TB, srcs []Source, opts Options) (*Spec, hcl.Diagnostics) {
+	t.Helper()
+	return evalBothWays(t, func() (*Spec, hcl.Diagnostics) {
+		timer := time.AfterFunc(fuzzDeadline, func() {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic(fmt.Sprintf("evaluation took longer than %s:\n%s", fuzzDeadline, buf[:n]))
+		})
+		defer timer.Stop()
+		return Evaluate(srcs, opts)
 	})
-	defer timer.Stop()
-	return Evaluate(srcs, opts)
 }
 
 // diagText renders diagnostics for comparing two evaluations.
@@ -155,9 +160,9 @@ func FuzzVarFile(f *testing.F) {
 		opts := fuzzVarOptions()
 		opts.VarFiles = []string{path}
 		srcs := []Source{{Name: "keys.hcl", Dir: dir, Bytes: []byte(varFileSpec)}}
-		s, ds := evaluateWithin(srcs, opts)
+		s, ds := evaluateWithin(t, srcs, opts)
 		checkVarResult(t, s, ds)
-		s2, ds2 := evaluateWithin(srcs, opts)
+		s2, ds2 := evaluateWithin(t, srcs, opts)
 		if (s == nil) != (s2 == nil) || diagText(ds) != diagText(ds2) {
 			t.Fatalf("two evaluations differ:\n%s\n---\n%s", diagText(ds), diagText(ds2))
 		}
@@ -214,11 +219,11 @@ func FuzzVarValue(f *testing.F) {
 		srcs := []Source{{Name: "keys.hcl", Dir: ".", Bytes: []byte(src)}}
 		viaFlag := fuzzVarOptions()
 		viaFlag.Vars = []Var{{Name: "v", Value: raw}}
-		s1, ds1 := evaluateWithin(srcs, viaFlag)
+		s1, ds1 := evaluateWithin(t, srcs, viaFlag)
 		checkVarResult(t, s1, ds1)
 		viaEnv := fuzzVarOptions()
 		viaEnv.LookupEnv = fakeEnv{EnvVarPrefix + "v": raw}.lookup
-		s2, ds2 := evaluateWithin(srcs, viaEnv)
+		s2, ds2 := evaluateWithin(t, srcs, viaEnv)
 		checkVarResult(t, s2, ds2)
 
 		// The two differ only in the name of where the value came from.
@@ -270,6 +275,12 @@ func FuzzJSONDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		v, err := decodeJSON(s)
+		// The speed layer decodes the same.
+		withSpeedLayer(t, false)
+		slow, slowErr := decodeJSON(s)
+		if fmt.Sprint(err) != fmt.Sprint(slowErr) || (err == nil && !slow.RawEquals(v)) {
+			t.Fatalf("the speed layer changes jsondecode: %#v, %v; without it %#v, %v", v, err, slow, slowErr)
+		}
 		if err != nil {
 			return
 		}

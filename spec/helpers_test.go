@@ -111,3 +111,12 @@ func dumpDiags(ds []diag) string {
 	}
 	return b.String()
 }
+
+// withSpeedLayer switches the speed layer (speed.go) on or off until t
+// ends: a test of the layer itself needs it on, whichever way TestMain
+// runs the suite. Tests that use it must not run in parallel.
+func withSpeedLayer(t *testing.T, on bool) {
+	t.Helper()
+	was := speedOff.Swap(!on)
+	t.Cleanup(func() { speedOff.Store(was) })
+}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 func TestJSONFastPaths(t *testing.T) {
@@ -33,7 +35,7 @@ func TestJSONFastPaths(t *testing.T) {
 	}
 	for name, tc := range maps {
 		t.Run("map/"+name, func(t *testing.T) {
-			got, ok := jsonStringMap(tc.in)
+			got, ok := fast.StringMap(tc.in)
 			if tc.want == nil {
 				assert.False(t, ok)
 				return
@@ -64,7 +66,7 @@ func TestJSONFastPaths(t *testing.T) {
 	}
 	for name, tc := range arrays {
 		t.Run("array/"+name, func(t *testing.T) {
-			got, ok := jsonStringArray(tc.in)
+			got, ok := fast.StringArray(tc.in)
 			if tc.want == nil {
 				assert.False(t, ok)
 				return
@@ -79,7 +81,7 @@ func TestJSONFastPaths(t *testing.T) {
 		})
 	}
 	// The values are cty strings like any other.
-	m, ok := jsonStringMap(`{"a": "x"}`)
+	m, ok := fast.StringMap(`{"a": "x"}`)
 	assert.True(t, ok)
 	assert.True(t, m["a"].RawEquals(cty.StringVal("x")))
 }

@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/keyprov/keyprov/token"
@@ -156,7 +154,7 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 		e.add(withAddress(hcl.Diagnostics{errorf(attr.Expr.Range().Ptr(), "Invalid for_each argument", detail, args...)}, addr)...)
 		return nil, false
 	}
-	if out, ok := tosetStrings(attr.Expr, b.file.ctx); ok {
+	if out, ok := quickForEach(attr.Expr, b.file.ctx); ok {
 		return out, true
 	}
 	v, diags := evalBounded(attr.Expr, b.file.ctx, "for_each")
@@ -234,38 +232,28 @@ func quoteShort(s string) string {
 	return fmt.Sprintf("%q… (%d characters)", string(r[:64]), len(r))
 }
 
-// tosetStrings evaluates the common for_each = toset(LIST OF STRINGS)
-// directly. The result is what toset gives (unique strings, sorted), but
-// iterating a cty set sorts it with a generic comparator, which costs
-// seconds for 100,000 tenants; sorting Go strings costs milliseconds. It
-// reports false for anything else, which is then evaluated as usual.
-func tosetStrings(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bool) {
-	call, ok := expr.(*hclsyntax.FunctionCallExpr)
-	if !ok || call.Name != "toset" || len(call.Args) != 1 || call.ExpandFinal {
-		return nil, false
-	}
-	v, diags := call.Args[0].Value(ctx)
-	if diags.HasErrors() || v.IsMarked() || !v.IsKnown() || v.IsNull() || !(v.Type().IsListType() || v.Type().IsTupleType()) {
-		return nil, false
-	}
-	seen := make(map[string]cty.Value, v.LengthInt())
-	for it := v.ElementIterator(); it.Next(); {
-		_, el := it.Element()
-		if el.IsMarked() || !el.IsKnown() || el.IsNull() || el.Type() != cty.String {
-			return nil, false
-		}
-		seen[el.AsString()] = el
-	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([][2]cty.Value, len(keys))
+// evalInstances evaluates every instance (on every core for a large
+// spec: forEachIndex). It returns the keys whose address could be
+// evaluated and, for each, whether it is valid. The result keeps instance
+// order (and so does the order of diagnostics), so the output does not
+// depend on scheduling.
+func evalInstances(e *evaluator, settings Settings, insts []instance) ([]*Key, []bool, hcl.Diagnostics) {
+	keys := make([]*Key, len(insts))
+	valid := make([]bool, len(insts))
+	diags := make([]hcl.Diagnostics, len(insts))
+	forEachIndex(len(insts), func(i int) {
+		keys[i], valid[i], diags[i] = e.evalInstance(settings, insts[i])
+	})
+	var all hcl.Diagnostics
+	outKeys, outValid := keys[:0], valid[:0]
 	for i, k := range keys {
-		out[i] = [2]cty.Value{seen[k], seen[k]}
+		all = append(all, diags[i]...)
+		if k != nil {
+			outKeys = append(outKeys, k)
+			outValid = append(outValid, valid[i])
+		}
 	}
-	return out, true
+	return outKeys, outValid, all
 }
 
 // evalInstance evaluates one key. It returns the key whenever its address
@@ -805,13 +793,10 @@ func parseTime(s string) time.Time {
 // in key order either way.
 func (e *evaluator) checkDuplicates(keys []*Key) {
 	var (
-		wg                    sync.WaitGroup
 		dupAddr               []bool
 		addrDiags, tokenDiags []keyDiag
 	)
-	wg.Go(func() { dupAddr, addrDiags = duplicateAddresses(keys) })
-	wg.Go(func() { tokenDiags = duplicateTokens(keys, nil) })
-	wg.Wait()
+	both(func() { dupAddr, addrDiags = duplicateAddresses(keys) }, func() { tokenDiags = duplicateTokens(keys, nil) })
 	if len(addrDiags) > 0 {
 		tokenDiags = duplicateTokens(keys, dupAddr)
 	}

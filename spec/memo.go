@@ -5,26 +5,28 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // A for_each block over 100,000 tenants evaluates its attributes 100,000
 // times, but most of them (permissions, metadata, expires…) do not refer to
-// each and have the same value every time. blockState, built once per block
-// before the instances are evaluated, holds what the instances share: those
-// values (computed by the first instance that needs them, their diagnostics
-// reported once), and the attributes with their each-free parts folded (see
-// fold). Instances only read it, so they need no lock beyond each value's
-// sync.Once.
+// each and have the same value every time. They are evaluated once for the
+// block, by the first instance that needs them, and their diagnostics are
+// reported once, naming the block. blockState, built once per block before
+// the instances are evaluated, holds those values, and the per-instance
+// attributes as the speed layer prepared them (foldAttr). Instances only
+// read it, so they need no lock beyond each value's sync.Once.
 type blockState struct {
-	// attrs are the block's attributes, folded for for_each blocks.
+	// attrs are the block's attributes, the per-instance ones of for_each
+	// blocks as foldAttr returned them.
 	attrs hcl.Attributes
 	// perInstance names the attributes that refer to each.
 	perInstance map[string]bool
 	// shared holds one entry per field that instances share.
 	shared map[string]*memoEntry
-	// fast holds the fast forms of per-instance attributes (scope.go).
-	fast map[string]fastExpr
+	// fast holds the fast forms of per-instance attributes (foldAttr).
+	fast map[string]fast.Expr
 }
 
 type memoEntry struct {
@@ -53,22 +55,15 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 		return bs
 	}
 	bs.perInstance = make(map[string]bool, len(content.Attributes))
-	bs.fast = make(map[string]fastExpr, len(content.Attributes))
+	bs.fast = make(map[string]fast.Expr, len(content.Attributes))
 	bs.attrs = make(hcl.Attributes, len(content.Attributes))
 	for name, attr := range content.Attributes {
-		// Token attributes are references, read by readRef: never folded.
+		// Token attributes are references, read by readRef.
 		if name != "for_each" && name != "token" && name != "previous_token" && refersToEach(attr.Expr) {
 			bs.perInstance[name] = true
-			if x, ok := attr.Expr.(hclsyntax.Expression); ok {
-				c := *attr
-				c.Expr = fold(x, ctx)
-				if ix, ok := c.Expr.(*hclsyntax.IndexExpr); ok {
-					c.Expr = newLookup(ix)
-				}
-				attr = &c
-				if f := compileFast(attr.Expr); f != nil {
-					bs.fast[name] = f
-				}
+			var f fast.Expr
+			if attr, f = foldAttr(attr, ctx); f != nil {
+				bs.fast[name] = f
 			}
 		}
 		bs.attrs[name] = attr
@@ -86,11 +81,6 @@ func (bs *blockState) isShared(field string, attr *hcl.Attribute) bool {
 	return bs.shared[field] != nil && (attr == nil || !bs.perInstance[attr.Name])
 }
 
-func refersToEach(expr hcl.Expression) bool {
-	for _, tr := range expr.Variables() {
-		if tr.RootName() == "each" {
-			return true
-		}
-	}
-	return false
-}
+// refersToEach reports whether expr refers to each: an attribute that does
+// is evaluated per instance.
+func refersToEach(expr hcl.Expression) bool { return fast.RefersToEach(expr) }

@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // largeSpec is a spec of n tenant keys, large enough to be parsed in parts,
@@ -49,20 +51,20 @@ func sameBlocks(t *testing.T, want, got hclsyntax.Blocks) {
 func TestParseInParts(t *testing.T) {
 	const size = 8 << 10
 	src := []byte(largeSpec(400, ""))
-	parts := cutBody(src, size)
+	parts := fast.CutBody(src, size)
 	require.Greater(t, len(parts), 2, "the spec is cut")
 	for i, p := range parts {
-		assert.Equal(t, byte('\n'), src[p.end-1], "part %d ends a line", i)
-		assert.Equal(t, strings.Count(string(src[:p.start.Byte]), "\n")+1, p.start.Line, "part %d starts on its line", i)
+		assert.Equal(t, byte('\n'), src[p.End-1], "part %d ends a line", i)
+		assert.Equal(t, strings.Count(string(src[:p.Start.Byte]), "\n")+1, p.Start.Line, "part %d starts on its line", i)
 	}
 
-	body, diags := parseInParts(src, "keys.hcl", size)
+	body, diags := parseNativeIn(src, "keys.hcl", size)
 	require.False(t, diags.HasErrors(), "%s", diags)
 	whole, diags := parseWhole(src, "keys.hcl")
 	require.False(t, diags.HasErrors(), "%s", diags)
 	var blocks hclsyntax.Blocks
 	for _, p := range parts {
-		f, diags := hclsyntax.ParseConfig(src[p.start.Byte:p.end], "keys.hcl", p.start)
+		f, diags := hclsyntax.ParseConfig(src[p.Start.Byte:p.End], "keys.hcl", p.Start)
 		require.False(t, diags.HasErrors(), "%s", diags)
 		blocks = append(blocks, f.Body.(*hclsyntax.Body).Blocks...)
 	}
@@ -83,8 +85,8 @@ func TestParseInParts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := []byte(largeSpec(400, extra))
-			require.Greater(t, len(cutBody(src, size)), 2)
-			_, gotDiags := parseInParts(src, "keys.hcl", size)
+			require.Greater(t, len(fast.CutBody(src, size)), 2)
+			_, gotDiags := parseNativeIn(src, "keys.hcl", size)
 			_, wantDiags := parseWhole(src, "keys.hcl")
 			require.NotEmpty(t, wantDiags)
 			assert.Equal(t, wantDiags, gotDiags)
@@ -97,7 +99,7 @@ func TestParseInParts(t *testing.T) {
 // come out in file order.
 func TestParseInPartsPositions(t *testing.T) {
 	src := largeSpec(4000, "\ntenant_key \"late\" {\n  tenant  = \"t\"\n  name    = \"Late\"\n  token   = env(\"TOKEN\")\n  expires = \"next week\"\n}\n")
-	require.Greater(t, len(cutBody([]byte(src), parsePart)), 2)
+	require.Greater(t, len(fast.CutBody([]byte(src), fast.PartSize)), 2)
 	line := strings.Count(src[:strings.Index(src, "expires = \"next week\"")], "\n") + 1
 	_, diags := Evaluate([]Source{{Name: "keys.hcl", Dir: ".", Bytes: []byte(src)}}, Options{
 		LookupEnv: fakeEnv{"TOKEN": "wat_" + strings.Repeat("a", 32)}.lookup,
@@ -116,8 +118,8 @@ func TestParseInPartsPositions(t *testing.T) {
 	require.Len(t, s.Keys, 4000)
 }
 
-// FuzzParseInParts cuts any input wherever cutBody may cut it and parses
-// the parts: when every part parses cleanly, as parseNative requires, the
+// FuzzParseInParts cuts any input wherever fast.CutBody may cut it and parses
+// the parts: when every part parses cleanly, as fast.ParseInParts requires, the
 // parts' blocks must be the blocks HCL finds in the whole file, ranges and
 // all. A cut inside a string, comment or block that still parsed would
 // change what the spec means.
@@ -137,13 +139,13 @@ func FuzzParseInParts(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		parts := cutBody([]byte(src), 1)
+		parts := fast.CutBody([]byte(src), 1)
 		if len(parts) < 2 {
 			return
 		}
 		var blocks hclsyntax.Blocks
 		for _, p := range parts {
-			f, diags := hclsyntax.ParseConfig([]byte(src[p.start.Byte:p.end]), "keys.hcl", p.start)
+			f, diags := hclsyntax.ParseConfig([]byte(src[p.Start.Byte:p.End]), "keys.hcl", p.Start)
 			if diags.HasErrors() || len(f.Body.(*hclsyntax.Body).Attributes) > 0 {
 				return
 			}

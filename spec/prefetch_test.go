@@ -16,6 +16,7 @@ import (
 // evaluated: the files of token references whose path names no variable,
 // and nothing else.
 func TestPrefetch(t *testing.T) {
+	withSpeedLayer(t, true) // a test of the layer itself
 	dir := t.TempDir()
 	for name, text := range map[string]string{
 		"secrets.json": `{"a": "wat_Hq7Zp2Lx9Vb4Nc8Tm1Rw5Ks3Df6Gy0Ja", "b": "wat_Ub3Yk8Pe1Wz6Qr9Ln4Xs7Hc2Mf5Tv0Gd"}`,
@@ -80,6 +81,7 @@ tenant_key "single" {
 // TestPrefetchNothing: a spec without for_each, or whose per-instance
 // calls all use variables, starts no goroutine.
 func TestPrefetchNothing(t *testing.T) {
+	withSpeedLayer(t, true) // a test of the layer itself
 	for name, src := range map[string]string{
 		"no for_each": `tenant_key "k" {
   tenant = "a"

@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // exactNesting is the nesting tokenNesting measures on src's tokens: the
@@ -25,14 +27,14 @@ func exactNesting(src []byte) int {
 	return lo
 }
 
-// checkQuickBound fails when quickNesting gives a bound below the exact
+// checkQuickBound fails when fast.NestingBound gives a bound below the exact
 // nesting: CheckNesting would then let a spec through unmeasured.
 func checkQuickBound(t *testing.T, src string) (int, bool) {
 	t.Helper()
-	bound, ok := quickNesting([]byte(src), nil)
+	bound, ok := fast.NestingBound([]byte(src), nil)
 	if ok {
 		if exact := exactNesting([]byte(src)); bound < exact {
-			t.Fatalf("quickNesting gives %d, below the exact nesting %d, for %q", bound, exact, src)
+			t.Fatalf("fast.NestingBound gives %d, below the exact nesting %d, for %q", bound, exact, src)
 		}
 	}
 	return bound, ok
@@ -41,7 +43,7 @@ func checkQuickBound(t *testing.T, src string) (int, bool) {
 func TestQuickNesting(t *testing.T) {
 	tests := []struct {
 		src   string
-		bound int // -1: quickNesting leaves it to the lexer
+		bound int // -1: fast.NestingBound leaves it to the lexer
 	}{
 		{`tenant_key "a" {` + "\n" + `  name = "A"` + "\n}\n", 2},
 		{"a = [[[1]]]\n", 6},
@@ -105,7 +107,7 @@ func TestQuickNesting(t *testing.T) {
 	assert.LessOrEqual(t, bound, 10)
 }
 
-// FuzzQuickNestingBound checks quickNesting's promise on any input: its
+// FuzzQuickNestingBound checks fast.NestingBound's promise on any input: its
 // bound is never below the nesting measured on HCL's tokens. The seeds
 // repeat a fragment, as FuzzNestingBound does, to reach deep nesting.
 func FuzzQuickNestingBound(f *testing.F) {

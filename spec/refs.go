@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // Secrets are references, not values. A token attribute names where its
@@ -51,8 +53,9 @@ type tokenRef struct {
 	// key was written as a traversal step (.acme, ["acme"]).
 	key    hcl.Expression
 	keyLit string
-	// argFast and keyFast are the fast forms of arg and key (scope.go).
-	argFast, keyFast fastExpr
+	// argFast and keyFast are the fast forms of arg and key, or nil
+	// (compileFast).
+	argFast, keyFast fast.Expr
 	// dir is the folder of the spec file: relative paths resolve against it.
 	dir string
 	// argShared is set when arg does not refer to each: it is evaluated
@@ -602,11 +605,9 @@ func (e *evaluator) refArg(r *tokenRef, sc *scope, attrName string) (*refArg, hc
 }
 
 // refString evaluates NAME, PATH or KEY of a reference for an instance.
-func (e *evaluator) refString(x hcl.Expression, f fastExpr, sc *scope, what, attrName string) (string, hcl.Diagnostics) {
-	if f != nil {
-		if fv, ok := f.eval(sc.in.eachKey, sc.in.eachValue); ok && plainString(fv) {
-			return fv.AsString(), nil
-		}
+func (e *evaluator) refString(x hcl.Expression, f fast.Expr, sc *scope, what, attrName string) (string, hcl.Diagnostics) {
+	if fv, ok := evalFast(f, sc.in); ok && fast.PlainString(fv) {
+		return fv.AsString(), nil
 	}
 	v, diags := evalBounded(x, sc.Ctx(), what)
 	if diags.HasErrors() {
@@ -718,7 +719,7 @@ type secretJSONResult struct {
 }
 
 func decodeSecretObject(p, s string) (*secretObject, error) {
-	if m, ok := jsonStringMap(s); ok {
+	if m, ok := quickStringMap(s); ok {
 		return &secretObject{path: p, strings: m}, nil
 	}
 	at := func(off int64) string {

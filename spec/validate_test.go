@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
 // ruleCase is one spec and what evaluating it must report. A case with no
@@ -476,10 +478,10 @@ tenant_key "db" {
 	)
 }
 
-// Large specs are evaluated in parallel (parallelMin instances and more);
+// Large specs are evaluated in parallel (fast.ParallelMin instances and more);
 // the keys and the diagnostics come out in the same order as serially.
 func TestParallelEvaluation(t *testing.T) {
-	const n = parallelMin + 100
+	const n = fast.ParallelMin + 100
 	var tenants, secrets strings.Builder
 	secrets.WriteString("{")
 	for i := range n {

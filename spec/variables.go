@@ -1,8 +1,6 @@
 package spec
 
 import (
-	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -26,11 +24,10 @@ var variableSchema = &hcl.BodySchema{
 }
 
 type varDecl struct {
-	name     string
-	ty       cty.Type
-	val      cty.Value
-	valRange hcl.Range
-	set      bool
+	name string
+	ty   cty.Type
+	val  cty.Value
+	set  bool
 	// failed is set when a value was given but could not be used; the
 	// error is reported where the value is, not again as a missing value.
 	failed   bool
@@ -168,7 +165,17 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 		d.failed = true
 		return
 	}
-	d.val, d.valRange, d.set = cv, rng, true
+	d.val, d.set = cv, true
+}
+
+// withinLimits reports whether every value of vals is within l.
+func withinLimits(vals map[string]cty.Value, l Limits) bool {
+	for _, v := range vals {
+		if checkValueSize(v, l) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // parseRawVar interprets a value given as a string (-var, KEYPROV_VAR_*).
@@ -215,17 +222,19 @@ func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDec
 	)
 	if strings.HasSuffix(path, ".json") {
 		// A large file of strings and flat collections of strings (100,000
-		// tenants) is read directly (jsonfast.go) instead of through HCL's
+		// tenants) is read directly (quickVarFile) instead of through HCL's
 		// JSON parser, which records a source range for every element;
 		// anything else, or any problem, goes the general way below, which
-		// reports problems with their positions.
+		// reports problems with their positions. Its values have their
+		// variables' types and hold no number; one past the limits is
+		// reported by the general way, where it is written.
 		types := make(map[string]cty.Type, len(decls))
 		for n, d := range decls {
 			types[n] = d.ty
 		}
-		if vals, ok := jsonVarFile(string(b), types); ok {
-			for _, n := range slices.Sorted(maps.Keys(vals)) {
-				decls[n].setValue(e, vals[n], hcl.Range{Filename: path})
+		if vals, ok := quickVarFile(string(b), types); ok && withinLimits(vals, e.limits) {
+			for n, v := range vals {
+				decls[n].val, decls[n].set = v, true
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package spec
+package fast
 
 import (
 	"unicode/utf8"
@@ -14,14 +14,14 @@ import (
 // makes them report false, and the caller decodes the input the general way,
 // which also produces the error messages.
 
-// jsonStringMap reads {"key": "value", …}.
-func jsonStringMap(s string) (map[string]cty.Value, bool) {
+// StringMap reads {"key": "value", …}.
+func StringMap(s string) (map[string]cty.Value, bool) {
 	m, end, ok := jsonStringMapAt(s, skipJSONSpace(s, 0))
 	return m, ok && skipJSONSpace(s, end) == len(s)
 }
 
-// jsonStringArray reads ["a", "b", …].
-func jsonStringArray(s string) ([]cty.Value, bool) {
+// StringArray reads ["a", "b", …].
+func StringArray(s string) ([]cty.Value, bool) {
 	a, end, ok := jsonStringArrayAt(s, skipJSONSpace(s, 0))
 	return a, ok && skipJSONSpace(s, end) == len(s)
 }
@@ -97,11 +97,11 @@ func jsonStringArrayAt(s string, i int) ([]cty.Value, int, bool) {
 	}
 }
 
-// jsonVarFile reads a variable file whose values are strings, arrays of
+// VarFile reads a variable file whose values are strings, arrays of
 // strings or objects of strings, each converted to the declared type of
 // its variable (types holds them): a string for string, an array for a
 // list or set of strings, an object for a map of strings.
-func jsonVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+func VarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return nil, false

@@ -1,0 +1,211 @@
+package spec
+
+import (
+	"sync/atomic"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/keyprov/keyprov/spec/internal/fast"
+)
+
+// This file is the seam between the language and its speed layer
+// (spec/internal/fast): the only place the language calls the layer. Each
+// function here either answers as the language's general way would, or
+// reports that it did not answer, and the caller takes the general way.
+// With the layer off, every one of them declines (or does its work on one
+// core), and the language gives the same keys and the same diagnostics,
+// in the same order, only slower: spec's TestMain runs the whole suite
+// both ways, and TestSpeedLayerChangesNothing compares every answer.
+
+// speedOff switches the speed layer off. Only tests set it.
+var speedOff atomic.Bool
+
+func speedOn() bool { return !speedOff.Load() }
+
+// quickNesting returns a bound of src's nesting measured on its bytes
+// (fast.NestingBound), or false: the caller lexes src and measures it.
+func quickNesting(src []byte) (int, bool) {
+	if !speedOn() {
+		return 0, false
+	}
+	return fast.NestingBound(src, nil)
+}
+
+// parseNative parses a spec file in native syntax: a large file in parts,
+// in parallel (fast.ParseNative), when that gives what HCL gives for the
+// whole file; otherwise as one.
+func parseNative(src []byte, filename string) (hcl.Body, hcl.Diagnostics) {
+	return parseNativeIn(src, filename, fast.PartSize)
+}
+
+// parseNativeIn is parseNative with parts of at least size bytes.
+func parseNativeIn(src []byte, filename string, size int) (hcl.Body, hcl.Diagnostics) {
+	if speedOn() {
+		if body, diags, ok := fast.ParseInParts(src, filename, size); ok {
+			return body, diags
+		}
+	}
+	return parseWhole(src, filename)
+}
+
+// quickStringMap reads a JSON object of plain strings in one pass
+// (fast.StringMap), or reports false.
+func quickStringMap(s string) (map[string]cty.Value, bool) {
+	if !speedOn() {
+		return nil, false
+	}
+	return fast.StringMap(s)
+}
+
+// quickVarFile reads a JSON variable file of strings and flat collections
+// of strings in one pass (fast.VarFile), or reports false.
+func quickVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+	if !speedOn() {
+		return nil, false
+	}
+	return fast.VarFile(s, types)
+}
+
+// quickConvert converts a collection of like primitive values directly
+// (fast.Convert), or reports false.
+func quickConvert(v cty.Value, ty cty.Type) (cty.Value, bool) {
+	if !speedOn() {
+		return cty.NilVal, false
+	}
+	return fast.Convert(v, ty)
+}
+
+// quickForEach evaluates for_each = toset([...]) without sorting a cty set
+// (fast.ToSetStrings), or reports false.
+func quickForEach(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bool) {
+	if !speedOn() {
+		return nil, false
+	}
+	return fast.ToSetStrings(expr, ctx)
+}
+
+// foldAttr returns a per-instance attribute of a for_each block with its
+// each-free parts computed once, in ctx (fast.Fold), and its fast form, or
+// nil when it has none.
+func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext) (*hcl.Attribute, fast.Expr) {
+	x, ok := attr.Expr.(hclsyntax.Expression)
+	if !speedOn() || !ok {
+		return attr, nil
+	}
+	c := *attr
+	c.Expr = fast.Fold(x, ctx)
+	return &c, fast.Compile(c.Expr)
+}
+
+// compileFast returns the fast form of the NAME, PATH or KEY of a token
+// reference, or nil.
+func compileFast(expr hcl.Expression) fast.Expr {
+	if !speedOn() {
+		return nil
+	}
+	return fast.Compile(expr)
+}
+
+// evalFast evaluates a fast form for an instance, or reports false.
+func evalFast(f fast.Expr, in *instance) (cty.Value, bool) {
+	if f == nil {
+		return cty.NilVal, false
+	}
+	return f.Eval(in.eachKey, in.eachValue)
+}
+
+// forEachIndex calls f(i) for every i in [0, n): on every core for large n
+// (fast.Each), in order with the layer off. f writes only what belongs to i.
+func forEachIndex(n int, f func(i int)) {
+	if !speedOn() {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	fast.Each(n, f)
+}
+
+// both runs f and g, side by side with the layer on.
+func both(f, g func()) {
+	if !speedOn() {
+		f()
+		g()
+		return
+	}
+	fast.Both(f, g)
+}
+
+// decodeCached is decode(s), computed once per large input (fast.DecodeCache).
+func (fs *funcs) decodeCached(s string, decode func(string) (cty.Value, error)) (cty.Value, error) {
+	if !speedOn() {
+		return decode(s)
+	}
+	return fs.decoded.Decode(s, decode)
+}
+
+// prefetch starts computing, on another core, the parts of for_each blocks
+// that fold will compute and that depend on nothing the evaluation has to
+// produce first: calls without any variable, such as the jsondecode of
+//
+//	name = jsondecode("{\"acme\": \"Acme\", …}")[each.key]
+//
+// and the files of token references whose path names no variable: a
+// secrets file of 100,000 entries is read and decoded while the
+// variables (a large var-file), the locals and the for_each collections
+// are evaluated. jsondecode and the secret files cache their results, so
+// when the evaluation reaches them it finds the value ready or waits for
+// it. Nothing is read that the evaluation would not read. Results and
+// diagnostics are dropped here; the evaluation reports them.
+//
+// The goroutine is not waited for: it only fills caches. It closes the
+// returned channel when it is done (nil: nothing to prefetch).
+func (e *evaluator) prefetch() <-chan struct{} {
+	if !speedOn() {
+		return nil
+	}
+	var tasks []func()
+	for _, b := range e.keys {
+		body, ok := b.Body.(*hclsyntax.Body)
+		if !ok || body.Attributes["for_each"] == nil {
+			continue
+		}
+		var ctx *hcl.EvalContext
+		for name, attr := range body.Attributes {
+			if name == "for_each" || name == "token" || name == "previous_token" || !refersToEach(attr.Expr) {
+				continue
+			}
+			for _, x := range fast.FoldedCalls(attr.Expr) {
+				if ctx == nil {
+					// Its own context: the evaluation adds variables to
+					// the files' contexts meanwhile.
+					ctx = (&hcl.EvalContext{Functions: e.fn.std}).NewChild()
+					ctx.Functions = stubFuncs()
+				}
+				tasks = append(tasks, func() { _, _ = x.Value(ctx) })
+			}
+		}
+	}
+	// The files of token references whose path names no variable. Files
+	// first: a secrets file is the largest input.
+	var files []func()
+	if e.opts.Secrets {
+		ctx := &hcl.EvalContext{Functions: e.fn.std}
+		for _, r := range e.refs {
+			if r == nil || r.kind == refEnv || len(r.arg.Variables()) > 0 {
+				continue
+			}
+			if v, diags := r.arg.Value(ctx); !diags.HasErrors() && fast.PlainString(v) {
+				p := r.absPath(v.AsString())
+				if r.kind == refJSON {
+					files = append(files, func() { _, _ = e.fn.secretJSON(p) })
+				} else {
+					files = append(files, func() { _, _ = e.fn.secretFile(p) })
+				}
+			}
+		}
+	}
+	return fast.Background(append(files, tasks...))
+}
