@@ -151,6 +151,32 @@ Exit codes:
 `)
 }
 
+// options are a command's flags and arguments, in a typed struct that the
+// flags are bound to; check validates their combinations.
+type options interface {
+	check() error
+}
+
+// parseOptions parses args with fs, whose flags are bound to o's fields,
+// stores the positional arguments in *pos, sets the logger up (lf, when
+// the command has log flags) and checks o. It returns ok=false with the
+// exit code when the command stops: after --help (0), or on a usage
+// error (1), reported as "keyprov COMMAND: …".
+func (a *app) parseOptions(c *command, fs *flagSet, args []string, pos *[]string, o options, lf *logFlags) (code int, ok bool) {
+	*pos, code, ok = fs.parse(a, args)
+	if !ok {
+		return code, false
+	}
+	if lf != nil {
+		lf.setup(a)
+	}
+	if err := o.check(); err != nil {
+		a.errorf("keyprov %s: %v", c.name, err)
+		return exitInvalid, false
+	}
+	return 0, true
+}
+
 // flagSet wraps flag.FlagSet: both -name and --name work, flags may come
 // before or after positional arguments, and -h/--help prints the command's help.
 type flagSet struct {

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
 )
@@ -58,43 +60,63 @@ keyprov (authentication, no such database, no CONNECT).`,
 	run: runSwitch,
 }
 
-// runSwitch runs disable and enable.
-func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
-	disable := c.name == "disable"
-	fs := newFlagSet(c)
-	dbf := addDBFlags(fs, a.cfg)
+// switchOptions are the flags and arguments of disable and enable.
+type switchOptions struct {
+	db  *dbFlags
+	log *logFlags
+	// disable: keyprov disable, whose --reason is required; else enable.
+	disable bool
+	reason  string
+	args    []string
+	// addr is the key's address, once checked.
+	addr spec.Address
+}
+
+func newSwitchOptions(fs *flagSet, cfg Config, disable bool) *switchOptions {
+	o := &switchOptions{db: addDBFlags(fs, cfg), disable: disable}
 	usage := "why the key is enabled, recorded in the event"
 	if disable {
 		usage = "why the key is disabled, recorded in the event (required)"
 	}
-	reason := fs.String("reason", "", usage)
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	fs.StringVar(&o.reason, "reason", "", usage)
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *switchOptions) check() error {
+	if len(o.args) != 1 {
+		return fmt.Errorf("want one key address (tenant/slug), got %d arguments", len(o.args))
+	}
+	addr, err := parseAddressArg(o.args[0])
+	if err != nil {
+		return err
+	}
+	o.addr = addr
+	if o.disable && strings.TrimSpace(o.reason) == "" {
+		return errors.New(`--reason is required, e.g. --reason "suspended: unpaid invoice"`)
+	}
+	// The reason is stored and shown by history and list: never a token.
+	if looksLikeToken(o.reason) {
+		return errors.New("--reason looks like it holds a token; it is not recorded, nor repeated here")
+	}
+	return nil
+}
+
+// runSwitch runs disable and enable.
+func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newSwitchOptions(fs, a.cfg, c.name == "disable")
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
 		return code
 	}
-	lf.setup(a)
+	disable, addr := o.disable, o.addr
 	fail := func(format string, args ...any) int {
 		a.errorf("keyprov "+c.name+": "+format, args...)
 		return exitInvalid
 	}
-	if len(pos) != 1 {
-		return fail("want one key address (tenant/slug), got %d arguments", len(pos))
-	}
-	addr, err := parseAddressArg(pos[0])
-	if err != nil {
-		return fail("%v", err)
-	}
-	if disable && strings.TrimSpace(*reason) == "" {
-		return fail(`--reason is required, e.g. --reason "suspended: unpaid invoice"`)
-	}
-	// The reason is stored and shown by history and list: never a token.
-	if looksLikeToken(*reason) {
-		return fail("--reason looks like it holds a token; it is not recorded, nor repeated here")
-	}
 	runID := reconcile.NewRunID()
 	a.log = a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
-	db, err := dbf.open(ctx, a, nil)
+	db, err := o.db.open(ctx, a, nil)
 	if err != nil {
 		return a.storeExit(err, c.name)
 	}
@@ -110,9 +132,9 @@ func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
 		meta := store.EventMeta{RunID: runID, Actor: actor(a)}
 		var err error
 		if disable {
-			sw, err = tx.DisableKey(ctx, addr.Tenant, addr.Slug, *reason, meta)
+			sw, err = tx.DisableKey(ctx, addr.Tenant, addr.Slug, o.reason, meta)
 		} else {
-			sw, err = tx.EnableKey(ctx, addr.Tenant, addr.Slug, *reason, meta)
+			sw, err = tx.EnableKey(ctx, addr.Tenant, addr.Slug, o.reason, meta)
 		}
 		return err
 	})
@@ -122,7 +144,7 @@ func runSwitch(ctx context.Context, a *app, c *command, args []string) int {
 	if err != nil {
 		return a.storeExit(err, c.name)
 	}
-	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("changed", sw.Changed).
+	a.log.Info().Str("key", addr.String()).Str("reason", o.reason).Bool("changed", sw.Changed).
 		Strs("disabled_by", sw.After.Holders()).Msg(c.name + " finished")
 	if !disable && !sw.Changed {
 		if rest := view.HoldersBesidesOperator(sw.After); rest != "" {

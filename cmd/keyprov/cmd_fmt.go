@@ -40,23 +40,43 @@ path is a link to a secrets file; the formatted files are written as they are.`,
 	run: runFmt,
 }
 
+// fmtOptions are fmt's flags and arguments, the paths to format.
+type fmtOptions struct {
+	spec *specFlags
+	log  *logFlags
+	// checkOnly (--check) writes nothing and fails when a file is not
+	// formatted; diff prints the changes; list names the files that
+	// change; recursive descends into subdirectories.
+	checkOnly, diff, list, recursive bool
+	paths                            []string
+}
+
+func newFmtOptions(fs *flagSet, cfg Config) *fmtOptions {
+	o := &fmtOptions{spec: addSpecFlags(fs, cfg)}
+	fs.BoolVar(&o.checkOnly, "check", false, "write nothing; list files that are not formatted and exit 1 if there are any")
+	fs.BoolVar(&o.diff, "diff", false, "print the changes as a unified diff")
+	fs.BoolVar(&o.list, "list", true, "list the files whose formatting changed")
+	fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+// check takes the spec files (-f, KEYPROV_FILE, keys.hcl) when no path
+// is given; any combination of flags is valid.
+func (o *fmtOptions) check() error {
+	if len(o.paths) == 0 {
+		o.paths = o.spec.files.vals
+	}
+	return nil
+}
+
 func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
-	sf := addSpecFlags(fs, a.cfg)
-	check := fs.Bool("check", false, "write nothing; list files that are not formatted and exit 1 if there are any")
-	diff := fs.Bool("diff", false, "print the changes as a unified diff")
-	list := fs.Bool("list", true, "list the files whose formatting changed")
-	recursive := fs.Bool("recursive", false, "also format files in subdirectories")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	o := newFmtOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.paths, o, o.log); !ok {
 		return code
 	}
-	lf.setup(a)
-	if len(pos) == 0 {
-		pos = sf.files.vals
-	}
-	if len(pos) == 1 && pos[0] == "-" {
+	if len(o.paths) == 1 && o.paths[0] == "-" {
 		src, err := io.ReadAll(a.in)
 		if err != nil {
 			a.errorf("keyprov fmt: reading standard input: %v", err)
@@ -70,20 +90,20 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		}
 		changed := !bytes.Equal(src, out)
 		switch {
-		case *diff:
+		case o.diff:
 			if changed {
 				fmt.Fprint(a.out, view.UnifiedDiff(src, out, "<stdin>", view.SourcePrefixes(sources)))
 			}
-		case !*check:
+		case !o.checkOnly:
 			_, _ = a.out.Write(out)
 		}
-		if *check && changed {
+		if o.checkOnly && changed {
 			return exitInvalid
 		}
 		return exitOK
 	}
 
-	files, err := fmtFiles(pos, *recursive)
+	files, err := fmtFiles(o.paths, o.recursive)
 	if err != nil {
 		a.errorf("keyprov fmt: %v", err)
 		return exitInvalid
@@ -114,11 +134,11 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		if bytes.Equal(src, out) {
 			continue
 		}
-		if err := view.WriteFormatChange(a.out, f, src, out, *list || *check, *diff, prefixes); err != nil {
+		if err := view.WriteFormatChange(a.out, f, src, out, o.list || o.checkOnly, o.diff, prefixes); err != nil {
 			a.errorf("keyprov fmt: %v", err)
 			status = exitInvalid
 		}
-		if *check {
+		if o.checkOnly {
 			status, unformatted = exitInvalid, true
 			continue
 		}
@@ -136,7 +156,7 @@ func runFmt(ctx context.Context, a *app, c *command, args []string) int {
 		}
 	}
 	// A file that does not parse is reported as such, not as unformatted.
-	if *check && unformatted {
+	if o.checkOnly && unformatted {
 		a.errorf("Some files are not formatted: run keyprov fmt to fix them.")
 	}
 	return status

@@ -25,32 +25,49 @@ rejected keyprov (authentication, no such database, no CONNECT).`,
 	run: runHistory,
 }
 
-func runHistory(ctx context.Context, a *app, c *command, args []string) int {
-	fs := newFlagSet(c)
-	dbf := addDBFlags(fs, a.cfg)
-	out := addOutputFlag(fs, "text or json", "text", "json")
-	limit := fs.Int("limit", 0, "show at most `N` events (0: all)")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
-		return code
-	}
-	lf.setup(a)
-	var filter store.HistoryFilter
-	filter.Limit = *limit
-	switch len(pos) {
+// historyOptions are history's flags and arguments.
+type historyOptions struct {
+	db     *dbFlags
+	log    *logFlags
+	output *oneOf
+	// limit bounds the events shown (0: all).
+	limit int
+	args  []string
+	// filter is what check makes of limit and the key address argument.
+	filter store.HistoryFilter
+}
+
+func newHistoryOptions(fs *flagSet, cfg Config) *historyOptions {
+	o := &historyOptions{db: addDBFlags(fs, cfg)}
+	o.output = addOutputFlag(fs, "text or json", "text", "json")
+	fs.IntVar(&o.limit, "limit", 0, "show at most `N` events (0: all)")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *historyOptions) check() error {
+	o.filter = store.HistoryFilter{Limit: o.limit}
+	switch len(o.args) {
 	case 0:
 	case 1:
-		addr, err := parseAddressArg(pos[0])
+		addr, err := parseAddressArg(o.args[0])
 		if err != nil {
-			a.errorf("keyprov history: %v", err)
-			return exitInvalid
+			return err
 		}
-		filter.Tenant, filter.Slug = addr.Tenant, addr.Slug
+		o.filter.Tenant, o.filter.Slug = addr.Tenant, addr.Slug
 	default:
-		a.errorf("keyprov history: want at most one key address (tenant/slug)")
-		return exitInvalid
+		return errors.New("want at most one key address (tenant/slug)")
 	}
+	return nil
+}
+
+func runHistory(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newHistoryOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
+		return code
+	}
+	dbf, filter := o.db, o.filter
 	db, err := dbf.open(ctx, a, nil)
 	if err != nil {
 		return a.storeExit(err, "history")
@@ -60,13 +77,13 @@ func runHistory(ctx context.Context, a *app, c *command, args []string) int {
 		if !errors.Is(err, store.ErrSchemaMissing) {
 			return a.storeExit(err, "history")
 		}
-		if err := view.WriteNoHistory(a.out, out.val); err != nil {
+		if err := view.WriteNoHistory(a.out, o.output.val); err != nil {
 			a.errorf("keyprov history: %v", err)
 			return exitInvalid
 		}
 		return exitOK
 	}
-	hv, err := view.NewHistoryView(a.out, out.val)
+	hv, err := view.NewHistoryView(a.out, o.output.val)
 	if err != nil {
 		a.errorf("keyprov: %v", err)
 		return exitInvalid

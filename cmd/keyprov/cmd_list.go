@@ -48,25 +48,45 @@ const (
 	listStateDisabled = "disabled"
 )
 
+// listOptions are list's flags and arguments.
+type listOptions struct {
+	db     *dbFlags
+	log    *logFlags
+	output *oneOf
+	// tenant and owner select the keys of one tenant, one owner; all
+	// includes the revoked keys; unusedFor keeps only the keys nobody has
+	// used for that long.
+	tenant, owner string
+	all           bool
+	unusedFor     unusedFor
+	args          []string
+}
+
+func newListOptions(fs *flagSet, cfg Config) *listOptions {
+	o := &listOptions{db: addDBFlags(fs, cfg)}
+	fs.StringVar(&o.tenant, "tenant", "", "only keys of `tenant`")
+	fs.StringVar(&o.owner, "owner", "", "only keys of `owner`")
+	fs.BoolVar(&o.all, "all", false, "include revoked keys")
+	fs.Var(&o.unusedFor, "unused-for", "only keys nobody has used for this `duration` (30d, 12h)")
+	o.output = addOutputFlag(fs, "text or json", "text", "json")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *listOptions) check() error {
+	if len(o.args) > 0 {
+		return fmt.Errorf("unexpected argument %s (use --tenant or --owner to filter)", quoteArg(o.args[0]))
+	}
+	return nil
+}
+
 func runList(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
-	dbf := addDBFlags(fs, a.cfg)
-	tenant := fs.String("tenant", "", "only keys of `tenant`")
-	owner := fs.String("owner", "", "only keys of `owner`")
-	all := fs.Bool("all", false, "include revoked keys")
-	var unused unusedFor
-	fs.Var(&unused, "unused-for", "only keys nobody has used for this `duration` (30d, 12h)")
-	out := addOutputFlag(fs, "text or json", "text", "json")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	o := newListOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
 		return code
 	}
-	if len(pos) > 0 {
-		a.errorf("keyprov list: unexpected argument %s (use --tenant or --owner to filter)", quoteArg(pos[0]))
-		return exitInvalid
-	}
-	lf.setup(a)
+	dbf := o.db
 
 	db, err := dbf.open(ctx, a, nil)
 	if err != nil {
@@ -95,8 +115,8 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 		}
 	}
 
-	keys, hidden := selectKeys(st, uses, *tenant, *owner, *all, time.Duration(unused))
-	if out.val == "json" {
+	keys, hidden := selectKeys(st, uses, o.tenant, o.owner, o.all, time.Duration(o.unusedFor))
+	if o.output.val == "json" {
 		err = view.WriteListJSON(a.out, keys)
 	} else {
 		err = view.WriteListText(a.out, keys, hidden)

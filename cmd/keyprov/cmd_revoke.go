@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
 )
@@ -30,37 +32,52 @@ no such database, no CONNECT).`,
 	run: runRevoke,
 }
 
-func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
-	fs := newFlagSet(c)
-	dbf := addDBFlags(fs, a.cfg)
-	reason := fs.String("reason", "", "why the key is revoked, recorded in the event (required)")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
-		return code
+// revokeOptions are revoke's flags and arguments.
+type revokeOptions struct {
+	db     *dbFlags
+	log    *logFlags
+	reason string
+	args   []string
+	// addr is the key's address, once checked.
+	addr spec.Address
+}
+
+func newRevokeOptions(fs *flagSet, cfg Config) *revokeOptions {
+	o := &revokeOptions{db: addDBFlags(fs, cfg)}
+	fs.StringVar(&o.reason, "reason", "", "why the key is revoked, recorded in the event (required)")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *revokeOptions) check() error {
+	if len(o.args) != 1 {
+		return fmt.Errorf("want one key address (tenant/slug), got %d arguments", len(o.args))
 	}
-	lf.setup(a)
-	if len(pos) != 1 {
-		a.errorf("keyprov revoke: want one key address (tenant/slug), got %d arguments", len(pos))
-		return exitInvalid
-	}
-	addr, err := parseAddressArg(pos[0])
+	addr, err := parseAddressArg(o.args[0])
 	if err != nil {
-		a.errorf("keyprov revoke: %v", err)
-		return exitInvalid
+		return err
 	}
-	if strings.TrimSpace(*reason) == "" {
-		a.errorf(`keyprov revoke: --reason is required, e.g. --reason "leaked in build log"`)
-		return exitInvalid
+	o.addr = addr
+	if strings.TrimSpace(o.reason) == "" {
+		return errors.New(`--reason is required, e.g. --reason "leaked in build log"`)
 	}
 	// The reason is stored and shown by history and list: never a token.
-	if looksLikeToken(*reason) {
-		a.errorf("keyprov revoke: --reason looks like it holds a token; it is not recorded, nor repeated here. Describe the leak instead, e.g. --reason \"leaked in build log\"")
-		return exitInvalid
+	if looksLikeToken(o.reason) {
+		return errors.New("--reason looks like it holds a token; it is not recorded, nor repeated here. Describe the leak instead, e.g. --reason \"leaked in build log\"")
 	}
+	return nil
+}
+
+func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newRevokeOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
+		return code
+	}
+	addr := o.addr
 	runID := reconcile.NewRunID()
 	a.log = a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
-	db, err := dbf.open(ctx, a, nil)
+	db, err := o.db.open(ctx, a, nil)
 	if err != nil {
 		return a.storeExit(err, "revoke")
 	}
@@ -75,7 +92,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 	var r *store.Revocation
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		r, err = tx.RevokeKey(ctx, addr.Tenant, addr.Slug, *reason, store.EventMeta{RunID: runID, Actor: actor(a)})
+		r, err = tx.RevokeKey(ctx, addr.Tenant, addr.Slug, o.reason, store.EventMeta{RunID: runID, Actor: actor(a)})
 		return err
 	})
 	if errors.Is(err, store.ErrKeyNotFound) {
@@ -88,7 +105,7 @@ func runRevoke(ctx context.Context, a *app, c *command, args []string) int {
 	if err := view.WriteRevoked(a.out, addr.String(), r); err != nil {
 		a.errorf("keyprov revoke: %v", err)
 	}
-	a.log.Info().Str("key", addr.String()).Str("reason", *reason).Bool("already_revoked", r.AlreadyRevoked).
+	a.log.Info().Str("key", addr.String()).Str("reason", o.reason).Bool("already_revoked", r.AlreadyRevoked).
 		Int("tokens_retired", len(r.Retired)).Msg("revoke finished")
 	return exitOK
 }

@@ -51,13 +51,16 @@ history) could not be read.`,
 	run: runScan,
 }
 
-// scanArgs are scan's flags and arguments.
-type scanArgs struct {
+// scanOptions are scan's flags and arguments.
+type scanOptions struct {
+	spec   *specFlags
+	log    *logFlags
+	output *oneOf
 	// args are the files and directories to scan or, with history, the
 	// revisions.
 	args     []string
-	prefixes []string
-	exclude  []string
+	prefixes stringList
+	exclude  stringList
 	// history scans the commits of the current directory's repository;
 	// all and since choose them.
 	history bool
@@ -65,18 +68,30 @@ type scanArgs struct {
 	since   string
 }
 
-func (s *scanArgs) check() error {
+func newScanOptions(fs *flagSet, cfg Config) *scanOptions {
+	o := &scanOptions{spec: addSpecFlags(fs, cfg)}
+	fs.Var(&o.prefixes, "prefix", "token `prefix` to look for; repeatable (default: the spec's token_prefix, else wat_)")
+	fs.Var(&o.exclude, "exclude", "skip files below the scanned directories that match `pattern`: a name or glob matched against each path element (testdata, *_test.go), or a path with / (docs/*.md); repeatable")
+	fs.BoolVar(&o.history, "history", false, "scan the commits of the current directory's git repository instead of files; arguments are revisions (default HEAD)")
+	fs.BoolVar(&o.all, "all", false, "with --history: the commits of every ref (branches, tags, remote-tracking branches, the stash)")
+	fs.StringVar(&o.since, "since", "", "with --history: leave out the commits reachable from `REF` (a pull request's base)")
+	o.output = addOutputFlag(fs, "text, json or github (GitHub Actions annotations)", "text", "json", "github")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (s *scanOptions) check() error {
 	if !s.history && (s.all || s.since != "") {
 		return errors.New("--all and --since scan the history: add --history")
 	}
-	for _, p := range s.prefixes {
+	for _, p := range s.prefixes.vals {
 		if p == "" {
 			return errors.New("--prefix must not be empty")
 		}
 	}
-	for _, p := range s.exclude {
+	for _, p := range s.exclude.vals {
 		if !scan.ValidPattern(p) {
-			return fmt.Errorf("--exclude %s is not a valid pattern", quoteArg(p, s.prefixes...))
+			return fmt.Errorf("--exclude %s is not a valid pattern", quoteArg(p, s.prefixes.vals...))
 		}
 	}
 	if !s.history {
@@ -88,7 +103,7 @@ func (s *scanArgs) check() error {
 	// A revision that looks like a token is refused without repeating it:
 	// git's own message would.
 	for _, r := range append(s.args[:len(s.args):len(s.args)], s.since) {
-		if r != "" && looksLikeToken(r, s.prefixes...) {
+		if r != "" && looksLikeToken(r, s.prefixes.vals...) {
 			return errors.New("a revision " + notRepeated)
 		}
 	}
@@ -105,39 +120,24 @@ func (s *scanArgs) check() error {
 
 func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
-	sf := addSpecFlags(fs, a.cfg)
-	var prefixes, exclude stringList
-	fs.Var(&prefixes, "prefix", "token `prefix` to look for; repeatable (default: the spec's token_prefix, else wat_)")
-	fs.Var(&exclude, "exclude", "skip files below the scanned directories that match `pattern`: a name or glob matched against each path element (testdata, *_test.go), or a path with / (docs/*.md); repeatable")
-	var sa scanArgs
-	fs.BoolVar(&sa.history, "history", false, "scan the commits of the current directory's git repository instead of files; arguments are revisions (default HEAD)")
-	fs.BoolVar(&sa.all, "all", false, "with --history: the commits of every ref (branches, tags, remote-tracking branches, the stash)")
-	fs.StringVar(&sa.since, "since", "", "with --history: leave out the commits reachable from `REF` (a pull request's base)")
-	out := addOutputFlag(fs, "text, json or github (GitHub Actions annotations)", "text", "json", "github")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	o := newScanOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
 		return code
 	}
-	lf.setup(a)
-	sa.args, sa.prefixes, sa.exclude = pos, prefixes.vals, exclude.vals
-	if err := sa.check(); err != nil {
-		a.errorf("keyprov scan: %v", err)
-		return exitInvalid
-	}
-	if len(sa.prefixes) == 0 {
-		sa.prefixes = []string{a.specPrefix(sf)}
+	prefixes := o.prefixes.vals
+	if len(prefixes) == 0 {
+		prefixes = []string{a.specPrefix(o.spec)}
 	}
 
-	opts := scan.Options{Prefixes: sa.prefixes, Env: a.environList(), Exclude: sa.exclude}
+	opts := scan.Options{Prefixes: prefixes, Env: a.environList(), Exclude: o.exclude.vals}
 	var (
 		res *scan.Result
 		err error
 	)
-	if sa.history {
-		res, err = scan.History(ctx, scan.HistoryOptions{Options: opts, Revs: sa.args, All: sa.all, Since: sa.since})
+	if o.history {
+		res, err = scan.History(ctx, scan.HistoryOptions{Options: opts, Revs: o.args, All: o.all, Since: o.since})
 	} else {
-		res, err = scan.Paths(ctx, sa.args, opts)
+		res, err = scan.Paths(ctx, o.args, opts)
 	}
 	if err != nil {
 		a.errorf("keyprov scan: %v", err)
@@ -146,7 +146,7 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	if res.History != nil && res.History.Shallow {
 		a.warnf("keyprov scan: warning: this is a shallow clone: the commits before its boundary were not scanned, and a token found at a boundary commit may have been added before it (git fetch --unshallow, or fetch-depth: 0 in CI, scans the whole history)")
 	}
-	switch out.val {
+	switch o.output.val {
 	case "json":
 		err = view.WriteScanJSON(a.out, res)
 	case "github":
@@ -162,7 +162,7 @@ func runScan(ctx context.Context, a *app, c *command, args []string) int {
 	if res.History != nil {
 		ev = ev.Int("commits", res.History.Commits).Bool("shallow", res.History.Shallow)
 	}
-	ev.Int("files", res.Files).Int("binary", res.Binary).Int("findings", len(res.Findings)).Strs("prefixes", sa.prefixes).Msg("scan finished")
+	ev.Int("files", res.Files).Int("binary", res.Binary).Int("findings", len(res.Findings)).Strs("prefixes", prefixes).Msg("scan finished")
 	if len(res.Findings) > 0 {
 		return exitInvalid
 	}

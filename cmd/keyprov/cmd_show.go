@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyprov/keyprov/view"
 )
@@ -19,31 +20,47 @@ Exit status: 0 printed; 1 the file cannot be read or is not a saved plan.`,
 	run: runShow,
 }
 
+// showOptions are show's flags and its argument, the saved plan.
+type showOptions struct {
+	log      *logFlags
+	output   *oneOf
+	maxLines int
+	args     []string
+}
+
+func newShowOptions(fs *flagSet, cfg Config) *showOptions {
+	o := &showOptions{}
+	o.output = addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
+	fs.IntVar(&o.maxLines, "max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *showOptions) check() error {
+	if len(o.args) != 1 {
+		return errors.New("want one saved plan (keyprov plan -out FILE)\nRun \"keyprov show --help\" for usage.")
+	}
+	return nil
+}
+
 func runShow(ctx context.Context, a *app, c *command, args []string) int {
 	fs := newFlagSet(c)
-	out := addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
-	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	o := newShowOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		a.errorf("keyprov show: want one saved plan (keyprov plan -out FILE)\nRun \"keyprov show --help\" for usage.")
-		return exitInvalid
-	}
-	lf.setup(a)
-	f, err := readSavedPlan(pos[0])
+	path := o.args[0]
+	f, err := readSavedPlan(path)
 	if err != nil {
-		a.errorf("keyprov show: %s: %v", quoteArg(pos[0]), err)
+		a.errorf("keyprov show: %s: %v", quoteArg(path), err)
 		return exitInvalid
 	}
-	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
+	pv, err := view.NewPlanView(o.output.val, isTerminal(a.out) && !a.cfg.NoColor, o.maxLines)
 	if err != nil {
 		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
-	if out.val == "text" {
+	if o.output.val == "text" {
 		if err := view.WriteSavedPlanHeader(a.out, f.Plan.Now, f.Keyprov, f.Store); err != nil {
 			a.errorf("keyprov: writing the plan: %v", err)
 			return exitInvalid

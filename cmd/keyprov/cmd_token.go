@@ -50,27 +50,43 @@ func runToken(ctx context.Context, a *app, c *command, args []string) int {
 	return exitInvalid
 }
 
-func runTokenNew(a *app, args []string) int {
-	fs := newFlagSet(tokenNewCmd)
-	prefix := fs.String("prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 {
-		a.errorf("keyprov token new: unexpected argument %s", quoteArg(pos[0]))
-		return exitInvalid
+// tokenNewOptions are token new's flag; it takes no argument.
+type tokenNewOptions struct {
+	prefix string
+	args   []string
+}
+
+func newTokenNewOptions(fs *flagSet) *tokenNewOptions {
+	o := &tokenNewOptions{}
+	fs.StringVar(&o.prefix, "prefix", token.DefaultPrefix, "token `prefix` (the spec's settings.token_prefix)")
+	return o
+}
+
+func (o *tokenNewOptions) check() error {
+	if len(o.args) > 0 {
+		return fmt.Errorf("unexpected argument %s", quoteArg(o.args[0]))
 	}
 	// The rule of the spec's settings.token_prefix.
-	valid := len(*prefix) >= 1 && len(*prefix) <= 32
-	for i := 0; valid && i < len(*prefix); i++ {
-		valid = token.IsTokenChar((*prefix)[i])
+	valid := len(o.prefix) >= 1 && len(o.prefix) <= 32
+	for i := 0; valid && i < len(o.prefix); i++ {
+		valid = token.IsTokenChar(o.prefix[i])
 	}
 	if !valid {
-		a.errorf("keyprov token new: invalid prefix %s: use 1 to 32 letters, digits, '_' and '-'", quoteArg(*prefix))
-		return exitInvalid
+		return fmt.Errorf("invalid prefix %s: use 1 to 32 letters, digits, '_' and '-'", quoteArg(o.prefix))
 	}
-	tok, err := token.Generate(*prefix)
+	return nil
+}
+
+// runTokenNew prints a new token. It is the one place keyprov prints a
+// token, and the token is the one it has just made: the view package
+// never receives a token, only hints.
+func runTokenNew(a *app, args []string) int {
+	fs := newFlagSet(tokenNewCmd)
+	o := newTokenNewOptions(fs)
+	if code, ok := a.parseOptions(tokenNewCmd, fs, args, &o.args, o, nil); !ok {
+		return code
+	}
+	tok, err := token.Generate(o.prefix)
 	if err != nil {
 		a.errorf("keyprov token new: %v", err)
 		return exitInvalid

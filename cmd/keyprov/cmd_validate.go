@@ -31,34 +31,53 @@ Exit status: 0 valid (warnings allowed), 1 invalid.`,
 	run: runValidate,
 }
 
-func runValidate(ctx context.Context, a *app, c *command, args []string) int {
-	fs := newFlagSet(c)
-	sf := addSpecFlags(fs, a.cfg)
-	secrets := fs.Bool("secrets", false, "read env() and file() and apply the token rules")
-	warnExpiry := fs.Duration("warn-expiry", a.cfg.WarnExpiry, "warn about keys whose expires or previous_until is within this `duration` (0: only those already past) (KEYPROV_WARN_EXPIRY)")
-	out := addOutputFlag(fs, "text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)", "text", "json", "github")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 {
-		// Paths given as arguments replace the default spec (keys.hcl,
-		// KEYPROV_FILE) but add to the ones named with -f.
-		if fs.given("file") || fs.given("f") {
-			sf.files.vals = append(sf.files.vals, pos...)
+// validateOptions are validate's flags and arguments: paths of specs,
+// which replace the default spec but add to those named with -f.
+type validateOptions struct {
+	spec       *specFlags
+	log        *logFlags
+	output     *oneOf
+	secrets    bool
+	warnExpiry time.Duration
+	paths      []string
+}
+
+func newValidateOptions(fs *flagSet, cfg Config) *validateOptions {
+	o := &validateOptions{spec: addSpecFlags(fs, cfg)}
+	fs.BoolVar(&o.secrets, "secrets", false, "read env() and file() and apply the token rules")
+	fs.DurationVar(&o.warnExpiry, "warn-expiry", cfg.WarnExpiry, "warn about keys whose expires or previous_until is within this `duration` (0: only those already past) (KEYPROV_WARN_EXPIRY)")
+	o.output = addOutputFlag(fs, "text, json (diagnostics as a JSON document) or github (GitHub Actions workflow commands)", "text", "json", "github")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+// check makes the paths given as arguments the spec's files: they
+// replace the default spec (keys.hcl, KEYPROV_FILE) but add to the ones
+// named with -f. Any combination of flags is valid.
+func (o *validateOptions) check() error {
+	if len(o.paths) > 0 {
+		if o.spec.files.set { // -f was given
+			o.spec.files.vals = append(o.spec.files.vals, o.paths...)
 		} else {
-			sf.files.vals = pos
+			o.spec.files.vals = o.paths
 		}
 	}
-	lf.setup(a)
+	return nil
+}
 
-	ls := a.loadSpec(sf, *secrets)
+func runValidate(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newValidateOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.paths, o, o.log); !ok {
+		return code
+	}
+
+	ls := a.loadSpec(o.spec, o.secrets)
 	if ls.spec != nil && !ls.diags.HasErrors() {
-		ls.diags = append(ls.diags, expiryDiagnostics(ls.spec, a.now(), *warnExpiry)...)
+		ls.diags = append(ls.diags, expiryDiagnostics(ls.spec, a.now(), o.warnExpiry)...)
 	}
 	errs, warns := view.Count(ls.diags)
-	switch out.val {
+	switch o.output.val {
 	case "json":
 		if err := view.WriteValidationJSON(a.out, ls.diags, ls.spec); err != nil {
 			a.errorf("keyprov: %v", err)
@@ -72,14 +91,14 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 			if ls.spec != nil {
 				n = len(ls.spec.Keys)
 			}
-			if err := view.WriteValidText(a.out, n, warns, *secrets, checksumStates(ls.spec)); err != nil {
+			if err := view.WriteValidText(a.out, n, warns, o.secrets, checksumStates(ls.spec)); err != nil {
 				a.errorf("keyprov: %v", err)
 			}
 		} else {
 			a.errorf("The spec is invalid: %s, %s.", view.Plural(errs, "error"), view.Plural(warns, "warning"))
 		}
 	}
-	a.log.Debug().Int("errors", errs).Int("warnings", warns).Bool("secrets", *secrets).Msg("validate finished")
+	a.log.Debug().Int("errors", errs).Int("warnings", warns).Bool("secrets", o.secrets).Msg("validate finished")
 	if errs > 0 {
 		return exitInvalid
 	}

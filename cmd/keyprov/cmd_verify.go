@@ -47,37 +47,53 @@ rejected keyprov (authentication, no such database, no CONNECT).`,
 // maxTokenInput bounds what verify reads from stdin.
 const maxTokenInput = 64 << 10
 
-func runVerify(ctx context.Context, a *app, c *command, args []string) int {
-	fs := newFlagSet(c)
-	dbf := addDBFlags(fs, a.cfg)
-	tenant := fs.String("tenant", "", "check that the key reaches `tenant` too (a universal key reaches every tenant)")
-	prefix := fs.String("prefix", "", "token `prefix` (default: the prefixes recorded in the store, from each spec's settings.token_prefix)")
-	out := addOutputFlag(fs, "text or json", "text", "json")
-	lf := addLogFlags(fs, a.cfg)
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 {
+// verifyOptions are verify's flags and arguments. The token is not
+// among them: it is read from standard input.
+type verifyOptions struct {
+	db     *dbFlags
+	log    *logFlags
+	output *oneOf
+	// tenant is the tenant the key must reach too; prefix the token
+	// prefix, when not the store's.
+	tenant, prefix string
+	args           []string
+}
+
+func newVerifyOptions(fs *flagSet, cfg Config) *verifyOptions {
+	o := &verifyOptions{db: addDBFlags(fs, cfg)}
+	fs.StringVar(&o.tenant, "tenant", "", "check that the key reaches `tenant` too (a universal key reaches every tenant)")
+	fs.StringVar(&o.prefix, "prefix", "", "token `prefix` (default: the prefixes recorded in the store, from each spec's settings.token_prefix)")
+	o.output = addOutputFlag(fs, "text or json", "text", "json")
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+func (o *verifyOptions) check() error {
+	if len(o.args) > 0 {
 		// Never echo the argument: it may well be the token.
-		a.errorf("keyprov verify: the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
-		return exitInvalid
+		return errors.New("the token is read from standard input, never from arguments (other users can see command lines): keyprov verify < token.txt")
 	}
-	if looksLikeToken(*tenant, cmp.Or(*prefix, token.DefaultPrefix)) {
+	if looksLikeToken(o.tenant, cmp.Or(o.prefix, token.DefaultPrefix)) {
 		// --tenant is printed and recorded in the answer: a token given
 		// there by mistake must not be.
-		a.errorf("keyprov verify: --tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
-		return exitInvalid
+		return errors.New("--tenant looks like a token, not a tenant; it is not repeated here. The token is read from standard input: keyprov verify < token.txt")
 	}
-	lf.setup(a)
+	return nil
+}
 
+func runVerify(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newVerifyOptions(fs, a.cfg)
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
+		return code
+	}
 	tok, err := readToken(a)
 	if err != nil {
 		a.errorf("keyprov verify: %v", err)
 		return exitInvalid
 	}
 
-	db, err := dbf.open(ctx, a, nil)
+	db, err := o.db.open(ctx, a, nil)
 	if err != nil {
 		return a.storeExit(err, "verify")
 	}
@@ -103,8 +119,8 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 		}
 	}
 	opts := []verify.Option{verify.WithSchema(db.Schema())}
-	if _, empty := vdb.(emptyStore); *prefix != "" || empty {
-		opts = append(opts, verify.WithPrefix(cmp.Or(*prefix, token.DefaultPrefix)))
+	if _, empty := vdb.(emptyStore); o.prefix != "" || empty {
+		opts = append(opts, verify.WithPrefix(cmp.Or(o.prefix, token.DefaultPrefix)))
 	}
 	v, err := verify.New(vdb, opts...)
 	if err != nil {
@@ -116,12 +132,12 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) int {
 	if verr := (*verify.Error)(nil); err != nil && !errors.As(err, &verr) {
 		return a.storeExit(err, "verify")
 	}
-	if err == nil && *tenant != "" {
-		err = key.Allows(*tenant)
+	if err == nil && o.tenant != "" {
+		err = key.Allows(o.tenant)
 	}
 
-	res := view.NewVerifyResult(key, err, *tenant)
-	if out.val == "json" {
+	res := view.NewVerifyResult(key, err, o.tenant)
+	if o.output.val == "json" {
 		err = view.WriteVerifyJSON(a.out, res)
 	} else {
 		err = view.WriteVerifyText(a.out, res)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -38,14 +39,9 @@ commit's date, the Go version, the platform, the build settings and every
 module keyprov was built with.`,
 	run: func(ctx context.Context, a *app, c *command, args []string) int {
 		fs := newFlagSet(c)
-		out := addOutputFlag(fs, "text (one line) or json (with the commit, date and module versions)", "text", "json")
-		pos, code, ok := fs.parse(a, args)
-		if !ok {
+		o := newVersionOptions(fs)
+		if code, ok := a.parseOptions(c, fs, args, &o.args, o, nil); !ok {
 			return code
-		}
-		if len(pos) > 0 {
-			a.errorf("keyprov version: takes no arguments\nRun \"keyprov version --help\" for usage.")
-			return exitInvalid
 		}
 		bi, ok := debug.ReadBuildInfo()
 		if !ok {
@@ -53,7 +49,7 @@ module keyprov was built with.`,
 		}
 		b := readBuildInfo(stamp{version, commit, date}, bi, runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
 		write := view.WriteVersionText
-		if out.val == "json" {
+		if o.output.val == "json" {
 			write = view.WriteVersionJSON
 		}
 		if err := write(a.out, b); err != nil {
@@ -62,6 +58,23 @@ module keyprov was built with.`,
 		}
 		return exitOK
 	},
+}
+
+// versionOptions are version's flag; it takes no argument.
+type versionOptions struct {
+	output *oneOf
+	args   []string
+}
+
+func newVersionOptions(fs *flagSet) *versionOptions {
+	return &versionOptions{output: addOutputFlag(fs, "text (one line) or json (with the commit, date and module versions)", "text", "json")}
+}
+
+func (o *versionOptions) check() error {
+	if len(o.args) > 0 {
+		return errors.New("takes no arguments\nRun \"keyprov version --help\" for usage.")
+	}
+	return nil
 }
 
 // stamp is what the linker flags of a release build set.
