@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/user"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/spec"
+	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/view"
 )
 
@@ -40,9 +41,7 @@ new tokens; a key held by an operator's disable is neither); 1 invalid
 spec or flags; 3 store unavailable; 4 the apply would be
 refused (also: a change at or above --fail-on); 5 the server rejected
 keyprov (authentication, no such database, no CONNECT).`,
-	run: func(ctx context.Context, a *app, c *command, args []string) int {
-		return runReconcile(ctx, a, c, args, true)
-	},
+	run: runReconcile,
 }
 
 var applyCmd = &command{
@@ -73,18 +72,8 @@ Exit status: 0 applied (or nothing to do); 1 invalid spec, tokens or flags
 --fail-on (nothing is written); 5 the server rejected keyprov: wrong
 password, no such role or database, no CONNECT privilege, no permission to
 create the schema, TLS required but not offered (not retried).`,
-	run: func(ctx context.Context, a *app, c *command, args []string) int {
-		return runReconcile(ctx, a, c, args, false)
-	},
+	run: runReconcile,
 }
-
-// bigSpec is the number of keys from which a run collects the evaluation's
-// garbage before it reaches the store.
-const bigSpec = 10_000
-
-// memoryLimit is the soft memory limit of a run over n keys: what a plan,
-// its rows and its events take, measured with the benchmark, with room.
-func memoryLimit(n int) int64 { return 160<<20 + int64(n)*1600 }
 
 // maxPruneFlag parses --max-prune N or N%.
 type maxPruneFlag struct{ v reconcile.MaxPrune }
@@ -118,151 +107,239 @@ func (m *maxPruneFlag) Set(s string) error {
 	return nil
 }
 
-func runReconcile(ctx context.Context, a *app, c *command, args []string, dry bool) int {
-	fs := newFlagSet(c)
-	sf := addSpecFlags(fs, a.cfg)
-	dbf := addDBFlags(fs, a.cfg)
-	out := addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
-	adopt := fs.Bool("adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
-	prune := &pruneFlag{mode: a.cfg.Prune}
-	fs.Var(prune, "prune", "disable the keys owned by this spec that it no longer declares, keeping their tokens; --prune=revoke revokes them (KEYPROV_PRUNE, or settings { prune = true } or { prune = \"revoke\" })")
-	maxPrune := a.cfg.MaxPrune
-	fs.Var(&maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (KEYPROV_MAX_PRUNE; default: 10% of the live keys, at least 1)")
-	strict := fs.Bool("strict", a.cfg.Strict, "refuse the whole apply (exit 4) when a key is blocked by a revoked token (KEYPROV_STRICT)")
-	failOn := addFailOnFlag(fs, a.cfg.FailOn, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none (KEYPROV_FAIL_ON)")
-	allowNewPrevious := fs.Bool("allow-new-previous", a.cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
-	warnExpiry := fs.Duration("warn-expiry", a.cfg.WarnExpiry, "warn about keys that expire within this `duration` (KEYPROV_WARN_EXPIRY)")
-	fullRead := fs.Bool("full-read", a.cfg.FullRead, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest) (KEYPROV_FULL_READ)")
-	full := fs.Bool("full", a.cfg.Full, "take the full path: evaluate the spec and read the store even when the store's input record shows that nothing changed since the last apply (KEYPROV_FULL)")
-	maxLines := fs.Int("max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
-	var detailed *bool
-	if dry {
-		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when there are changes or blocked keys, 0 when there are none")
+// reconcileOptions are the flags and arguments of plan and apply.
+type reconcileOptions struct {
+	// dry: keyprov plan, which writes nothing; else keyprov apply.
+	dry    bool
+	spec   *specFlags
+	db     *dbFlags
+	log    *logFlags
+	output *oneOf
+	failOn *oneOf
+	prune  pruneFlag
+	// maxPrune is --max-prune, KEYPROV_MAX_PRUNE by default.
+	maxPrune                        maxPruneFlag
+	adopt, strict, allowNewPrevious bool
+	fullRead, full                  bool
+	warnExpiry                      time.Duration
+	maxLines                        int
+	detailed                        bool // plan only
+	saved                           savedFlags
+	args                            []string
+	// savedPlan is apply FILE's file, once checked.
+	savedPlan string
+	// given reports whether the named flag was given on the command line.
+	given func(name string) bool
+}
+
+func newReconcileOptions(fs *flagSet, cfg Config, c *command) *reconcileOptions {
+	o := &reconcileOptions{dry: c.name == "plan", prune: pruneFlag{mode: cfg.Prune}, maxPrune: cfg.MaxPrune, given: fs.given}
+	o.spec = addSpecFlags(fs, cfg)
+	o.db = addDBFlags(fs, cfg)
+	o.output = addOutputFlag(fs, "text, json or markdown", "text", "json", "markdown")
+	fs.BoolVar(&o.adopt, "adopt", false, "take over keys with the same tenant and slug that another owner holds (recorded as adopted)")
+	fs.Var(&o.prune, "prune", "disable the keys owned by this spec that it no longer declares, keeping their tokens; --prune=revoke revokes them (KEYPROV_PRUNE, or settings { prune = true } or { prune = \"revoke\" })")
+	fs.Var(&o.maxPrune, "max-prune", "refuse a prune of more keys than `N` or N% of the owned keys (KEYPROV_MAX_PRUNE; default: 10% of the live keys, at least 1)")
+	fs.BoolVar(&o.strict, "strict", cfg.Strict, "refuse the whole apply (exit 4) when a key is blocked by a revoked token (KEYPROV_STRICT)")
+	o.failOn = addFailOnFlag(fs, cfg.FailOn, "refuse the whole apply (exit 4, nothing written) when a change carries a risk at or above `level`, ranked as keyprov diff ranks it: risk (any), low, medium, high, critical, or none (KEYPROV_FAIL_ON)")
+	fs.BoolVar(&o.allowNewPrevious, "allow-new-previous", cfg.AllowNewPrevious, "keep valid a previous_token that the store never held for its key, to migrate a token from another system; shown in the plan and recorded in the key's event (KEYPROV_ALLOW_NEW_PREVIOUS)")
+	fs.DurationVar(&o.warnExpiry, "warn-expiry", cfg.WarnExpiry, "warn about keys that expire within this `duration` (KEYPROV_WARN_EXPIRY)")
+	fs.BoolVar(&o.fullRead, "full-read", cfg.FullRead, "read every stored key's content, not only that of keys whose content digest differs from the spec's (slower at scale; also finds a change made by a database writer who forged the digest) (KEYPROV_FULL_READ)")
+	fs.BoolVar(&o.full, "full", cfg.Full, "take the full path: evaluate the spec and read the store even when the store's input record shows that nothing changed since the last apply (KEYPROV_FULL)")
+	fs.IntVar(&o.maxLines, "max-lines", 200, "text output: summarise per tenant and action beyond this many lines (0: no limit); JSON always lists everything")
+	if o.dry {
+		fs.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 2 when there are changes or blocked keys, 0 when there are none")
+		fs.StringVar(&o.saved.out, "out", "", "also write the plan to `file` (mode 0600), for keyprov apply FILE and keyprov show FILE: keys' content and tokens' digests and hints, never a token; refused plans are not written")
+	} else {
+		fs.DurationVar(&o.saved.maxAge, "plan-max-age", defaultPlanMaxAge, "apply FILE: refuse (exit 4) a saved plan computed longer ago than this `duration`")
 	}
-	var saved savedFlags
-	saved.add(fs, dry)
-	lf := addLogFlags(fs, a.cfg)
+	o.log = addLogFlags(fs, cfg)
+	return o
+}
+
+// check takes apply's one argument for a saved plan, which is applied
+// as it was computed: the flags that name a spec and its variables do not
+// apply to it. plan takes no argument.
+func (o *reconcileOptions) check() error {
+	if !o.dry && len(o.args) == 1 {
+		for _, name := range []string{"file", "f", "var", "var-file"} {
+			if o.given(name) {
+				return fmt.Errorf("%s is a saved plan, applied as it was computed: -%s does not apply to it", quoteArg(o.args[0]), name)
+			}
+		}
+		o.savedPlan = o.args[0]
+		return nil
+	}
+	if len(o.args) > 0 {
+		return fmt.Errorf("unexpected argument %s (use -f to name the spec)", quoteArg(o.args[0]))
+	}
+	return nil
+}
+
+// runOptions are the options of reconcile.Run for the spec s.
+func (o *reconcileOptions) runOptions(a *app, s *spec.Spec, runID string) reconcile.RunOptions {
+	pruneOn, pruneRevokes := o.prune.resolve(o.given("prune"), s.Settings)
+	return reconcile.RunOptions{
+		Options: reconcile.Options{Adopt: o.adopt, Prune: pruneOn, PruneRevoke: pruneRevokes,
+			MaxPrune: o.maxPrune.v, WarnExpiry: o.warnExpiry, Strict: o.strict, AllowNewPrevious: o.allowNewPrevious,
+			FailOn: failOnSeverity(o.failOn.val)},
+		DryRun:   o.dry,
+		FullRead: o.fullRead,
+		Meta:     reconcile.Meta{RunID: runID, Actor: actor(a)},
+	}
+}
+
+// planView is the view of the plan in the format asked for.
+func (o *reconcileOptions) planView(a *app) (view.PlanView, error) {
+	return view.NewPlanView(o.output.val, isTerminal(a.out) && !a.cfg.NoColor, o.maxLines)
+}
+
+// runReconcile runs plan and apply: evaluate the spec, open the store,
+// reconcile (in one locked transaction), render. A boot with nothing to
+// do is answered from the store's input record first (fastPath); apply
+// FILE applies a saved plan (applySaved).
+func runReconcile(ctx context.Context, a *app, c *command, args []string) int {
+	fs := newFlagSet(c)
+	o := newReconcileOptions(fs, a.cfg, c)
 	if v, spaced := pruneValueSpaced(args); spaced {
 		a.errorf("keyprov %s: --prune takes its mode after '=': write --prune=%s (with a space, %s would be read as an argument)", c.name, v, quoteArg(v))
 		return exitInvalid
 	}
-	pos, code, ok := fs.parse(a, args)
-	if !ok {
+	if code, ok := a.parseOptions(c, fs, args, &o.args, o, o.log); !ok {
 		return code
 	}
-	if !dry && len(pos) == 1 {
-		return a.applySaved(ctx, c, fs, pos[0], dbf, out.val, *maxLines, saved.maxAge, lf)
+	if o.savedPlan != "" {
+		return a.applySaved(ctx, c, o)
 	}
-	if len(pos) > 0 {
-		a.errorf("keyprov %s: unexpected argument %s (use -f to name the spec)", c.name, quoteArg(pos[0]))
-		return exitInvalid
-	}
-	lf.setup(a)
-	start := time.Now()
-	runID := reconcile.NewRunID()
-	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
-	a.log = log
-	rc := a.newRecipe(fs, sf)
-	if !*full && !*fullRead && saved.out == "" {
-		if code, ok := a.fastPath(ctx, c, rc, dbf, dry, out.val, *maxLines, runID, start); ok {
+	run := a.startRun(c)
+	rc := a.newRecipe(fs, o.spec)
+	if !o.full && !o.fullRead && o.saved.out == "" {
+		if code, ok := a.fastPath(ctx, c, rc, o, run); ok {
 			return code
 		}
 	}
-
-	prog := newProgress(a.err, isTerminal(a.err) && !a.jsonLog, log)
+	prog := newProgress(a.err, isTerminal(a.err) && !a.jsonLog, a.log)
 	defer prog.End()
-	prog.Start("evaluating the spec", nil)
-	ls, err := a.loadSpecContext(ctx, sf, true)
-	prog.End()
-	if err != nil {
-		log.Error().Err(err).Msg(c.name + " interrupted by a signal while evaluating the spec: nothing was written")
-		a.humanf("keyprov: %s interrupted while evaluating the spec: nothing was written", c.name)
-		return exitStore
+	s, code, ok := a.evaluateForRun(ctx, c, prog, o.spec)
+	if !ok {
+		return code
 	}
-	a.printDiagnostics(ls)
-	if ls.diags.HasErrors() {
-		errs, warns := view.Count(ls.diags)
-		a.humanf("The spec is invalid: %s, %s. Nothing was written.", view.Plural(errs, "error"), view.Plural(warns, "warning"))
-		log.Error().Int("errors", errs).Int("warnings", warns).Msg("spec invalid: nothing was written")
-		return exitInvalid
-	}
-	s := ls.spec
-	evalTime := time.Since(start)
-	if len(s.Keys) >= bigSpec {
-		// Evaluation leaves its garbage behind (cty values for every
-		// instance); collect it now rather than let it ride on top of the
-		// plan and the writes, where it would set the peak memory.
-		runtime.GC()
-		// And keep the heap near what the plan and the writes need, unless
-		// GOMEMLIMIT says otherwise: a soft limit (past it the collector
-		// works harder, it never fails an allocation).
-		if _, set := a.environ["GOMEMLIMIT"]; !set {
-			debug.SetMemoryLimit(memoryLimit(len(s.Keys)))
-		}
-	}
-	log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("eval_ms", evalTime).Msg("spec evaluated")
+	evalTime := time.Since(run.start)
+	afterEvaluationGC(a.environ, len(s.Keys))
+	a.log.Debug().Int("keys", len(s.Keys)).Strs("files", s.Files).Dur("eval_ms", evalTime).Msg("spec evaluated")
 
-	pv, err := view.NewPlanView(out.val, isTerminal(a.out) && !a.cfg.NoColor, *maxLines)
+	pv, err := o.planView(a)
 	if err != nil {
 		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
-	var attempts atomic.Int64
-	prog.Start("waiting for the database", func() string { return view.Plural(int(attempts.Load()), "attempt") })
-	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
-	prog.End()
+	db, err := a.openWithProgress(ctx, prog, o.db)
 	if err != nil {
 		return a.storeExit(withCause(ctx, err), c.name)
 	}
 	defer db.Close(context.Background())
 
-	pruneOn, pruneRevokes := prune.resolve(fs.given("prune"), s.Settings)
-	opts := reconcile.RunOptions{
-		Options: reconcile.Options{Adopt: *adopt, Prune: pruneOn, PruneRevoke: pruneRevokes,
-			MaxPrune: maxPrune.v, WarnExpiry: *warnExpiry, Strict: *strict, AllowNewPrevious: *allowNewPrevious,
-			FailOn: failOnSeverity(failOn.val)},
-		DryRun:   dry,
-		FullRead: *fullRead,
-		Meta:     reconcile.Meta{RunID: runID, Actor: actor(a)},
-	}
+	opts := o.runOptions(a, s, run.id)
 	opts.Record = rc.record(s)
-	phase := "applying"
-	if dry {
-		phase = "planning"
-	}
-	prog.Start(phase, func() string { return view.Plural(len(s.Keys), "key") })
-	res, err := reconcile.Run(ctx, db, s, opts)
-	prog.End()
+	res, err := a.reconcileWithProgress(ctx, prog, db, s, opts)
 	refused := errors.Is(err, reconcile.ErrRefused)
 	if err != nil && !refused {
-		if res != nil && res.Migrated > 0 {
-			// The migration commits on its own, before the apply's
-			// transaction: say so, since what follows says nothing was written.
-			log.Info().Int("migrations", res.Migrated).Msg("the schema was migrated and committed before the failure")
-			a.humanf("keyprov: the schema was migrated (%s, committed) before the failure", view.Plural(res.Migrated, "migration"))
-		}
-		return a.storeExit(withCause(ctx, err), c.name)
+		return a.runFailed(ctx, c, res, err)
 	}
-	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: res.Applied, RunID: runID}
-	if !dry && res.Applied {
+	return a.finishRun(c, o, pv, run, res, refused, func() error { return a.writeSavedPlan(o.saved.out, res, rc, s, run.id, refused) }, evalTime)
+}
+
+// finishRun renders the result of a run, logs its findings, saves the
+// plan (plan -out) and logs the summary line; it returns the exit code.
+func (a *app) finishRun(c *command, o *reconcileOptions, pv view.PlanView, run runInfo, res *reconcile.Result, refused bool, save func() error, evalTime time.Duration) int {
+	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: res.Applied, RunID: run.id}
+	if !o.dry && res.Applied {
 		report.Stats = &res.Stats
 	}
 	if err := pv.Render(a.out, report); err != nil {
 		a.errorf("keyprov: writing the plan: %v", err)
 	}
-	logFindings(log, c.name, res.Plan)
-	if err := a.writeSavedPlan(saved.out, res, rc, s, runID, refused); err != nil {
-		a.errorf("keyprov plan: writing %s: %v", saved.out, err)
+	logFindings(a.log, c.name, res.Plan)
+	if err := save(); err != nil {
+		a.errorf("keyprov plan: writing %s: %v", o.saved.out, err)
 		return exitInvalid
 	}
-	logSummary(log, c.name, res, refused, evalTime, start, false)
+	logSummary(a.log, c.name, res, refused, evalTime, run.start, false)
 	switch {
 	case refused:
 		return exitRefused
-	case dry && detailed != nil && *detailed && (res.Plan.HasChanges() || res.Plan.Summary().Blocked > 0):
+	case o.detailed && (res.Plan.HasChanges() || res.Plan.Summary().Blocked > 0):
 		return exitChanges
 	}
 	return exitOK
+}
+
+// runInfo identifies a run of plan or apply in its logs.
+type runInfo struct {
+	id    string
+	start time.Time
+}
+
+// startRun starts a run of c: a new run id, which every log line of the
+// run carries from now on.
+func (a *app) startRun(c *command) runInfo {
+	r := runInfo{id: reconcile.NewRunID(), start: time.Now()}
+	a.log = a.log.With().Str("run_id", r.id).Str("command", c.name).Logger()
+	return r
+}
+
+// evaluateForRun evaluates the spec with its secrets and reports its
+// diagnostics. ok=false gives the exit code: 1 for an invalid spec, 3
+// when a signal interrupted the evaluation.
+func (a *app) evaluateForRun(ctx context.Context, c *command, prog *progress, sf *specFlags) (s *spec.Spec, code int, ok bool) {
+	prog.Start("evaluating the spec", nil)
+	ls, err := a.loadSpecContext(ctx, sf, true)
+	prog.End()
+	if err != nil {
+		a.log.Error().Err(err).Msg(c.name + " interrupted by a signal while evaluating the spec: nothing was written")
+		a.humanf("keyprov: %s interrupted while evaluating the spec: nothing was written", c.name)
+		return nil, exitStore, false
+	}
+	a.printDiagnostics(ls)
+	if ls.diags.HasErrors() {
+		errs, warns := view.Count(ls.diags)
+		a.humanf("The spec is invalid: %s, %s. Nothing was written.", view.Plural(errs, "error"), view.Plural(warns, "warning"))
+		a.log.Error().Int("errors", errs).Int("warnings", warns).Msg("spec invalid: nothing was written")
+		return nil, exitInvalid, false
+	}
+	return ls.spec, 0, true
+}
+
+// openWithProgress opens the store, waiting for it, with the attempts
+// shown as progress.
+func (a *app) openWithProgress(ctx context.Context, prog *progress, dbf *dbFlags) (*store.DB, error) {
+	var attempts atomic.Int64
+	prog.Start("waiting for the database", func() string { return view.Plural(int(attempts.Load()), "attempt") })
+	defer prog.End()
+	return dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
+}
+
+// reconcileWithProgress runs reconcile.Run, shown as progress.
+func (a *app) reconcileWithProgress(ctx context.Context, prog *progress, db *store.DB, s *spec.Spec, opts reconcile.RunOptions) (*reconcile.Result, error) {
+	phase := "applying"
+	if opts.DryRun {
+		phase = "planning"
+	}
+	prog.Start(phase, func() string { return view.Plural(len(s.Keys), "key") })
+	defer prog.End()
+	return reconcile.Run(ctx, db, s, opts)
+}
+
+// runFailed reports a run that the store failed (not a refusal) and
+// returns its exit code. A migration commits on its own, before the
+// apply's transaction: it is said, since what follows says nothing was
+// written.
+func (a *app) runFailed(ctx context.Context, c *command, res *reconcile.Result, err error) int {
+	if res != nil && res.Migrated > 0 {
+		a.log.Info().Int("migrations", res.Migrated).Msg("the schema was migrated and committed before the failure")
+		a.humanf("keyprov: the schema was migrated (%s, committed) before the failure", view.Plural(res.Migrated, "migration"))
+	}
+	return a.storeExit(withCause(ctx, err), c.name)
 }
 
 // logFindings logs an event naming the key for each blocked key and each

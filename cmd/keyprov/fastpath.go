@@ -161,7 +161,8 @@ func (r *recipe) matchRecord(b *store.Boot) (*store.InputRecord, string) {
 // fastPath answers the run from the store's input record when it can:
 // ok reports whether it did, with the exit code. Otherwise the full path
 // runs, on the connection made here if there is one (dbf keeps it).
-func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, dbf *dbFlags, dry bool, format string, maxLines int, runID string, start time.Time) (code int, ok bool) {
+func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, o *reconcileOptions, run runInfo) (code int, ok bool) {
+	dbf := o.db
 	if rc == nil {
 		return 0, false
 	}
@@ -199,19 +200,19 @@ func (a *app) fastPath(ctx context.Context, c *command, rc *recipe, dbf *dbFlags
 		a.log.Debug().Err(err).Msg("the full path")
 		return 0, false
 	}
-	pv, err := view.NewPlanView(format, isTerminal(a.out) && !a.cfg.NoColor, maxLines)
+	pv, err := o.planView(a)
 	if err != nil {
 		a.errorf("keyprov: %v", err)
 		return exitInvalid, true
 	}
-	res := &reconcile.Result{Plan: p, Applied: !dry, Record: rec, Recorded: !dry}
-	report := &view.Report{Plan: p, Command: c.name, Applied: res.Applied, RunID: runID}
+	res := &reconcile.Result{Plan: p, Applied: !o.dry, Record: rec, Recorded: !o.dry}
+	report := &view.Report{Plan: p, Command: c.name, Applied: res.Applied, RunID: run.id}
 	if res.Applied {
 		report.Stats = &res.Stats
 	}
 	if err := pv.Render(a.out, report); err != nil {
 		a.errorf("keyprov: writing the plan: %v", err)
 	}
-	logSummary(a.log, c.name, res, false, 0, start, true)
+	logSummary(a.log, c.name, res, false, 0, run.start, true)
 	return exitOK, true
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyprov/keyprov/planfile"
@@ -23,18 +22,10 @@ import (
 // defaultPlanMaxAge is the default of apply's --plan-max-age.
 const defaultPlanMaxAge = 24 * time.Hour
 
-// savedFlags are plan's -out and apply's --plan-max-age.
+// savedFlags are plan's -out and apply's --plan-max-age (newReconcileOptions).
 type savedFlags struct {
 	out    string
 	maxAge time.Duration
-}
-
-func (s *savedFlags) add(fs *flagSet, dry bool) {
-	if dry {
-		fs.StringVar(&s.out, "out", "", "also write the plan to `file` (mode 0600), for keyprov apply FILE and keyprov show FILE: keys' content and tokens' digests and hints, never a token; refused plans are not written")
-		return
-	}
-	fs.DurationVar(&s.maxAge, "plan-max-age", defaultPlanMaxAge, "apply FILE: refuse (exit 4) a saved plan computed longer ago than this `duration`")
 }
 
 // writeSavedPlan writes the plan of res to path (plan -out), atomically,
@@ -88,42 +79,31 @@ func readSavedPlan(path string) (*planfile.File, error) {
 }
 
 // applySaved is apply FILE: it applies the saved plan without the spec.
-func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path string, dbf *dbFlags, format string, maxLines int, maxAge time.Duration, lf *logFlags) int {
-	for _, name := range []string{"file", "f", "var", "var-file"} {
-		if fs.given(name) {
-			a.errorf("keyprov apply: %s is a saved plan, applied as it was computed: -%s does not apply to it", quoteArg(path), name)
-			return exitInvalid
-		}
-	}
-	lf.setup(a)
-	start := time.Now()
-	runID := reconcile.NewRunID()
-	log := a.log.With().Str("run_id", runID).Str("command", c.name).Logger()
-	a.log = log
+func (a *app) applySaved(ctx context.Context, c *command, o *reconcileOptions) int {
+	path := o.savedPlan
+	run := a.startRun(c)
+	log := a.log
 	f, err := readSavedPlan(path)
 	if err != nil {
 		a.errorf("keyprov apply: %s: %v", quoteArg(path), err)
 		log.Error().Err(err).Msg("apply refused: the saved plan cannot be read")
 		return exitInvalid
 	}
-	pv, err := view.NewPlanView(format, isTerminal(a.out) && !a.cfg.NoColor, maxLines)
+	pv, err := o.planView(a)
 	if err != nil {
 		a.errorf("keyprov: %v", err)
 		return exitInvalid
 	}
 	prog := newProgress(a.err, isTerminal(a.err), log)
 	defer prog.End()
-	var attempts atomic.Int64
-	prog.Start("waiting for the database", func() string { return view.Plural(int(attempts.Load()), "attempt") })
-	db, err := dbf.open(ctx, a, func(attempt int, _ time.Duration) { attempts.Store(int64(attempt)) })
-	prog.End()
+	db, err := a.openWithProgress(ctx, prog, o.db)
 	if err != nil {
 		return a.storeExit(withCause(ctx, err), c.name)
 	}
 	defer db.Close(context.Background())
 	prog.Start("applying the saved plan", nil)
 	res, err := reconcile.ApplySaved(ctx, db, &reconcile.Saved{Plan: f.Plan, Position: f.Store, SchemaVersion: f.SchemaVersion,
-		Record: f.Record, MaxAge: maxAge, Meta: reconcile.Meta{RunID: runID, Actor: actor(a)}})
+		Record: f.Record, MaxAge: o.saved.maxAge, Meta: reconcile.Meta{RunID: run.id, Actor: actor(a)}})
 	prog.End()
 	var re *reconcile.RefusedError
 	if errors.As(err, &re) {
@@ -136,10 +116,10 @@ func (a *app) applySaved(ctx context.Context, c *command, fs *flagSet, path stri
 	if err != nil {
 		return a.storeExit(withCause(ctx, err), c.name)
 	}
-	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: true, RunID: runID, Stats: &res.Stats}
+	report := &view.Report{Plan: res.Plan, Command: c.name, Applied: true, RunID: run.id, Stats: &res.Stats}
 	if err := pv.Render(a.out, report); err != nil {
 		a.errorf("keyprov: writing the plan: %v", err)
 	}
-	logSummary(log, c.name, res, false, 0, start, false)
+	logSummary(log, c.name, res, false, 0, run.start, false)
 	return exitOK
 }
