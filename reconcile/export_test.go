@@ -12,6 +12,6 @@ import (
 // content of keys read only where their digests do not settle it.
 func LoadForDiff(ctx context.Context, tx *store.Tx, s *spec.Spec) (*store.State, map[token.Digest]store.TokenRef, int, error) {
 	res := &Result{}
-	st, known, err := load(ctx, tx, s, false, false, res)
+	st, known, err := load(ctx, tx, s, loadOptions{}, res)
 	return st, known, res.ContentRead, err
 }

@@ -1,11 +1,9 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyprov/keyprov/spec"
@@ -85,7 +83,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 					return err
 				}
 			}
-			st, known, err := load(ctx, tx, s, empty, opts.FullRead, res)
+			st, known, err := load(ctx, tx, s, loadOptions{schemaMissing: empty, fullRead: opts.FullRead}, res)
 			if err != nil {
 				return err
 			}
@@ -133,7 +131,7 @@ func Run(ctx context.Context, db *store.DB, s *spec.Spec, opts RunOptions) (*Res
 				return err
 			}
 		}
-		st, known, err := load(ctx, tx, s, false, opts.FullRead, res)
+		st, known, err := load(ctx, tx, s, loadOptions{fullRead: opts.FullRead}, res)
 		if err != nil {
 			return err
 		}
@@ -168,93 +166,49 @@ func applyRecorded(ctx context.Context, tx *store.Tx, p *Plan, meta Meta, rec *s
 	return st, current, err
 }
 
-func load(ctx context.Context, tx *store.Tx, s *spec.Spec, empty, full bool, res *Result) (*store.State, map[token.Digest]store.TokenRef, error) {
+// loadOptions say how a run loads the store.
+type loadOptions struct {
+	// schemaMissing: keyprov's schema does not exist (a plan before the
+	// first apply): the store is empty, and only its clock is read.
+	schemaMissing bool
+	// fullRead reads every key's content (RunOptions.FullRead).
+	fullRead bool
+}
+
+// load reads the state Diff compares s with, and the stored tokens it
+// needs to know of (CandidateDigests). Unless opts.fullRead, the content of
+// a key that the spec's row at its address matches is not read
+// (store.Tx.LoadExpected).
+func load(ctx context.Context, tx *store.Tx, s *spec.Spec, opts loadOptions, res *Result) (*store.State, map[token.Digest]store.TokenRef, error) {
 	t := time.Now()
 	defer func() { res.Timings.Load = time.Since(t) }()
-	if empty {
+	if opts.schemaMissing {
 		now, err := tx.Now(ctx)
 		return &store.State{Now: now}, nil, err
 	}
-	if full {
-		st, err := tx.Load(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		res.ContentRead = len(st.Keys)
-		known, err := tx.LookupDigests(ctx, candidateDigests(s, byAddress(st)))
-		return st, known, err
-	}
-	// The digests of the rows the spec asks for depend on the spec only:
-	// they are computed while the database reads the keys, and given up
-	// when it has none (the first apply).
 	var (
-		digests = make(chan [][32]byte, 1)
-		stop    atomic.Bool
+		st  *store.State
+		err error
 	)
-	go func() { digests <- rowDigests(s, &stop) }()
-	st, err := tx.LoadElided(ctx)
-	if err != nil || len(st.Keys) == 0 {
-		stop.Store(true)
+	if opts.fullRead {
+		st, err = tx.Load(ctx)
+	} else {
+		st, err = tx.LoadExpected(ctx, expected(s))
 	}
-	want := <-digests
 	if err != nil {
 		return nil, nil, err
 	}
-	byAddr := byAddress(st)
-	read := completeContent(s, byAddr, want)
-	res.ContentRead = len(read)
-	if err := tx.FillContent(ctx, read); err != nil {
-		return nil, nil, err
-	}
-	known, err := tx.LookupDigests(ctx, candidateDigests(s, byAddr))
+	res.ContentRead = st.ContentRead
+	known, err := tx.LookupDigests(ctx, CandidateDigests(s, st))
 	return st, known, err
 }
 
-// byAddress puts the loaded keys in address order and returns them as the
-// merge walks take them. The store returns them in id order, which is not
-// address order once keys were added over time; the walks here and the
-// diff's then find them sorted instead of each sorting them again (40-50
-// ms for 100,000 keys).
-func byAddress(st *store.State) []entry {
-	es := sortedKeys(st.Keys, nil)
-	for i := range es {
-		st.Keys[i] = es[i].key
+// expected is the content the spec asks for at each of its addresses, in
+// its (address) order.
+func expected(s *spec.Spec) store.Expected {
+	return store.Expected{
+		N:       len(s.Keys),
+		Address: func(i int) (string, string) { return s.Keys[i].Address.Tenant, s.Keys[i].Address.Slug },
+		Row:     func(i int) store.KeyRow { return desiredRow(s.Keys[i], s.Settings.Owner) },
 	}
-	return es
-}
-
-// rowDigests returns the content digest of the row each of the spec's keys
-// asks for, in the spec's order; nil once stop is set.
-func rowDigests(s *spec.Spec, stop *atomic.Bool) [][32]byte {
-	ds := make([][32]byte, len(s.Keys))
-	for i, k := range s.Keys {
-		if i%1024 == 0 && stop.Load() {
-			return nil
-		}
-		row := desiredRow(k, s.Settings.Owner)
-		ds[i] = store.ContentDigest(&row)
-	}
-	return ds
-}
-
-// completeContent sets the content of the stored keys (have, sorted by
-// address) whose content digest is the digest of the row the spec asks for
-// (want, from rowDigests): they hold that row. It returns the other stored
-// keys, whose content must be read: changed keys, keys the spec does not
-// declare (or declares under another address, with a moved block), keys
-// changed by another tool since keyprov wrote them.
-func completeContent(s *spec.Spec, have []entry, want [][32]byte) []*store.Key {
-	var read []*store.Key
-	mergeIndexed(s.Keys, have, func(i int, cur *store.Key) {
-		if cur == nil || !cur.Elided {
-			return
-		}
-		if i >= 0 && bytes.Equal(want[i][:], cur.ContentDigest) {
-			row := desiredRow(s.Keys[i], s.Settings.Owner)
-			cur.SetContent(&row)
-			return
-		}
-		read = append(read, cur)
-	})
-	return read
 }

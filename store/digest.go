@@ -10,8 +10,8 @@ import (
 // spec sets or an apply changes except the address (universal, name,
 // description, permissions, metadata, expires_at, owner, revoked_at,
 // revoked_reason). keyprov stores it with the content it writes, in
-// keys.content_digest; LoadElided reads it instead of the content, and a
-// key whose stored digest equals the digest of the row the spec asks for
+// keys.content_digest; LoadExpected reads it instead of the content, and a
+// key whose stored digest equals the digest of the row the caller expects
 // holds that row. Migration 003 computes the same digest in SQL.
 //
 // The encoding is a version byte, then each field in order: booleans as

@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,43 +184,130 @@ func TestContentDigestFollowsContent(t *testing.T) {
 	assert.Equal(t, "NULL", storedDigests(t, db)["k03"])
 }
 
-// TestFillContent: LoadElided then FillContent reads what Load reads, for a
-// few keys (found by id) and for many (found by reading them all).
-func TestFillContent(t *testing.T) {
+// contentOf is the content of a loaded key, as a row.
+func contentOf(k *store.Key) store.KeyRow {
+	return store.KeyRow{Tenant: k.Tenant, Slug: k.Slug, Universal: k.Universal, Name: k.Name, Description: k.Description,
+		Permissions: k.Permissions, Metadata: k.Metadata, ExpiresAt: k.ExpiresAt, Owner: k.Owner,
+		RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason}
+}
+
+// expectRows is a store.Expected of rows sorted by address.
+func expectRows(rows []store.KeyRow) store.Expected {
+	slices.SortFunc(rows, func(x, y store.KeyRow) int {
+		return cmp.Or(strings.Compare(x.Tenant, y.Tenant), strings.Compare(x.Slug, y.Slug))
+	})
+	return store.Expected{N: len(rows),
+		Address: func(i int) (string, string) { return rows[i].Tenant, rows[i].Slug },
+		Row:     func(i int) store.KeyRow { return rows[i] }}
+}
+
+// TestLoadExpected: LoadExpected returns what Load returns, in address
+// order, and reads the content of exactly the keys whose stored digest is
+// not the digest of the row expected at their address: for a few keys
+// (found by id) and for many (found by reading them all).
+func TestLoadExpected(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openMigrated(t, pgtest.NewDatabase(t))
 	writeRows(t, db, variedRows())
-	b := createBatch(store.FillScanAbove+10, 100)
 	require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Write(ctx, b)
+		_, err := tx.Write(ctx, createBatch(store.FillScanAbove+10, 100))
 		return err
 	}))
+	// Two keys without a digest: one changed by another tool, one
+	// inserted by it.
+	_, err := db.Conn().Exec(ctx, "UPDATE keyprov.keys SET name = 'edited by hand' WHERE slug = 'k0101'")
+	require.NoError(t, err)
+	_, err = db.Conn().Exec(ctx, `INSERT INTO keyprov.keys (tenant, slug, name, permissions, metadata, owner) VALUES ('acme', 'by-hand', 'By hand', '[]', '{}', 'dba')`)
+	require.NoError(t, err)
+
 	require.NoError(t, db.View(ctx, func(tx *store.Tx) error {
 		full, err := tx.Load(ctx)
 		require.NoError(t, err)
+		require.Equal(t, len(full.Keys), full.ContentRead, "Load reads every key's content")
+		byAddress := map[string]*store.Key{}
+		var stored []store.KeyRow
 		for _, k := range full.Keys {
-			require.False(t, k.Elided)
+			byAddress[k.Tenant+"/"+k.Slug] = k
+			stored = append(stored, contentOf(k))
 		}
-		for _, n := range []int{0, 7, store.FillScanAbove + 1, len(full.Keys)} {
-			elided, err := tx.LoadElided(ctx)
-			require.NoError(t, err)
-			require.Len(t, elided.Keys, len(full.Keys))
-			for i, k := range elided.Keys {
-				require.True(t, k.Elided)
-				require.Equal(t, full.Keys[i].ID, k.ID)
-				require.Empty(t, k.Name)
-				require.Nil(t, k.Permissions)
-			}
-			require.NoError(t, tx.FillContent(ctx, elided.Keys[:n]), n)
-			for i, k := range elided.Keys {
-				if i < n {
-					require.Equal(t, full.Keys[i], k, "%d keys filled: key %d", n, i)
-				} else {
-					require.True(t, k.Elided)
+		changed := func(every int) []store.KeyRow {
+			rows := slices.Clone(stored)
+			for i := range rows {
+				if i%every == 0 {
+					rows[i].Name += " (changed)"
 				}
 			}
+			return rows
 		}
+		notStored := store.KeyRow{Tenant: "zeta", Slug: "new", Name: "New", Permissions: []byte("[]"), Metadata: []byte("{}")}
+		// The keys whose content LoadExpected reads: those without a
+		// row at their address, or whose stored digest is not its digest.
+		toRead := func(rows []store.KeyRow) int {
+			want := map[string][32]byte{}
+			for i := range rows {
+				want[rows[i].Tenant+"/"+rows[i].Slug] = store.ContentDigest(&rows[i])
+			}
+			n := 0
+			for _, k := range full.Keys {
+				d, ok := want[k.Tenant+"/"+k.Slug]
+				if !ok || !bytes.Equal(d[:], k.ContentDigest) {
+					n++
+				}
+			}
+			return n
+		}
+		require.Equal(t, 2, toRead(stored), "k0101 and by-hand have no digest")
+		for name, tc := range map[string]struct {
+			want []store.KeyRow
+			read int
+		}{
+			"as stored":                  {want: stored, read: 2},
+			"as stored, and a new key":   {want: append(slices.Clone(stored), notStored), read: 2},
+			"a few changed (by id)":      {want: changed(1000), read: toRead(changed(1000))},
+			"nothing expected (scan)":    {want: nil, read: len(stored)},
+			"every key changed (scan)":   {want: changed(1), read: len(stored)},
+			"half changed, half as kept": {want: changed(2), read: toRead(changed(2))},
+		} {
+			st, err := tx.LoadExpected(ctx, expectRows(tc.want))
+			require.NoError(t, err, name)
+			assert.Equal(t, full.Now, st.Now, name)
+			assert.Equal(t, tc.read, st.ContentRead, "%s: keys whose content was read", name)
+			require.Len(t, st.Keys, len(full.Keys), name)
+			for i, k := range st.Keys {
+				if i > 0 {
+					prev := st.Keys[i-1]
+					require.Less(t, prev.Tenant+"/"+prev.Slug, k.Tenant+"/"+k.Slug, "%s: keys in address order", name)
+				}
+				require.Equal(t, byAddress[k.Tenant+"/"+k.Slug], k, "%s: %s/%s is as Load reads it", name, k.Tenant, k.Slug)
+			}
+		}
+		return nil
+	}))
+
+	// The limit the contract states: a change made together with a digest
+	// forged to match the expected row is not read; Load sees it.
+	forged := store.KeyRow{Tenant: "acme", Slug: "k0102", Name: "k0102", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"}
+	d := store.ContentDigest(&forged)
+	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.keys SET name = 'forged' WHERE slug = 'k0102'")
+	require.NoError(t, err)
+	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.keys SET content_digest = $1 WHERE slug = 'k0102'", d[:])
+	require.NoError(t, err)
+	require.NoError(t, db.View(ctx, func(tx *store.Tx) error {
+		st, err := tx.LoadExpected(ctx, expectRows([]store.KeyRow{forged}))
+		require.NoError(t, err)
+		full, err := tx.Load(ctx)
+		require.NoError(t, err)
+		name := func(st *store.State) string {
+			for _, k := range st.Keys {
+				if k.Slug == "k0102" {
+					return k.Name
+				}
+			}
+			return ""
+		}
+		assert.Equal(t, "k0102", name(st), "LoadExpected: the expected row, not read")
+		assert.Equal(t, "forged", name(full), "Load: the row as stored")
 		return nil
 	}))
 }

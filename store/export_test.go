@@ -10,3 +10,7 @@ func (db *DB) MigrateTo(ctx context.Context, target int32) (int, error) {
 
 // OwnTriggers are the triggers the ownership check accepts.
 var OwnTriggers = ownTriggers
+
+// FillScanAbove is the number of keys above which LoadExpected reads the
+// content of every key to find those it reads.
+const FillScanAbove = fillScanAbove

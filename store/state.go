@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -41,25 +44,20 @@ type Key struct {
 	// ContentDigest is the stored keys.content_digest (see ContentDigest),
 	// nil when unknown.
 	ContentDigest []byte
-	// Elided: LoadElided did not read the content (the fields from
-	// Universal to RevokedReason); FillContent reads it.
-	Elided bool
 	// Disabled says who holds the key disabled. It is not content: it is
-	// read for every key, elided or not.
+	// read for every key, its content read or not (LoadExpected).
 	Disabled Disabled
 	// Tokens are the live tokens: at most one active and one previous.
 	Tokens []Token
 }
 
-// SetContent sets the content of an elided key to r, which the caller has
-// found to have the key's stored ContentDigest, as FillContent would read
-// it (times in UTC, to the microsecond).
-func (k *Key) SetContent(r *KeyRow) {
+// setContent sets the content of k to r's, as the database returns it
+// (times in UTC, to the microsecond).
+func (k *Key) setContent(r *KeyRow) {
 	k.Universal, k.Name, k.Description = r.Universal, r.Name, r.Description
 	k.Permissions, k.Metadata = r.Permissions, r.Metadata
 	k.ExpiresAt, k.Owner = storedTime(r.ExpiresAt), r.Owner
 	k.RevokedAt, k.RevokedReason = storedTime(r.RevokedAt), r.RevokedReason
-	k.Elided = false
 }
 
 // Disabled is who holds a key disabled (migration 005): the spec
@@ -147,12 +145,16 @@ type Token struct {
 	ValidUntil *time.Time
 }
 
-// State is what the store holds, read by Load.
+// State is what the store holds, read by Load and LoadExpected.
 type State struct {
 	// Now is the database's transaction time: every time-based decision
 	// (expiry, rotation cutoffs) is made against the database clock.
 	Now  time.Time
 	Keys []*Key
+	// ContentRead is the number of keys whose content was read from the
+	// database: every key for Load; for LoadExpected, those whose content
+	// the caller did not expect.
+	ContentRead int
 }
 
 // TokenRef describes a stored token found by digest, with its key.
@@ -168,7 +170,7 @@ type TokenRef struct {
 // Load reads every key with its live tokens: the keys in one query, the
 // live tokens in another, joined here. Rows are decoded by hand from
 // PostgreSQL's binary format: reading the store is the hot path of every
-// boot (in LoadElided's form; Load serves list and --full-read), and
+// boot (in LoadExpected's form; Load serves list and --full-read), and
 // generic scanning costs more than the queries.
 //
 // Two plain scans cost the server less than half of one join: joining
@@ -181,16 +183,124 @@ type TokenRef struct {
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
-	return t.load(ctx, false)
+	st, _, err := t.load(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	st.ContentRead = len(st.Keys)
+	return st, nil
 }
 
-// LoadElided is Load without the content of the keys: their id, address,
-// updated_at and content digest only, marked Elided. A no-op apply of
-// 100,000 keys reads no content at all: the caller compares each digest
-// with the digest of the row the spec asks for, sets the content of the
-// keys that match (Key.SetContent) and reads the others' (FillContent).
-func (t *Tx) LoadElided(ctx context.Context) (*State, error) {
-	return t.load(ctx, true)
+// Expected is the content a caller expects the store to hold: one row per
+// address, such as the rows a spec asks for.
+type Expected struct {
+	// N is the number of rows.
+	N int
+	// Address returns the address of row i. Addresses ascend: by tenant,
+	// then by slug (spec.Address.Compare).
+	Address func(i int) (tenant, slug string)
+	// Row returns row i (its ID, address and disabled state are not
+	// read). It is called on another goroutine while the database reads
+	// the keys, and again for each key found to hold it: it must return
+	// the same row each time.
+	Row func(i int) KeyRow
+}
+
+// LoadExpected reads what Load reads, every key with its live tokens, but
+// reads a key's content only when it is not what the caller expects:
+//
+//   - a key whose stored content digest (keys.content_digest, see
+//     ContentDigest) is the digest of the expected row at its address
+//     holds that row: its content is taken from the row, as the database
+//     would return it (times in UTC, to the microsecond), and not read;
+//   - every other key's content is read from the database, in one more
+//     query: a changed key, a key at an address that want does not list
+//     (or lists under another address, after a move), a key whose digest
+//     is missing or does not match because another tool changed it.
+//
+// The caller gets every key complete, as Load would return it; State.Keys
+// are in address order, and State.ContentRead counts the keys whose
+// content was read. A no-op apply of 100,000 keys reads no content at all.
+// What a digest cannot tell is a change made together with a digest
+// forged to match the expected row: Load, which reads everything, can.
+//
+// The digests of the expected rows are computed while the database reads
+// the keys, and given up when it has none (the first apply).
+func (t *Tx) LoadExpected(ctx context.Context, want Expected) (*State, error) {
+	var (
+		digests = make(chan [][32]byte, 1)
+		stop    atomic.Bool
+	)
+	go func() { digests <- expectedDigests(want, &stop) }()
+	st, index, err := t.load(ctx, true)
+	if err != nil || len(st.Keys) == 0 {
+		stop.Store(true)
+	}
+	wantDigests := <-digests
+	if err != nil {
+		return nil, err
+	}
+	if !sortedByAddress(st.Keys) {
+		slices.SortFunc(st.Keys, compareAddress)
+	}
+	var read []*Key
+	i := 0
+	for _, k := range st.Keys {
+		// The expected rows before k's address are not stored: skip them.
+		for i < want.N && compareAddressTo(want, i, k) < 0 {
+			i++
+		}
+		if i < want.N && compareAddressTo(want, i, k) == 0 && bytes.Equal(wantDigests[i][:], k.ContentDigest) {
+			row := want.Row(i)
+			k.setContent(&row)
+			continue
+		}
+		read = append(read, k)
+	}
+	if err := t.fillContent(ctx, read, index); err != nil {
+		return nil, err
+	}
+	st.ContentRead = len(read)
+	return st, nil
+}
+
+// expectedDigests returns the content digest of each expected row; nil
+// once stop is set.
+func expectedDigests(want Expected, stop *atomic.Bool) [][32]byte {
+	ds := make([][32]byte, want.N)
+	for i := range ds {
+		if i%1024 == 0 && stop.Load() {
+			return nil
+		}
+		row := want.Row(i)
+		ds[i] = ContentDigest(&row)
+	}
+	return ds
+}
+
+func compareAddress(x, y *Key) int {
+	if c := strings.Compare(x.Tenant, y.Tenant); c != 0 {
+		return c
+	}
+	return strings.Compare(x.Slug, y.Slug)
+}
+
+// compareAddressTo compares the address of want's row i with k's.
+func compareAddressTo(want Expected, i int, k *Key) int {
+	tenant, slug := want.Address(i)
+	if c := strings.Compare(tenant, k.Tenant); c != 0 {
+		return c
+	}
+	return strings.Compare(slug, k.Slug)
+}
+
+func sortedByAddress(keys []*Key) bool {
+	for i := 1; i < len(keys); i++ {
+		if compareAddress(keys[i-1], keys[i]) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 const (
@@ -201,10 +311,12 @@ const (
 	contentColumns = "universal, name, description, permissions::text, metadata::text, expires_at, owner, revoked_at, coalesce(revoked_reason, '')"
 )
 
-func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
+// load reads the keys, without their content when elide is set, and
+// their live tokens. State.Keys are in id order; the index finds them by id.
+func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 	now, err := t.Now(ctx)
 	if err != nil {
-		return nil, err
+		return nil, keyIndex{}, err
 	}
 	st := &State{Now: now}
 	var (
@@ -219,7 +331,7 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 	// so it is safe through PgBouncer.
 	rows, err := t.tx.Query(ctx, "SELECT "+cols+" FROM "+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 	if err != nil {
-		return nil, fmt.Errorf("loading keys: %w", err)
+		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -229,14 +341,14 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != ncols {
-			return nil, fmt.Errorf("loading keys: %d columns, want %d", len(v), ncols)
+			return nil, keyIndex{}, fmt.Errorf("loading keys: %d columns, want %d", len(v), ncols)
 		}
 		if len(keys) == cap(keys) {
 			keys = make([]Key, 0, 1024)
 		}
 		keys = append(keys, Key{
 			ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2]), UpdatedAt: decodeTime(v[3]),
-			ContentDigest: a.bytesOrNil(v[4]), Elided: elide,
+			ContentDigest: a.bytesOrNil(v[4]),
 		})
 		k := &keys[len(keys)-1]
 		k.decodeDisabled(v[5:nKeyColumns], &a)
@@ -249,17 +361,18 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, error) {
 		st.Keys = append(st.Keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("loading keys: %w", err)
+		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
 	}
 	// Rows come in the table's physical order: in id order until rows are
 	// updated, almost in id order after.
 	if !sorted {
 		slices.SortFunc(st.Keys, func(x, y *Key) int { return cmp.Compare(x.ID, y.ID) })
 	}
-	if err := t.loadTokens(ctx, newKeyIndex(st.Keys), &a, names); err != nil {
-		return nil, fmt.Errorf("loading keys: %w", err)
+	index := newKeyIndex(st.Keys)
+	if err := t.loadTokens(ctx, index, &a, names); err != nil {
+		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
 	}
-	return st, nil
+	return st, index, nil
 }
 
 // decodeContent decodes the contentColumns.
@@ -268,7 +381,6 @@ func (k *Key) decodeContent(v [][]byte, a *arena, names interner) {
 	k.Permissions, k.Metadata = a.bytes(v[3]), a.bytes(v[4])
 	k.ExpiresAt, k.Owner = decodeTimePtr(v[5]), names.string(v[6])
 	k.RevokedAt, k.RevokedReason = decodeTimePtr(v[7]), a.string(v[8])
-	k.Elided = false
 }
 
 // decodeDisabled decodes the disabled columns of keyColumns. Almost every
@@ -283,30 +395,32 @@ func (k *Key) decodeDisabled(v [][]byte, a *arena) {
 	}
 }
 
-// FillScanAbove is the number of keys above which FillContent reads the
+// fillScanAbove is the number of keys above which fillContent reads the
 // content of every key instead of finding the keys by id.
-const FillScanAbove = 10_000
+const fillScanAbove = 10_000
 
-// FillContent reads the content of elided keys (of the State of this
-// transaction's LoadElided).
-func (t *Tx) FillContent(ctx context.Context, keys []*Key) error {
+// fillContent reads the content of keys loaded without it (by load, in
+// this transaction; index finds every loaded key by id).
+func (t *Tx) fillContent(ctx context.Context, keys []*Key, index keyIndex) error {
 	if len(keys) == 0 {
 		return nil
-	}
-	byID := make(map[int64]*Key, len(keys))
-	for _, k := range keys {
-		byID[k.ID] = k
 	}
 	// A few keys are found by id; many are found faster by reading them all.
 	q := "SELECT id, " + contentColumns + " FROM " + t.db.table("keys") + " k"
 	var args []any
-	if len(keys) <= FillScanAbove {
+	if len(keys) <= fillScanAbove {
 		ids := make([]int64, len(keys))
 		for i, k := range keys {
 			ids[i] = k.ID
 		}
 		q += " JOIN unnest($1::bigint[]) AS w(id) USING (id)"
 		args = append(args, ids)
+	}
+	// Which of keys are still to read: a key's content is read once, and
+	// only the content of keys (not of the others a scan returns).
+	pending := make(map[*Key]bool, len(keys))
+	for _, k := range keys {
+		pending[k] = true
 	}
 	rows, err := t.tx.Query(ctx, q, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
 	if err != nil {
@@ -322,15 +436,16 @@ func (t *Tx) FillContent(ctx context.Context, keys []*Key) error {
 		if len(v) != 10 {
 			return fmt.Errorf("loading the content of keys: %d columns, want 10", len(v))
 		}
-		if k := byID[decodeInt8(v[0])]; k != nil {
+		if k := index.get(decodeInt8(v[0])); k != nil && pending[k] {
 			k.decodeContent(v[1:], &a, names)
+			delete(pending, k)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("loading the content of %d keys: %w", len(keys), err)
 	}
 	for _, k := range keys {
-		if k.Elided {
+		if pending[k] {
 			return fmt.Errorf("loading the content of keys: key %d (%s/%s) is gone", k.ID, k.Tenant, k.Slug)
 		}
 	}
