@@ -134,11 +134,16 @@ type wireRisk struct {
 }
 
 // wireRow is a key row with its JSON columns as their text, byte for
-// byte (nil when unset).
+// byte (nil when unset), and its disabled state as the three columns an
+// apply writes (a row's Disabled.Operator is never set).
 type wireRow struct {
 	store.KeyRow
-	Permissions *string `json:"Permissions"`
-	Metadata    *string `json:"Metadata"`
+	Disabled      *struct{}  `json:"Disabled,omitempty"` // hides KeyRow.Disabled: always nil
+	DisabledAt    *time.Time `json:"DisabledAt"`
+	DisabledSpec  bool       `json:"DisabledSpec"`
+	DisabledPrune bool       `json:"DisabledPrune"`
+	Permissions   *string    `json:"Permissions"`
+	Metadata      *string    `json:"Metadata"`
 }
 
 type wireNewToken struct {
@@ -250,7 +255,11 @@ func encodePlan(p *reconcile.Plan) (*wirePlan, error) {
 			wc.Risks = append(wc.Risks, wireRisk{Risk: r, Severity: r.Severity.String()})
 		}
 		if c.Row != nil {
-			wc.Row = &wireRow{KeyRow: *c.Row, Permissions: text(c.Row.Permissions), Metadata: text(c.Row.Metadata)}
+			if c.Row.Disabled.Operator != nil {
+				return nil, fmt.Errorf("saving the plan: %s: a row to write holds an operator's disable, which no apply writes", c.Address)
+			}
+			wc.Row = &wireRow{KeyRow: *c.Row, Permissions: text(c.Row.Permissions), Metadata: text(c.Row.Metadata),
+				DisabledAt: c.Row.Disabled.At, DisabledSpec: c.Row.Disabled.Spec, DisabledPrune: c.Row.Disabled.Prune}
 			wc.Row.KeyRow.Permissions, wc.Row.KeyRow.Metadata = nil, nil
 		}
 		for _, t := range c.NewTokens {
@@ -323,6 +332,7 @@ func decodePlan(w *wirePlan) (*reconcile.Plan, error) {
 		if wc.Row != nil {
 			row := wc.Row.KeyRow
 			row.Permissions, row.Metadata = bytesOf(wc.Row.Permissions), bytesOf(wc.Row.Metadata)
+			row.Disabled = store.Disabled{At: wc.Row.DisabledAt, Spec: wc.Row.DisabledSpec, Prune: wc.Row.DisabledPrune}
 			c.Row = &row
 		}
 		for _, t := range wc.NewTokens {

@@ -72,6 +72,9 @@ func filledPlan(t *testing.T) *reconcile.Plan {
 	fill(reflect.ValueOf(&p).Elem())
 	p.Unlisted = 0
 	c := &p.Changes[0]
+	// A row an apply writes never holds an operator's disable (saving one
+	// is an error: TestRowWithOperatorRefused).
+	c.Row.Disabled.Operator = nil
 	c.Action = reconcile.Update
 	// The values a field change holds.
 	c.Fields = []reconcile.FieldChange{
@@ -129,7 +132,7 @@ func TestRoundTrip(t *testing.T) {
 // JSON columns keep their bytes: a key's content digest is computed from them.
 func TestJSONTextKept(t *testing.T) {
 	p := &reconcile.Plan{Now: when, Changes: []reconcile.Change{{Action: reconcile.Create,
-		Row: &store.KeyRow{Name: "A", Permissions: []byte(`[{"name": "cms.read"}]`), Metadata: []byte(`{"team": "web"}`)}}}}
+		Row: &store.KeyRow{Content: store.Content{Name: "A", Permissions: []byte(`[{"name": "cms.read"}]`), Metadata: []byte(`{"team": "web"}`)}}}}}
 	var buf bytes.Buffer
 	require.NoError(t, planfile.Write(&buf, &planfile.File{Plan: p}))
 	got, err := planfile.Read(&buf)
@@ -161,3 +164,11 @@ func TestReadRefuses(t *testing.T) {
 }
 
 var _ = review.High
+
+// A row holds what an apply writes: an operator's disable, which no apply
+// writes, is refused rather than dropped.
+func TestRowWithOperatorRefused(t *testing.T) {
+	p := &reconcile.Plan{Now: when, Changes: []reconcile.Change{{Action: reconcile.Update,
+		Row: &store.KeyRow{Disabled: store.Disabled{At: &when, Operator: &store.OperatorHold{At: when, Actor: "a", Reason: "r"}}}}}}
+	assert.Error(t, planfile.Write(&bytes.Buffer{}, &planfile.File{Plan: p}))
+}

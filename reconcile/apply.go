@@ -184,7 +184,7 @@ func createdChanges(c *Change) []byte {
 			b = appendJSONString(b, r.Description)
 			b = append(b, '}')
 		}
-		if r.DisabledSpec {
+		if r.Disabled.Spec {
 			field("disabled")
 			b = append(b, "true}"...)
 		}

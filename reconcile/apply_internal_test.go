@@ -22,8 +22,8 @@ func TestCreatedChangesIsValidJSON(t *testing.T) {
 	}{
 		"every field": {
 			change: Change{Action: Create,
-				Row: &store.KeyRow{Universal: true, Name: "Front \"end\" \\ key\n\t\x01 – ünïcode", Description: "<b>&</b>",
-					Permissions: []byte(`[{"rwd": "r", "name": "wb.page"}]`), Metadata: []byte(`{"team": "web"}`), ExpiresAt: &expires},
+				Row: &store.KeyRow{Content: store.Content{Universal: true, Name: "Front \"end\" \\ key\n\t\x01 – ünïcode", Description: "<b>&</b>",
+					Permissions: []byte(`[{"rwd": "r", "name": "wb.page"}]`), Metadata: []byte(`{"team": "web"}`), ExpiresAt: &expires}},
 				Token: &TokenChange{After: "wat_…9fQx", Previous: "wat_…2bLm", PreviousUntil: &until}},
 			want: map[string]any{
 				"universal":      map[string]any{"new": true},
@@ -38,7 +38,7 @@ func TestCreatedChangesIsValidJSON(t *testing.T) {
 		},
 		"previous token let in by --allow-new-previous": {
 			change: Change{Action: Create,
-				Row:   &store.KeyRow{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+				Row:   &store.KeyRow{Content: store.Content{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}},
 				Token: &TokenChange{After: "wat_…9fQx", Previous: "wat_…2bLm", PreviousUntil: &until, PreviousNew: true}},
 			want: map[string]any{
 				"universal":      map[string]any{"new": false},
@@ -50,7 +50,7 @@ func TestCreatedChangesIsValidJSON(t *testing.T) {
 			},
 		},
 		"minimal, revoked without token": {
-			change: Change{Action: Create, Row: &store.KeyRow{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}},
+			change: Change{Action: Create, Row: &store.KeyRow{Content: store.Content{Name: "n", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}}},
 			want: map[string]any{
 				"universal":   map[string]any{"new": false},
 				"name":        map[string]any{"new": "n"},

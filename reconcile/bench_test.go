@@ -32,8 +32,8 @@ func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
 	st := &store.State{Now: testNow}
 	for i, k := range s.Keys {
 		st.Keys = append(st.Keys, &store.Key{
-			ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Name: k.Name,
-			Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, Owner: "platform",
+			KeyRow: store.KeyRow{ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Content: store.Content{Name: k.Name,
+				Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, Owner: "platform"}},
 			Tokens: []store.Token{{Digest: k.Token.Digest, Hint: k.Token.Secret.Hint("wat_"), State: store.StateActive}},
 		})
 	}

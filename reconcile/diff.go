@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/review"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
@@ -410,21 +411,17 @@ func humanDuration(d time.Duration) string {
 func (d *differ) desiredRow(k *spec.Key) store.KeyRow { return desiredRow(k, d.owner) }
 
 func desiredRow(k *spec.Key, owner string) store.KeyRow {
-	return store.KeyRow{
-		Tenant: k.Address.Tenant, Slug: k.Address.Slug, Universal: k.Universal,
-		Name: k.Name, Description: k.Description,
-		Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON,
-		ExpiresAt: k.Expires, Owner: owner,
-	}
+	row := store.KeyRow{Tenant: k.Address.Tenant, Slug: k.Address.Slug, Content: review.ContentOf(k)}
+	row.Owner = owner
+	return row
 }
 
+// rowOf is k's row as an apply writes it back: without an operator's
+// disable, which is not the apply's to write.
 func rowOf(k *store.Key) *store.KeyRow {
-	return &store.KeyRow{
-		ID: k.ID, Tenant: k.Tenant, Slug: k.Slug, Universal: k.Universal, Name: k.Name, Description: k.Description,
-		Permissions: k.Permissions, Metadata: k.Metadata, ExpiresAt: k.ExpiresAt, Owner: k.Owner,
-		RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason,
-		DisabledAt: k.Disabled.At, DisabledSpec: k.Disabled.Spec, DisabledPrune: k.Disabled.Prune,
-	}
+	row := k.KeyRow
+	row.Disabled.Operator = nil
+	return &row
 }
 
 func (d *differ) hint(t spec.Token) string { return t.Secret.Hint(d.prefix) }
@@ -463,7 +460,7 @@ func (d *differ) diffKey(k *spec.Key, cur *store.Key) (Change, bool) {
 
 	if cur == nil {
 		if k.Disabled {
-			want.DisabledAt, want.DisabledSpec = &d.now, true
+			want.Disabled = store.Disabled{At: &d.now, Spec: true}
 		}
 		return d.create(k, c, want, d.checkPrevious(k, nil)), true
 	}
@@ -557,7 +554,7 @@ func (d *differ) setDisabled(c *Change, row *store.KeyRow, cur *store.Key, spec,
 			after.At = &d.now
 		}
 	}
-	row.DisabledAt, row.DisabledSpec, row.DisabledPrune = after.At, spec, prune
+	row.Disabled = store.Disabled{At: after.At, Spec: spec, Prune: prune} // an operator's disable is not the apply's to write
 	if before.Spec == spec && before.Prune == prune && before.Held() == after.Held() {
 		return
 	}
@@ -948,11 +945,8 @@ func (d *differ) pickPrevious(cur *store.Key, prev *store.Token, dg, wantPrev to
 	return pick
 }
 
-// fieldChanges compares the managed fields of a stored key with the spec's.
+// fieldChanges compares the content of a stored key with the spec's
+// (keycontent.Compare).
 func fieldChanges(cur *store.Key, want *store.KeyRow) []FieldChange {
-	before := review.Content{Universal: cur.Universal, Name: cur.Name, Description: cur.Description,
-		Permissions: cur.Permissions, Metadata: cur.Metadata, Expires: cur.ExpiresAt}
-	after := review.Content{Universal: want.Universal, Name: want.Name, Description: want.Description,
-		Permissions: want.Permissions, Metadata: want.Metadata, Expires: want.ExpiresAt}
-	return review.CompareContent(&before, &after)
+	return keycontent.Compare(&cur.Content, &want.Content)
 }

@@ -62,9 +62,9 @@ func TestDiffCreate(t *testing.T) {
 	assert.False(t, web.Universal)
 	assert.Zero(t, web.KeyID)
 	assert.Empty(t, web.Fields, "a create lists its content in Row, not as field changes")
-	assert.Equal(t, &store.KeyRow{Tenant: "acme", Slug: "website", Name: "Website", Description: "Reads published pages",
+	assert.Equal(t, &store.KeyRow{Tenant: "acme", Slug: "website", Content: store.Content{Name: "Website", Description: "Reads published pages",
 		Permissions: []byte(`[{"name": "cms.read"}, {"name": "cms.write", "locales": ["en"]}]`),
-		Metadata:    []byte(`{"team": "web"}`), ExpiresAt: &expires, Owner: "platform"}, web.Row)
+		Metadata:    []byte(`{"team": "web"}`), ExpiresAt: &expires, Owner: "platform"}}, web.Row)
 	assert.Equal(t, []store.NewToken{{Digest: digestOf("TOKEN_B"), Hint: hintOf("TOKEN_B"), State: store.StateActive}}, web.NewTokens)
 	assert.Empty(t, web.TokenUpdates)
 	assert.Equal(t, &reconcile.TokenChange{After: hintOf("TOKEN_B")}, web.Token)
@@ -74,8 +74,8 @@ func TestDiffCreate(t *testing.T) {
 	assert.Equal(t, spec.Address{Tenant: "root", Slug: "frontend"}, front.Address)
 	assert.Equal(t, reconcile.Create, front.Action)
 	assert.True(t, front.Universal)
-	assert.Equal(t, &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
-		Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"}, front.Row)
+	assert.Equal(t, &store.KeyRow{Tenant: "root", Slug: "frontend", Content: store.Content{Universal: true, Name: "Universal front-end key",
+		Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"}}, front.Row)
 	assert.Equal(t, []store.NewToken{{Digest: digestOf("TOKEN_A"), Hint: hintOf("TOKEN_A"), State: store.StateActive}}, front.NewTokens)
 
 	b := reconcile.Batch(p, reconcile.Meta{RunID: "0b7c3a52-6a2c-4f43-9d7e-2f1c1b0a9e11", Actor: "tester"})
@@ -472,8 +472,8 @@ func TestDiffDrift(t *testing.T) {
 				// The row written restores the spec's content.
 				require.NotNil(t, c.Row)
 				k := s.Keys[0]
-				assert.Equal(t, &store.KeyRow{Tenant: "acme", Slug: "website", Universal: false, Name: k.Name,
-					Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, ExpiresAt: k.Expires, Owner: "platform"}, c.Row)
+				assert.Equal(t, &store.KeyRow{Tenant: "acme", Slug: "website", Content: store.Content{Universal: false, Name: k.Name,
+					Permissions: k.PermissionsJSON, Metadata: k.MetadataJSON, ExpiresAt: k.Expires, Owner: "platform"}}, c.Row)
 			}
 			// Applying the plan leaves a state that plans no change.
 			fixed := stateOf(s)
@@ -576,8 +576,8 @@ func TestDiffDeterministic(t *testing.T) {
 	st.Keys[1].Tokens[0].Digest, st.Keys[1].Tokens[0].Hint = token.DigestOf("wat_n3Qp8ZxR2vLk5TbW9mYc4HdJ7fGs1Ae6"), "wat_…1Ae6"
 	st.Keys = st.Keys[:len(st.Keys)-1]
 	st.Keys = append(st.Keys,
-		&store.Key{ID: 50, Tenant: "old", Slug: "b", Name: "B", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "platform"},
-		&store.Key{ID: 51, Tenant: "old", Slug: "a", Name: "A", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "platform"},
+		&store.Key{KeyRow: store.KeyRow{ID: 50, Tenant: "old", Slug: "b", Content: store.Content{Name: "B", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "platform"}}},
+		&store.Key{KeyRow: store.KeyRow{ID: 51, Tenant: "old", Slug: "a", Content: store.Content{Name: "A", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "platform"}}},
 	)
 
 	first := reconcile.Diff(s, st, nil, reconcile.Options{})
@@ -638,9 +638,9 @@ func TestApplyExecutesThePlan(t *testing.T) {
 		want := &store.Batch{RunID: "run", Owner: "platform", Actor: "tester", Now: testNow, Keys: []store.KeyWrite{
 			{
 				Create: true, Tenant: "acme", Slug: "website",
-				Key: &store.KeyRow{Tenant: "acme", Slug: "website", Name: "Website", Description: "Reads published pages",
+				Key: &store.KeyRow{Tenant: "acme", Slug: "website", Content: store.Content{Name: "Website", Description: "Reads published pages",
 					Permissions: []byte(`[{"name": "cms.read"}, {"name": "cms.write", "locales": ["en"]}]`),
-					Metadata:    []byte(`{"team": "web"}`), ExpiresAt: &expires, Owner: "platform"},
+					Metadata:    []byte(`{"team": "web"}`), ExpiresAt: &expires, Owner: "platform"}},
 				NewTokens: []store.NewToken{{Digest: digestOf("TOKEN_B"), Hint: hintOf("TOKEN_B"), State: store.StateActive}},
 				Events: []store.Event{{Action: reconcile.EventCreated, Changes: []byte(`{
 					"universal":   {"new": false},
@@ -653,8 +653,8 @@ func TestApplyExecutesThePlan(t *testing.T) {
 			},
 			{
 				KeyID: 2, Tenant: "root", Slug: "frontend",
-				Key: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
-					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Key: &store.KeyRow{Tenant: "root", Slug: "frontend", Content: store.Content{Universal: true, Name: "Universal front-end key",
+					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"}},
 				Events: []store.Event{{Action: reconcile.EventUpdated,
 					Changes: []byte(`{"name": {"old": "Old name", "new": "Universal front-end key"}}`)}},
 			},

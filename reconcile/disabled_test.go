@@ -165,9 +165,9 @@ func TestDiffDisabledHolders(t *testing.T) {
 				return
 			}
 			require.NotNil(t, c.Row)
-			assert.Equal(t, tc.row.At, c.Row.DisabledAt)
-			assert.Equal(t, tc.row.Spec, c.Row.DisabledSpec)
-			assert.Equal(t, tc.row.Prune, c.Row.DisabledPrune)
+			assert.Equal(t, tc.row.At, c.Row.Disabled.At)
+			assert.Equal(t, tc.row.Spec, c.Row.Disabled.Spec)
+			assert.Equal(t, tc.row.Prune, c.Row.Disabled.Prune)
 		})
 	}
 }
@@ -177,8 +177,8 @@ func TestDiffCreateDisabled(t *testing.T) {
 	p := reconcile.Diff(evalSpec(t, withOwner("platform", websiteKey("name = \"Website\"\ndisabled = true"))), &store.State{Now: testNow}, nil, reconcile.Options{})
 	c := change(t, p, "acme/website")
 	assert.Equal(t, reconcile.Create, c.Action)
-	assert.Equal(t, &testNow, c.Row.DisabledAt)
-	assert.True(t, c.Row.DisabledSpec)
+	assert.Equal(t, &testNow, c.Row.Disabled.At)
+	assert.True(t, c.Row.Disabled.Spec)
 	assert.Len(t, c.NewTokens, 1, "its token is stored, active: enabling the key makes it work")
 	b := reconcile.Batch(p, reconcile.Meta{RunID: "r"})
 	assert.Contains(t, string(b.Keys[0].Events[0].Document()), `"disabled":{"new":true}`)
@@ -237,7 +237,7 @@ func TestDiffPruneDisables(t *testing.T) {
 	assert.Equal(t, []reconcile.FieldChange{{Field: "disabled", Before: false, After: true}, {Field: "disabled_by", Before: nil, After: []string{"prune"}}}, c.Fields)
 	assert.Empty(t, c.TokenUpdates, "no token is retired")
 	assert.Nil(t, c.Token)
-	assert.True(t, c.Row.DisabledPrune)
+	assert.True(t, c.Row.Disabled.Prune)
 	assert.Equal(t, reconcile.Summary{Disabled: 1, Unchanged: 4}, p.Summary())
 	assert.Equal(t, []string{`initech/website disabled "removed from spec" {"disabled":{"new":true,"old":false},"disabled_by":{"new":["prune"],"old":[]}}`}, switchEvents(t, p))
 

@@ -65,12 +65,12 @@ var testNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 func stateOf(s *spec.Spec) *store.State {
 	st := &store.State{Now: testNow}
 	for i, k := range s.Keys {
-		sk := &store.Key{
-			ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Universal: k.Universal,
-			Name: k.Name, Description: k.Description,
-			Permissions: append([]byte(nil), k.PermissionsJSON...), Metadata: append([]byte(nil), k.MetadataJSON...),
-			ExpiresAt: k.Expires, Owner: s.Settings.Owner, UpdatedAt: testNow.Add(-time.Hour),
-		}
+		sk := &store.Key{KeyRow: store.KeyRow{
+			ID: int64(i + 1), Tenant: k.Address.Tenant, Slug: k.Address.Slug, Content: store.Content{Universal: k.Universal,
+				Name: k.Name, Description: k.Description,
+				Permissions: append([]byte(nil), k.PermissionsJSON...), Metadata: append([]byte(nil), k.MetadataJSON...),
+				ExpiresAt: k.Expires, Owner: s.Settings.Owner},
+		}, UpdatedAt: testNow.Add(-time.Hour)}
 		if k.Disabled {
 			at := testNow.Add(-time.Hour)
 			sk.Disabled = store.Disabled{At: &at, Spec: true}

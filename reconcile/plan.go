@@ -91,9 +91,11 @@ func (c *Change) Rotated() bool {
 	return c.Token != nil && c.Action != Create && c.Token.Before != c.Token.After && c.Token.After != ""
 }
 
-// FieldChange is one changed attribute, as review compares them (see
-// review.CompareContent): Before and After are string, bool, time.Time,
-// json.RawMessage or nil (absent).
+// FieldChange is one changed attribute, as review compares them: a
+// content field's change (keycontent.Compare, whose values are
+// keycontent.Field.Value's), or owner, revoked, disabled, disabled_by.
+// Before and After are string, bool, time.Time, json.RawMessage,
+// []string or nil (absent).
 type FieldChange = review.FieldChange
 
 // TokenChange describes what happens to a key's tokens. Tokens are shown

@@ -28,10 +28,7 @@ func (d *differ) risks(k *spec.Key, cur *store.Key, c *Change) []review.Risk {
 
 // storedVersion is the stored key as the risk rules read it.
 func storedVersion(k *store.Key) review.Version {
-	v := review.Version{Address: addr(k), Revoked: k.RevokedAt != nil, Disabled: k.Disabled.Held(), Content: review.Content{
-		Universal: k.Universal, Name: k.Name, Description: k.Description,
-		Permissions: k.Permissions, Metadata: k.Metadata, Expires: k.ExpiresAt,
-	}}
+	v := review.Version{Address: addr(k), Revoked: k.RevokedAt != nil, Disabled: k.Disabled.Held(), Content: k.Content}
 	if t := k.Active(); t != nil {
 		v.Token = review.Token{ID: string(t.Digest[:]), Label: t.Hint}
 	}
@@ -47,7 +44,7 @@ func storedVersion(k *store.Key) review.Version {
 func (d *differ) plannedVersion(k *spec.Key, cur *store.Key, c *Change) review.Version {
 	v := review.Version{Address: k.Address, Content: review.ContentOf(k), Perms: k.Permissions, Revoked: k.Revoked, Disabled: cur.Disabled.Held()}
 	if c.Row != nil {
-		v.Disabled = c.Row.DisabledAt != nil
+		v.Disabled = c.Row.Disabled.At != nil
 	}
 	if k.Token.Known {
 		v.Token = review.Token{ID: string(k.Token.Digest[:]), Label: d.hint(k.Token)}

@@ -1,11 +1,11 @@
 package review
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/spec"
 )
 
@@ -98,19 +98,11 @@ func sourceToken(t spec.Token) Token {
 	return Token{ID: s, Label: s}
 }
 
-// keyFields lists the attributes an added key sets.
+// keyFields lists the attributes an added key sets: the content fields
+// keycontent.Listed shows, then the others.
 func keyFields(k *spec.Key) []FieldChange {
-	fs := []FieldChange{{Field: "name", After: k.Name}}
-	if k.Description != "" {
-		fs = append(fs, FieldChange{Field: "description", After: k.Description})
-	}
-	fs = append(fs, FieldChange{Field: "permissions", After: json.RawMessage(k.PermissionsJSON)})
-	if string(k.MetadataJSON) != "{}" {
-		fs = append(fs, FieldChange{Field: "metadata", After: json.RawMessage(k.MetadataJSON)})
-	}
-	if k.Expires != nil {
-		fs = append(fs, FieldChange{Field: "expires", After: *k.Expires})
-	}
+	c := ContentOf(k)
+	fs := keycontent.Listed(&c)
 	if k.Revoked {
 		fs = append(fs, FieldChange{Field: "revoked", After: true})
 	}
@@ -130,7 +122,7 @@ func keyFields(k *spec.Key) []FieldChange {
 // compareKeys lists the attributes that differ between b and h.
 func compareKeys(b, h *spec.Key) []FieldChange {
 	bc, hc := ContentOf(b), ContentOf(h)
-	fs := CompareContent(&bc, &hc)
+	fs := keycontent.Compare(&bc, &hc)
 	if b.Revoked != h.Revoked {
 		fs = append(fs, FieldChange{Field: "revoked", Before: b.Revoked, After: h.Revoked})
 	}
@@ -151,8 +143,8 @@ func compareKeys(b, h *spec.Key) []FieldChange {
 	if !slices.Equal(bp, hp) {
 		fs = append(fs, FieldChange{Field: "previous_token", Before: optSources(bp), After: optSources(hp)})
 	}
-	if !sameTime(bu, hu) {
-		fs = append(fs, FieldChange{Field: "previous_until", Before: optTime(bu), After: optTime(hu)})
+	if !keycontent.SameTime(bu, hu) {
+		fs = append(fs, FieldChange{Field: "previous_until", Before: keycontent.OptTime(bu), After: keycontent.OptTime(hu)})
 	}
 	return fs
 }

@@ -10,11 +10,11 @@
 package review
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/spec"
 )
 
@@ -60,21 +60,14 @@ type Change struct {
 }
 
 // FieldChange is one changed attribute, of a key between two specs (see
-// Compare) or of a key between the store and a spec (see CompareContent,
-// and reconcile's plan). Before and After are display values, nil when
-// absent: string (name, description — "" when unset — and settings),
-// bool (universal, revoked, disabled, prune; prune is "revoke" for
-// prune = "revoke"), time.Time (expires, previous_until),
-// json.RawMessage (permissions, metadata: canonical JSON), Sources
-// (token, previous_token) or []string (allowed_permissions).
-type FieldChange struct {
-	Field  string
-	Before any
-	After  any
-	// Added and Removed list permission objects (canonical JSON) for the
-	// permissions field.
-	Added, Removed []json.RawMessage
-}
+// Compare) or of a key between the store and a spec (reconcile's plan):
+// keycontent.FieldChange. Before and After are display values, nil when
+// absent: for the content fields, keycontent.Field.Value's (bool, string
+// — "" when unset —, json.RawMessage, time.Time); besides, bool (revoked,
+// disabled, prune; prune is "revoke" for prune = "revoke"), string
+// (settings), time.Time (previous_until), Sources (token,
+// previous_token) or []string (allowed_permissions).
+type FieldChange = keycontent.FieldChange
 
 // Sources is where a token is read from, e.g. [`env("FRONTEND_KEY")`]:
 // names of variables and files, never values.

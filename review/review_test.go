@@ -579,26 +579,6 @@ func TestRiskKinds(t *testing.T) {
 	assert.NotEqual(t, kinds[0], review.RiskKinds()[0], "RiskKinds returns a copy")
 }
 
-func TestCompareContent(t *testing.T) {
-	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	before := review.Content{Name: "Web", Permissions: []byte(`[{"name": "a", "n": 1.0}]`), Metadata: []byte(`{}`)}
-	same := before
-	same.Permissions = []byte(`[{"name": "a", "n": 1}]`)
-	assert.Empty(t, review.CompareContent(&before, &same), "the same JSON value written otherwise is no change")
-
-	after := review.Content{Universal: true, Name: "Website", Description: "Pages", Permissions: []byte(`[{"name": "b"}]`),
-		Metadata: []byte(`{"team": "web"}`), Expires: &exp}
-	assert.Equal(t, []review.FieldChange{
-		{Field: "universal", Before: false, After: true},
-		{Field: "name", Before: "Web", After: "Website"},
-		{Field: "description", Before: "", After: "Pages"},
-		{Field: "permissions", Before: json.RawMessage(`[{"name": "a", "n": 1.0}]`), After: json.RawMessage(`[{"name": "b"}]`),
-			Added: []json.RawMessage{json.RawMessage(`{"name": "b"}`)}, Removed: []json.RawMessage{json.RawMessage(`{"name": "a", "n": 1.0}`)}},
-		{Field: "metadata", Before: json.RawMessage(`{}`), After: json.RawMessage(`{"team": "web"}`)},
-		{Field: "expires", Before: nil, After: exp},
-	}, review.CompareContent(&before, &after))
-}
-
 // disabled and prune = "revoke" are compared like the other attributes
 // and settings (issue 18).
 func TestReviewDisabledAndPruneMode(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/internal/names"
 	"github.com/keyprov/keyprov/spec"
 )
@@ -136,7 +137,7 @@ func changedRisks(b, h *Version, now time.Time) []Risk {
 		// A universal key that becomes a tenant's key reaches less: not here.
 		add(Critical, RiskCrossTenant, "tenant", "moved from tenant %q to %q: the same token now reaches %q", b.Address.Tenant, h.Address.Tenant, h.Address.Tenant)
 	}
-	if !sameJSON(b.Permissions, h.Permissions) {
+	if !keycontent.SameJSON(b.Permissions, h.Permissions) {
 		if w := widenings(b.perms(), h.perms()); len(w) > 0 {
 			add(High, RiskPermissions, "permissions", "permissions widened: %s", joinDetails(w))
 		}
@@ -151,10 +152,10 @@ func changedRisks(b, h *Version, now time.Time) []Risk {
 		add(Low, RiskDisabled, "disabled", "disabled: the key's tokens stop working when applied, and are kept (enabling it restores them)")
 	}
 	switch {
-	case b.Expires != nil && h.Expires == nil:
-		add(High, RiskExpiry, "expires", "expiry removed: the key no longer expires (it was to expire at %s)", stamp(*b.Expires))
-	case b.Expires != nil && h.Expires.After(*b.Expires):
-		add(Medium, RiskExpiry, "expires", "expiry pushed later: %s → %s", stamp(*b.Expires), stamp(*h.Expires))
+	case b.ExpiresAt != nil && h.ExpiresAt == nil:
+		add(High, RiskExpiry, "expires", "expiry removed: the key no longer expires (it was to expire at %s)", stamp(*b.ExpiresAt))
+	case b.ExpiresAt != nil && h.ExpiresAt.After(*b.ExpiresAt):
+		add(Medium, RiskExpiry, "expires", "expiry pushed later: %s → %s", stamp(*b.ExpiresAt), stamp(*h.ExpiresAt))
 	}
 	out = append(out, previousRisks(b, h, now)...)
 	if b.Token.ID != "" && h.Token.ID != "" && b.Token.ID != h.Token.ID {

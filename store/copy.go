@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/keyprov/keyprov/internal/keycontent"
 )
 
 // copyEncoder writes rows in PostgreSQL's binary COPY format. The store
@@ -71,7 +73,7 @@ func (c *copyEncoder) jsonb(b []byte) {
 
 // timestamptz encodes microseconds since 2000-01-01 UTC.
 func (c *copyEncoder) timestamptz(t time.Time) {
-	c.int8(pgMicros(t))
+	c.int8(keycontent.PGMicros(t))
 }
 
 func (c *copyEncoder) timestamptzPtr(t *time.Time) {

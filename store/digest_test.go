@@ -26,14 +26,14 @@ func variedRows() []store.KeyRow {
 	at := time.Date(2027, 6, 30, 12, 30, 45, 123456789, time.UTC)
 	before2000 := time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.FixedZone("x", 3600))
 	return []store.KeyRow{
-		{Name: "plain", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
-		{Universal: true, Name: "", Description: "", Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "p"},
-		{Name: "Ünïcödé 名前 🗝", Description: "line\nbreak\ttab \"quoted\" back\\slash", Permissions: []byte(`[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]`),
-			Metadata: []byte(`{"a": "\"x\"", "path": "C:\\dir", "team": "wéb"}`), Owner: "ownér"},
-		{Name: "expiring", Permissions: []byte(`[]`), Metadata: []byte(`{}`), ExpiresAt: &at, Owner: "platform"},
-		{Name: "old", Permissions: []byte(`[]`), Metadata: []byte(`{}`), ExpiresAt: &before2000, Owner: "platform"},
-		{Name: "revoked", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform", RevokedAt: &at, RevokedReason: "leaked"},
-		{Name: "revoked without reason", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform", RevokedAt: &at},
+		{Content: store.Content{Name: "plain", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"}},
+		{Content: store.Content{Universal: true, Name: "", Description: "", Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "p"}},
+		{Content: store.Content{Name: "Ünïcödé 名前 🗝", Description: "line\nbreak\ttab \"quoted\" back\\slash", Permissions: []byte(`[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]`),
+			Metadata: []byte(`{"a": "\"x\"", "path": "C:\\dir", "team": "wéb"}`), Owner: "ownér"}},
+		{Content: store.Content{Name: "expiring", Permissions: []byte(`[]`), Metadata: []byte(`{}`), ExpiresAt: &at, Owner: "platform"}},
+		{Content: store.Content{Name: "old", Permissions: []byte(`[]`), Metadata: []byte(`{}`), ExpiresAt: &before2000, Owner: "platform"}},
+		{Content: store.Content{Name: "revoked", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform", RevokedAt: &at, RevokedReason: "leaked"}},
+		{Content: store.Content{Name: "revoked without reason", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform", RevokedAt: &at}},
 	}
 }
 
@@ -73,9 +73,7 @@ func fullRows(t *testing.T, db *store.DB) map[string]*store.KeyRow {
 	require.NoError(t, db.View(context.Background(), func(tx *store.Tx) error {
 		st, err := tx.Load(context.Background())
 		for _, k := range st.Keys {
-			out[k.Slug] = &store.KeyRow{Universal: k.Universal, Name: k.Name, Description: k.Description,
-				Permissions: k.Permissions, Metadata: k.Metadata, ExpiresAt: k.ExpiresAt, Owner: k.Owner,
-				RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason}
+			out[k.Slug] = &store.KeyRow{Content: k.Content}
 		}
 		return err
 	}))
@@ -186,9 +184,7 @@ func TestContentDigestFollowsContent(t *testing.T) {
 
 // contentOf is the content of a loaded key, as a row.
 func contentOf(k *store.Key) store.KeyRow {
-	return store.KeyRow{Tenant: k.Tenant, Slug: k.Slug, Universal: k.Universal, Name: k.Name, Description: k.Description,
-		Permissions: k.Permissions, Metadata: k.Metadata, ExpiresAt: k.ExpiresAt, Owner: k.Owner,
-		RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason}
+	return store.KeyRow{Tenant: k.Tenant, Slug: k.Slug, Content: k.Content}
 }
 
 // expectRows is a store.Expected of rows sorted by address.
@@ -240,7 +236,7 @@ func TestLoadExpected(t *testing.T) {
 			}
 			return rows
 		}
-		notStored := store.KeyRow{Tenant: "zeta", Slug: "new", Name: "New", Permissions: []byte("[]"), Metadata: []byte("{}")}
+		notStored := store.KeyRow{Tenant: "zeta", Slug: "new", Content: store.Content{Name: "New", Permissions: []byte("[]"), Metadata: []byte("{}")}}
 		// The keys whose content LoadExpected reads: those without a
 		// row at their address, or whose stored digest is not its digest.
 		toRead := func(rows []store.KeyRow) int {
@@ -287,7 +283,7 @@ func TestLoadExpected(t *testing.T) {
 
 	// The limit the contract states: a change made together with a digest
 	// forged to match the expected row is not read; Load sees it.
-	forged := store.KeyRow{Tenant: "acme", Slug: "k0102", Name: "k0102", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"}
+	forged := store.KeyRow{Tenant: "acme", Slug: "k0102", Content: store.Content{Name: "k0102", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"}}
 	d := store.ContentDigest(&forged)
 	_, err = db.Conn().Exec(ctx, "UPDATE keyprov.keys SET name = 'forged' WHERE slug = 'k0102'")
 	require.NoError(t, err)
@@ -335,6 +331,6 @@ func TestContentDigestPinned(t *testing.T) {
 	r := rows[0]
 	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	r.ID, r.Tenant, r.Slug = 42, "acme", "other"
-	r.DisabledAt, r.DisabledSpec, r.DisabledPrune = &at, true, true
+	r.Disabled = store.Disabled{At: &at, Spec: true, Prune: true}
 	assert.Equal(t, want[0], hexDigest(&r))
 }

@@ -94,7 +94,7 @@ func TestWriteAndLoadDisabled(t *testing.T) {
 
 	b := createBatch(3, 0)
 	b.Now = now
-	b.Keys[0].Key.DisabledAt, b.Keys[0].Key.DisabledSpec = &now, true
+	b.Keys[0].Key.Disabled = store.Disabled{At: &now, Spec: true}
 	require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Write(ctx, b)
 		return err
@@ -107,9 +107,9 @@ func TestWriteAndLoadDisabled(t *testing.T) {
 	upd := &store.Batch{RunID: b.RunID, Owner: "o", Actor: "tester", Now: later}
 	for _, slug := range []string{"k0000", "k0001"} {
 		k := keys[slug]
-		row := &store.KeyRow{ID: k.ID, Tenant: k.Tenant, Slug: k.Slug, Name: k.Name, Permissions: k.Permissions, Metadata: k.Metadata, Owner: k.Owner}
+		row := &store.KeyRow{ID: k.ID, Tenant: k.Tenant, Slug: k.Slug, Content: store.Content{Name: k.Name, Permissions: k.Permissions, Metadata: k.Metadata, Owner: k.Owner}}
 		if slug == "k0001" {
-			row.DisabledAt, row.DisabledPrune = &later, true
+			row.Disabled = store.Disabled{At: &later, Prune: true}
 		}
 		upd.Keys = append(upd.Keys, store.KeyWrite{KeyID: k.ID, Tenant: k.Tenant, Slug: k.Slug, Key: row})
 	}
@@ -147,7 +147,7 @@ func TestDisableEnableKey(t *testing.T) {
 	db := openMigrated(t, u)
 	b := createBatch(3, 0)
 	b.Now = time.Now()
-	b.Keys[1].Key.DisabledAt, b.Keys[1].Key.DisabledSpec = &b.Now, true
+	b.Keys[1].Key.Disabled = store.Disabled{At: &b.Now, Spec: true}
 	require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Write(ctx, b)
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/token"
 )
 
@@ -25,28 +26,15 @@ const (
 	StateRetired  = "retired"
 )
 
-// Key is a stored key with its live (active and previous) tokens.
+// Key is a stored key with its live (active and previous) tokens: its
+// row (KeyRow, whose Disabled includes an operator's disable), and what
+// the store keeps besides.
 type Key struct {
-	ID          int64
-	Tenant      string
-	Slug        string
-	Universal   bool
-	Name        string
-	Description string
-	// Permissions and Metadata are PostgreSQL's text of the jsonb values.
-	Permissions   []byte
-	Metadata      []byte
-	ExpiresAt     *time.Time
-	Owner         string
-	RevokedAt     *time.Time
-	RevokedReason string
-	UpdatedAt     time.Time
+	KeyRow
+	UpdatedAt time.Time
 	// ContentDigest is the stored keys.content_digest (see ContentDigest),
 	// nil when unknown.
 	ContentDigest []byte
-	// Disabled says who holds the key disabled. It is not content: it is
-	// read for every key, its content read or not (LoadExpected).
-	Disabled Disabled
 	// Tokens are the live tokens: at most one active and one previous.
 	Tokens []Token
 }
@@ -54,10 +42,8 @@ type Key struct {
 // setContent sets the content of k to r's, as the database returns it
 // (times in UTC, to the microsecond).
 func (k *Key) setContent(r *KeyRow) {
-	k.Universal, k.Name, k.Description = r.Universal, r.Name, r.Description
-	k.Permissions, k.Metadata = r.Permissions, r.Metadata
-	k.ExpiresAt, k.Owner = storedTime(r.ExpiresAt), r.Owner
-	k.RevokedAt, k.RevokedReason = storedTime(r.RevokedAt), r.RevokedReason
+	k.Content = r.Content
+	k.ExpiresAt, k.RevokedAt = storedTime(r.ExpiresAt), storedTime(r.RevokedAt)
 }
 
 // Disabled is who holds a key disabled (migration 005): the spec
@@ -307,9 +293,25 @@ const (
 	keyColumns = "id, tenant, slug, updated_at, content_digest, " +
 		"disabled_at, disabled_spec, disabled_prune, disabled_operator_at, disabled_operator_actor, disabled_operator_reason"
 	// nKeyColumns is the number of keyColumns.
-	nKeyColumns    = 11
-	contentColumns = "universal, name, description, permissions::text, metadata::text, expires_at, owner, revoked_at, coalesce(revoked_reason, '')"
+	nKeyColumns = 11
 )
+
+// contentColumns select the fields of keycontent.Fields, in its order
+// (decodeContent decodes them): JSON as its text, NULL as "".
+var contentColumns = func() string {
+	var cols []string
+	for _, f := range keycontent.Fields {
+		col := f.Column
+		switch {
+		case f.Kind == keycontent.JSON:
+			col += "::text"
+		case f.Nullable:
+			col = "coalesce(" + col + ", '')"
+		}
+		cols = append(cols, col)
+	}
+	return strings.Join(cols, ", ")
+}()
 
 // load reads the keys, without their content when elide is set, and
 // their live tokens. State.Keys are in id order; the index finds them by id.
@@ -323,7 +325,7 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 		a     arena
 		names = interner{}
 	)
-	cols, ncols := keyColumns+", "+contentColumns, nKeyColumns+9
+	cols, ncols := keyColumns+", "+contentColumns, nKeyColumns+len(keycontent.Fields)
 	if elide {
 		cols, ncols = keyColumns, nKeyColumns
 	}
@@ -347,8 +349,8 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 			keys = make([]Key, 0, 1024)
 		}
 		keys = append(keys, Key{
-			ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2]), UpdatedAt: decodeTime(v[3]),
-			ContentDigest: a.bytesOrNil(v[4]),
+			KeyRow:    KeyRow{ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2])},
+			UpdatedAt: decodeTime(v[3]), ContentDigest: a.bytesOrNil(v[4]),
 		})
 		k := &keys[len(keys)-1]
 		k.decodeDisabled(v[5:nKeyColumns], &a)
@@ -375,7 +377,8 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 	return st, index, nil
 }
 
-// decodeContent decodes the contentColumns.
+// decodeContent decodes the contentColumns. It is written out, not read
+// from keycontent.Fields: it runs for every key a full load reads.
 func (k *Key) decodeContent(v [][]byte, a *arena, names interner) {
 	k.Universal, k.Name, k.Description = decodeBool(v[0]), a.string(v[1]), a.string(v[2])
 	k.Permissions, k.Metadata = a.bytes(v[3]), a.bytes(v[4])
@@ -433,8 +436,8 @@ func (t *Tx) fillContent(ctx context.Context, keys []*Key, index keyIndex) error
 	)
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 10 {
-			return fmt.Errorf("loading the content of keys: %d columns, want 10", len(v))
+		if len(v) != 1+len(keycontent.Fields) {
+			return fmt.Errorf("loading the content of keys: %d columns, want %d", len(v), 1+len(keycontent.Fields))
 		}
 		if k := index.get(decodeInt8(v[0])); k != nil && pending[k] {
 			k.decodeContent(v[1:], &a, names)

@@ -13,28 +13,26 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/token"
 )
 
-// KeyRow is the managed content of a key row.
+// Content is a key's content: keycontent.Content, the one list of a key's
+// content fields.
+type Content = keycontent.Content
+
+// KeyRow is a key row as an apply writes it: its id, its address, its
+// content and its disabled state.
 type KeyRow struct {
 	// ID is 0 for a key to create.
-	ID            int64
-	Tenant, Slug  string
-	Universal     bool
-	Name          string
-	Description   string
-	Permissions   []byte
-	Metadata      []byte
-	ExpiresAt     *time.Time
-	Owner         string
-	RevokedAt     *time.Time
-	RevokedReason string
-	// DisabledAt, DisabledSpec and DisabledPrune are the key's disabled
-	// state as an apply writes it (see Disabled); an operator's disable is
-	// never written here. They are not content: ContentDigest leaves them out.
-	DisabledAt                  *time.Time
-	DisabledSpec, DisabledPrune bool
+	ID           int64
+	Tenant, Slug string
+	Content
+	// Disabled is the key's disabled state (see Disabled). It is not
+	// content: ContentDigest leaves it out. Write writes who holds the key
+	// disabled as an apply decides it (At, Spec, Prune), never an
+	// operator's disable (Operator is not written).
+	Disabled Disabled
 }
 
 // NewToken is a token row to insert.
@@ -198,9 +196,9 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 						e.timestamptz(b.Now)
 						e.timestamptz(b.Now)
 						e.bytes(digest[:])
-						e.timestamptzPtr(k.DisabledAt)
-						e.bool(k.DisabledSpec)
-						e.bool(k.DisabledPrune)
+						e.timestamptzPtr(k.Disabled.At)
+						e.bool(k.Disabled.Spec)
+						e.bool(k.Disabled.Prune)
 					}, nil
 			}})
 		if err != nil {
@@ -407,9 +405,9 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		owners = append(owners, k.Owner)
 		revoked = append(revoked, k.RevokedAt)
 		reasons = append(reasons, nullString(k.RevokedReason))
-		disabledAt = append(disabledAt, k.DisabledAt)
-		disSpec = append(disSpec, k.DisabledSpec)
-		disPrune = append(disPrune, k.DisabledPrune)
+		disabledAt = append(disabledAt, k.Disabled.At)
+		disSpec = append(disSpec, k.Disabled.Spec)
+		disPrune = append(disPrune, k.Disabled.Prune)
 		d := ContentDigest(k)
 		digests = append(digests, d[:])
 	}

@@ -21,7 +21,7 @@ func createBatch(n int, offset int) *store.Batch {
 		slug := fmt.Sprintf("k%04d", offset+i)
 		b.Keys = append(b.Keys, store.KeyWrite{
 			Create: true, Tenant: "acme", Slug: slug,
-			Key:       &store.KeyRow{Tenant: "acme", Slug: slug, Name: slug, Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"},
+			Key:       &store.KeyRow{Tenant: "acme", Slug: slug, Content: store.Content{Name: slug, Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"}},
 			NewTokens: []store.NewToken{{Digest: token.DigestOf("tok-" + slug), Hint: "wat_…" + slug, State: store.StateActive}},
 			Events:    []store.Event{{Action: "created"}},
 		})
@@ -104,10 +104,10 @@ func TestWriteEncodesEveryColumn(t *testing.T) {
 		Keys: []store.KeyWrite{{
 			Create: true, Tenant: "acme", Slug: "full",
 			Key: &store.KeyRow{
-				Tenant: "acme", Slug: "full", Universal: true, Name: "Café 🔑", Description: "Zeilen\nund \"Anführungszeichen\"",
-				Permissions: []byte(`[{"name": "cms.entry", "models": ["ä"]}]`), Metadata: []byte(`{"team": "web"}`),
-				ExpiresAt: utc("1999-12-31T23:59:59.000001Z"), Owner: "platform/keys.hcl",
-				RevokedAt: utc("1969-07-20T20:17:40Z"), RevokedReason: "leaked",
+				Tenant: "acme", Slug: "full", Content: store.Content{Universal: true, Name: "Café 🔑", Description: "Zeilen\nund \"Anführungszeichen\"",
+					Permissions: []byte(`[{"name": "cms.entry", "models": ["ä"]}]`), Metadata: []byte(`{"team": "web"}`),
+					ExpiresAt: utc("1999-12-31T23:59:59.000001Z"), Owner: "platform/keys.hcl",
+					RevokedAt: utc("1969-07-20T20:17:40Z"), RevokedReason: "leaked"},
 			},
 			NewTokens: []store.NewToken{
 				{Digest: token.DigestOf("a"), Hint: "wat_…aaaa", State: store.StateActive},
@@ -120,7 +120,7 @@ func TestWriteEncodesEveryColumn(t *testing.T) {
 			},
 		}, {
 			Create: true, Tenant: "acme", Slug: "bare",
-			Key:       &store.KeyRow{Tenant: "acme", Slug: "bare", Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"},
+			Key:       &store.KeyRow{Tenant: "acme", Slug: "bare", Content: store.Content{Permissions: []byte("[]"), Metadata: []byte("{}"), Owner: "o"}},
 			NewTokens: []store.NewToken{{Digest: token.DigestOf("b"), Hint: "wat_…bbbb", State: store.StateActive}},
 		}},
 	}

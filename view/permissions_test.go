@@ -78,7 +78,7 @@ func TestPlanShowsPermissionNamesFirst(t *testing.T) {
 	stored := `[{"rwd": "r", "name": "wb.page"}]`
 	p := &reconcile.Plan{Owner: "platform", Now: planNow, Changes: []reconcile.Change{
 		{Address: addr("acme/site"), Action: reconcile.Create,
-			Row: &store.KeyRow{Tenant: "acme", Slug: "site", Name: "Site", Permissions: []byte(stored), Metadata: []byte(`{}`), Owner: "platform"}},
+			Row: &store.KeyRow{Tenant: "acme", Slug: "site", Content: store.Content{Name: "Site", Permissions: []byte(stored), Metadata: []byte(`{}`), Owner: "platform"}}},
 		{Address: addr("acme/web"), Action: reconcile.Update, KeyID: 1, Fields: []reconcile.FieldChange{
 			{Field: "permissions", Before: raw(`[{"rwd": "rw", "name": "wb.page"}]`), After: raw(stored),
 				Added: []json.RawMessage{raw(`{"rwd": "r", "name": "wb.page"}`)}, Removed: []json.RawMessage{raw(`{"rwd": "rw", "name": "wb.page"}`)}}}},

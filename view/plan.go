@@ -316,7 +316,7 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		if c.Row.ExpiresAt != nil {
 			field("expires", display(*c.Row.ExpiresAt))
 		}
-		if c.Row.DisabledSpec {
+		if c.Row.Disabled.Spec {
 			field("disabled", "true")
 		}
 	}

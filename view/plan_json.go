@@ -179,7 +179,7 @@ func Document(r *Report) PlanDocument {
 		if c.Action == reconcile.Create && c.Row != nil {
 			jc.Create = &JSONCreated{Name: c.Row.Name, Description: c.Row.Description,
 				Permissions: PermissionsJSON(c.Row.Permissions), Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil,
-				Disabled: c.Row.DisabledSpec}
+				Disabled: c.Row.Disabled.Spec}
 		}
 		doc.Changes = append(doc.Changes, jc)
 	}

@@ -88,9 +88,9 @@ func everyChange() *reconcile.Plan {
 			{Address: addr("globex/api"), Action: reconcile.Update, KeyID: 10, AdoptedFrom: "billing",
 				Fields: []reconcile.FieldChange{{Field: "owner", Before: "billing", After: "platform"}}},
 			{Address: addr("globex/reports"), Action: reconcile.Create,
-				Row: &store.KeyRow{Tenant: "globex", Slug: "reports", Name: "Reports", Description: "Nightly export",
+				Row: &store.KeyRow{Tenant: "globex", Slug: "reports", Content: store.Content{Name: "Reports", Description: "Nightly export",
 					Permissions: []byte(`[{"name": "reports.read"}]`), Metadata: []byte(`{"team": "data"}`),
-					ExpiresAt: at("2027-01-01T00:00:00Z"), Owner: "platform"},
+					ExpiresAt: at("2027-01-01T00:00:00Z"), Owner: "platform"}},
 				Token: &reconcile.TokenChange{After: "wat_…4sWd"}},
 			{Address: addr("globex/shop"), Action: reconcile.Update, KeyID: 15,
 				Fields: []reconcile.FieldChange{{Field: "disabled", Before: false, After: true}, {Field: "disabled_by", Before: nil, After: []string{"spec"}}},
@@ -111,8 +111,8 @@ func everyChange() *reconcile.Plan {
 					Reason: "removed from the spec: revoked by an apply with --prune=revoke: its tokens can never be used again"}}},
 			{Address: addr("root/cdn"), Action: reconcile.NoOp, Universal: true, KeyID: 1},
 			{Address: addr("root/frontend"), Action: reconcile.Create, Universal: true,
-				Row: &store.KeyRow{Tenant: "root", Slug: "frontend", Universal: true, Name: "Universal front-end key",
-					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Row: &store.KeyRow{Tenant: "root", Slug: "frontend", Content: store.Content{Universal: true, Name: "Universal front-end key",
+					Permissions: []byte(`[{"name": "*"}]`), Metadata: []byte(`{}`), Owner: "platform"}},
 				Token: &reconcile.TokenChange{After: "wat_…NYQV"},
 				Risks: []review.Risk{
 					{Severity: review.Critical, Kind: review.RiskCrossTenant, Address: "root/frontend", Reason: "new universal key: its token reaches every tenant"},
@@ -139,10 +139,10 @@ func refusedPlan() *reconcile.Plan {
 		Owner: "platform", Now: planNow,
 		Changes: []reconcile.Change{
 			{Address: addr("acme/blog"), Action: reconcile.Create,
-				Row:   &store.KeyRow{Tenant: "acme", Slug: "blog", Name: "Blog", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Row:   &store.KeyRow{Tenant: "acme", Slug: "blog", Content: store.Content{Name: "Blog", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"}},
 				Token: &reconcile.TokenChange{After: "wat_…Zr4T"}},
 			{Address: addr("root/search"), Action: reconcile.Create, Universal: true,
-				Row:   &store.KeyRow{Tenant: "root", Slug: "search", Universal: true, Name: "Search", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"},
+				Row:   &store.KeyRow{Tenant: "root", Slug: "search", Content: store.Content{Universal: true, Name: "Search", Permissions: []byte(`[]`), Metadata: []byte(`{}`), Owner: "platform"}},
 				Token: &reconcile.TokenChange{After: "wat_…IwG1"},
 				Risks: []review.Risk{{Severity: review.Critical, Kind: review.RiskCrossTenant, Address: "root/search", Reason: "new universal key: its token reaches every tenant"}}},
 		},
@@ -166,7 +166,7 @@ func manyChanges() *reconcile.Plan {
 	p := &reconcile.Plan{Owner: "platform", Now: planNow}
 	for i, tenant := range []string{"acme", "acme", "acme", "globex", "globex", "initech"} {
 		p.Changes = append(p.Changes, reconcile.Change{Address: addr(fmt.Sprintf("%s/key-%d", tenant, i)), Action: reconcile.Create,
-			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Content: store.Content{Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}},
 			Token: &reconcile.TokenChange{After: "wat_…Zr4T"}})
 	}
 	p.Changes = append(p.Changes, reconcile.Change{Address: addr("initech/rotated"), Action: reconcile.Update, KeyID: 3,
@@ -255,7 +255,7 @@ func TestTenantSummaryOutOfOrder(t *testing.T) {
 	p := &reconcile.Plan{Owner: "platform", Now: planNow}
 	for i, tenant := range []string{"globex", "acme", "globex", "initech", "acme", "acme"} {
 		p.Changes = append(p.Changes, reconcile.Change{Address: addr(fmt.Sprintf("%s/key-%d", tenant, i)), Action: reconcile.Create,
-			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+			Row:   &store.KeyRow{Tenant: tenant, Slug: fmt.Sprintf("key-%d", i), Content: store.Content{Name: "Key", Permissions: []byte(`[]`), Metadata: []byte(`{}`)}},
 			Token: &reconcile.TokenChange{After: "wat_…Zr4T"}})
 	}
 	var text bytes.Buffer
