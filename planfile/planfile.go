@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"time"
 
@@ -200,6 +201,13 @@ func Read(r io.Reader) (*File, error) {
 	}
 	if doc.Plan == nil {
 		return nil, fmt.Errorf("%w: no plan", ErrFormat)
+	}
+	// The store's id is a UUID that keyprov wrote (keyprov.changes.store_id);
+	// anything else was not written by keyprov, and is not shown.
+	if id := doc.Store.ID; id != "" {
+		if _, err := uuid.Parse(id); err != nil {
+			return nil, fmt.Errorf("%w: the store id is not a UUID", ErrFormat)
+		}
 	}
 	f := &File{Keyprov: doc.Keyprov, SchemaVersion: doc.SchemaVersion, RunID: doc.RunID, InputDigest: doc.InputDigest,
 		Store: store.Position{StoreID: doc.Store.ID, Counter: doc.Store.ChangeCounter}, StoreInputDigest: doc.Store.InputDigest}

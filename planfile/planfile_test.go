@@ -151,12 +151,13 @@ func TestUnknownValue(t *testing.T) {
 // Another document, or another version of the format, is refused.
 func TestReadRefuses(t *testing.T) {
 	for name, doc := range map[string]string{
-		"not JSON":           "plan",
-		"another document":   `{"format_version": "1"}`,
-		"a later version":    `{"format": "keyprov-plan", "format_version": 2, "plan": {}}`,
-		"no plan":            `{"format": "keyprov-plan", "format_version": 1}`,
-		"a bad severity":     `{"format": "keyprov-plan", "format_version": 1, "plan": {"Changes": [{"Risks": [{"Severity": "dire"}]}]}}`,
-		"a bad token digest": `{"format": "keyprov-plan", "format_version": 1, "plan": {"Changes": [{"NewTokens": [{"Digest": "zz"}]}]}}`,
+		"not JSON":                      "plan",
+		"another document":              `{"format_version": "1"}`,
+		"a later version":               `{"format": "keyprov-plan", "format_version": 2, "plan": {}}`,
+		"no plan":                       `{"format": "keyprov-plan", "format_version": 1}`,
+		"a bad severity":                `{"format": "keyprov-plan", "format_version": 1, "plan": {"Changes": [{"Risks": [{"Severity": "dire"}]}]}}`,
+		"a bad token digest":            `{"format": "keyprov-plan", "format_version": 1, "plan": {"Changes": [{"NewTokens": [{"Digest": "zz"}]}]}}`,
+		"a store id that is not a UUID": "{\"format\": \"keyprov-plan\", \"format_version\": 1, \"store\": {\"id\": \"\\u001b]0;pwned\\u0007\"}, \"plan\": {}}",
 	} {
 		_, err := planfile.Read(strings.NewReader(doc))
 		assert.ErrorIs(t, err, planfile.ErrFormat, name)

@@ -35,7 +35,7 @@ func (a *app) writeSavedPlan(path string, res *reconcile.Result, rc *recipe, s *
 		return nil
 	}
 	if refused {
-		a.errorf("keyprov plan: %s not written: the apply would be refused", path)
+		a.errorf("keyprov plan: %s not written: the apply would be refused", quoteArg(path))
 		return nil
 	}
 	f := &planfile.File{Keyprov: keyprovVersion(), SchemaVersion: store.SchemaVersion, RunID: runID,
@@ -108,7 +108,7 @@ func (a *app) applySaved(ctx context.Context, c *command, o *reconcileOptions) i
 	var re *reconcile.RefusedError
 	if errors.As(err, &re) {
 		for _, r := range re.Refusals {
-			a.errorf("keyprov: apply of %s refused: %s. Nothing was written.", path, r.Message)
+			a.errorf("keyprov: apply of %s refused: %s. Nothing was written.", quoteArg(path), r.Message)
 		}
 		log.Error().Str("file", path).Err(err).Msg("apply refused: nothing was written")
 		return exitRefused
