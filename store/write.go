@@ -173,26 +173,17 @@ func (t *Tx) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 					ids[i] = id
 				}
 				sortTokens()
-				return []string{"id", "tenant", "slug", "universal", "name", "description", "permissions", "metadata", "expires_at", "owner", "revoked_at", "revoked_reason", "created_at", "updated_at", "content_digest",
-						"disabled_at", "disabled_spec", "disabled_prune"},
+				return keyCopyColumns,
 					func(e *copyEncoder, j int) {
 						k := b.Keys[creates[j]].Key
 						// The content digest is computed as the row is
 						// encoded, while the database stores the previous ones.
 						digest := ContentDigest(k)
-						e.row(18)
+						e.row(len(keyCopyColumns))
 						e.int8(ids[creates[j]])
 						e.text(k.Tenant)
 						e.text(k.Slug)
-						e.bool(k.Universal)
-						e.text(k.Name)
-						e.text(k.Description)
-						e.jsonb(k.Permissions)
-						e.jsonb(k.Metadata)
-						e.timestamptzPtr(k.ExpiresAt)
-						e.text(k.Owner)
-						e.timestamptzPtr(k.RevokedAt)
-						e.nullText(k.RevokedReason)
+						e.content(&k.Content)
 						e.timestamptz(b.Now)
 						e.timestamptz(b.Now)
 						e.bytes(digest[:])
@@ -376,16 +367,125 @@ func (t *Tx) allocateIDs(ctx context.Context, n int) ([]int64, error) {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
+// keyCopyColumns are the columns of a created key's row: its id and
+// address, the content fields (keycontent.Fields, encoded by
+// copyEncoder.content), then what Write stamps and the disabled state.
+var keyCopyColumns = slices.Concat([]string{"id", "tenant", "slug"}, contentColumnNames(),
+	[]string{"created_at", "updated_at", "content_digest", "disabled_at", "disabled_spec", "disabled_prune"})
+
+func contentColumnNames() []string {
+	cols := make([]string, len(keycontent.Fields))
+	for i := range keycontent.Fields {
+		cols[i] = keycontent.Fields[i].Column
+	}
+	return cols
+}
+
+// content encodes the content fields in the order of keycontent.Fields.
+func (c *copyEncoder) content(k *Content) {
+	for i := range keycontent.Fields {
+		switch f := &keycontent.Fields[i]; f.Kind {
+		case keycontent.Bool:
+			c.bool(f.Bool(k))
+		case keycontent.Text:
+			if f.Nullable {
+				c.nullText(f.Text(k))
+			} else {
+				c.text(f.Text(k))
+			}
+		case keycontent.JSON:
+			c.jsonb(f.JSON(k))
+		case keycontent.Time:
+			c.timestamptzPtr(f.Time(k))
+		}
+	}
+}
+
+// contentArrays are the content fields of the keys updateKeys writes, one
+// array per field of keycontent.Fields, of the Go type its SQL array
+// takes (see updateKeysSQL).
+type contentArrays []any
+
+func newContentArrays(n int) contentArrays {
+	a := make(contentArrays, len(keycontent.Fields))
+	for i := range keycontent.Fields {
+		switch f := &keycontent.Fields[i]; {
+		case f.Kind == keycontent.Bool:
+			a[i] = make([]bool, 0, n)
+		case f.Kind == keycontent.Time:
+			a[i] = make([]*time.Time, 0, n)
+		case f.Nullable:
+			a[i] = make([]*string, 0, n)
+		default: // text, and JSON as its text
+			a[i] = make([]string, 0, n)
+		}
+	}
+	return a
+}
+
+func (a contentArrays) add(k *Content) {
+	for i := range keycontent.Fields {
+		switch f := &keycontent.Fields[i]; {
+		case f.Kind == keycontent.Bool:
+			a[i] = append(a[i].([]bool), f.Bool(k))
+		case f.Kind == keycontent.Time:
+			a[i] = append(a[i].([]*time.Time), f.Time(k))
+		case f.Kind == keycontent.JSON:
+			a[i] = append(a[i].([]string), string(f.JSON(k)))
+		case f.Nullable:
+			a[i] = append(a[i].([]*string), nullString(f.Text(k)))
+		default:
+			a[i] = append(a[i].([]string), f.Text(k))
+		}
+	}
+}
+
+// updateKeysSQL updates keys from arrays: $1 the ids, $2 the updated_at,
+// then the tenants, slugs, content digests, disabled_at, disabled_spec
+// and disabled_prune ($3-$8), then one array per content field ($9…, in
+// the order of keycontent.Fields). %s is the table.
+var updateKeysSQL = func() string {
+	set := []string{"tenant = u.tenant", "slug = u.slug", "updated_at = $2", "content_digest = u.content_digest",
+		"disabled_at = u.disabled_at", "disabled_spec = u.disabled_spec", "disabled_prune = u.disabled_prune"}
+	arrays := []string{"$1::bigint[]", "$3::text[]", "$4::text[]", "$5::bytea[]", "$6::timestamptz[]", "$7::boolean[]", "$8::boolean[]"}
+	names := []string{"id", "tenant", "slug", "content_digest", "disabled_at", "disabled_spec", "disabled_prune"}
+	for i := range keycontent.Fields {
+		f := &keycontent.Fields[i]
+		value, typ := "u."+f.Column, "text[]"
+		switch f.Kind {
+		case keycontent.Bool:
+			typ = "boolean[]"
+		case keycontent.Time:
+			typ = "timestamptz[]"
+		case keycontent.JSON:
+			value += "::jsonb"
+		}
+		set = append(set, f.Column+" = "+value)
+		arrays = append(arrays, fmt.Sprintf("$%d::%s", 9+i, typ))
+		names = append(names, f.Column)
+	}
+	return "UPDATE %s AS k SET " + strings.Join(set, ", ") +
+		" FROM unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(names, ", ") + ") WHERE k.id = u.id"
+}()
+
 // updateKeys writes the content of changed existing keys in one statement.
 func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
+	n := 0
+	for i := range b.Keys {
+		if kw := &b.Keys[i]; !kw.Create && kw.Key != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
 	var (
-		ids                                        []int64
-		tenants, slugs, names, descs, perms, metas []string
-		owners                                     []string
-		reasons                                    []*string
-		universals, disSpec, disPrune              []bool
-		expires, revoked, disabledAt               []*time.Time
-		digests                                    [][]byte
+		ids               = make([]int64, 0, n)
+		tenants, slugs    = make([]string, 0, n), make([]string, 0, n)
+		digests           = make([][]byte, 0, n)
+		disabledAt        = make([]*time.Time, 0, n)
+		disSpec, disPrune = make([]bool, 0, n), make([]bool, 0, n)
+		content           = newContentArrays(n)
 	)
 	for i := range b.Keys {
 		kw := &b.Keys[i]
@@ -396,36 +496,15 @@ func (t *Tx) updateKeys(ctx context.Context, b *Batch, st *WriteStats) error {
 		ids = append(ids, kw.KeyID)
 		tenants = append(tenants, k.Tenant)
 		slugs = append(slugs, k.Slug)
-		universals = append(universals, k.Universal)
-		names = append(names, k.Name)
-		descs = append(descs, k.Description)
-		perms = append(perms, string(k.Permissions))
-		metas = append(metas, string(k.Metadata))
-		expires = append(expires, k.ExpiresAt)
-		owners = append(owners, k.Owner)
-		revoked = append(revoked, k.RevokedAt)
-		reasons = append(reasons, nullString(k.RevokedReason))
+		d := ContentDigest(k)
+		digests = append(digests, d[:])
 		disabledAt = append(disabledAt, k.Disabled.At)
 		disSpec = append(disSpec, k.Disabled.Spec)
 		disPrune = append(disPrune, k.Disabled.Prune)
-		d := ContentDigest(k)
-		digests = append(digests, d[:])
+		content.add(&k.Content)
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE `+t.db.table("keys")+` AS k SET
-	tenant = u.tenant, slug = u.slug, universal = u.universal, name = u.name, description = u.description,
-	permissions = u.permissions::jsonb, metadata = u.metadata::jsonb, expires_at = u.expires_at,
-	owner = u.owner, revoked_at = u.revoked_at, revoked_reason = u.revoked_reason, updated_at = $13,
-	content_digest = u.content_digest,
-	disabled_at = u.disabled_at, disabled_spec = u.disabled_spec, disabled_prune = u.disabled_prune
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $14::bytea[], $15::timestamptz[], $16::boolean[], $17::boolean[])
-	AS u(id, tenant, slug, universal, name, description, permissions, metadata, expires_at, owner, revoked_at, revoked_reason, content_digest,
-		disabled_at, disabled_spec, disabled_prune)
-WHERE k.id = u.id`,
-		ids, tenants, slugs, universals, names, descs, perms, metas, expires, owners, revoked, reasons, b.Now, digests, disabledAt, disSpec, disPrune)
+	args := append([]any{ids, b.Now, tenants, slugs, digests, disabledAt, disSpec, disPrune}, content...)
+	tag, err := t.tx.Exec(ctx, fmt.Sprintf(updateKeysSQL, t.db.table("keys")), args...)
 	if err != nil {
 		return fmt.Errorf("updating keys: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/internal/pgtest"
 	"github.com/keyprov/keyprov/store"
 	"github.com/keyprov/keyprov/token"
@@ -155,4 +156,52 @@ func TestWriteEncodesEveryColumn(t *testing.T) {
 		`2026-11-23 10:11:12.345678+00 | 0f8fad5b-d9cb-469f-a165-70867728950e | acme | full | revoked | {} | platform/keys.hcl | ci@example.com | <null> | t`,
 	}, rows(`e.at, e.run_id, e.tenant, e.slug, e.action, e.changes, e.owner, e.actor, coalesce(e.reason, '<null>'), e.key_id = k.id`,
 		`keyprov.events e JOIN keyprov.keys k ON k.slug = e.slug ORDER BY e.action`))
+}
+
+// TestWriteUpdatesEveryField: an update writes every content field (the
+// columns of keycontent.Fields) and the disabled state, set and unset, and
+// the digest of what it wrote.
+func TestWriteUpdatesEveryField(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openMigrated(t, pgtest.NewDatabase(t))
+	rows := variedRows()
+	writeRows(t, db, rows[:1])
+	at := time.Date(2027, 6, 30, 12, 30, 45, 123456000, time.UTC)
+	for i, want := range append(rows, rows[0]) {
+		want.Tenant, want.Slug = "acme", "k00"
+		if i%2 == 0 {
+			want.Disabled = store.Disabled{At: &at, Spec: true, Prune: i%4 == 0}
+		}
+		var id int64
+		require.NoError(t, db.Update(ctx, func(tx *store.Tx) error {
+			st, err := tx.Load(ctx)
+			require.NoError(t, err)
+			require.Len(t, st.Keys, 1)
+			id = st.Keys[0].ID
+			_, err = tx.Write(ctx, &store.Batch{RunID: "00000000-0000-4000-8000-000000000001", Owner: "o", Now: at,
+				Keys: []store.KeyWrite{{KeyID: id, Tenant: "acme", Slug: "k00", Key: &want}}})
+			return err
+		}))
+		require.NoError(t, db.View(ctx, func(tx *store.Tx) error {
+			st, err := tx.Load(ctx)
+			require.NoError(t, err)
+			got := st.Keys[0]
+			assert.Equal(t, id, got.ID)
+			stored := want.Content // as PostgreSQL keeps it: to the microsecond
+			for _, tm := range []**time.Time{&stored.ExpiresAt, &stored.RevokedAt} {
+				if *tm != nil {
+					us := (*tm).Truncate(time.Microsecond)
+					*tm = &us
+				}
+			}
+			for _, f := range keycontent.Fields {
+				assert.True(t, f.Equal(&stored, &got.Content), "row %d: %s", i, f.Name)
+			}
+			assert.Equal(t, want.Disabled, got.Disabled, "row %d", i)
+			d := store.ContentDigest(&want)
+			assert.Equal(t, d[:], got.ContentDigest, "row %d", i)
+			return nil
+		}))
+	}
 }

@@ -119,6 +119,13 @@ func (f *Field) Value(c *Content) any {
 	}
 }
 
+// Bool, Text, JSON and Time read the field's value in c: each for a
+// field of its Kind only.
+func (f *Field) Bool(c *Content) bool       { return f.bool(c) }
+func (f *Field) Text(c *Content) string     { return f.text(c) }
+func (f *Field) JSON(c *Content) []byte     { return f.json(c) }
+func (f *Field) Time(c *Content) *time.Time { return f.time(c) }
+
 // appendDigest appends the field's encoding in the content digest.
 func (f *Field) appendDigest(b []byte, c *Content) []byte {
 	switch f.Kind {
