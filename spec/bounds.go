@@ -73,7 +73,7 @@ func evalBounded(expr hcl.Expression, ctx *hcl.EvalContext, name string) (cty.Va
 		return cty.DynamicVal, hcl.Diagnostics{d}
 	}
 	v, diags := expr.Value(ctx)
-	if diags.HasErrors() {
+	if diags.HasErrors() || measuredWhereSet(expr, ctx) {
 		return v, diags
 	}
 	if msg := checkValueSize(v, l); msg != "" {

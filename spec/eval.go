@@ -88,6 +88,9 @@ type evaluator struct {
 	secretCalls map[rangeKey]bool
 	// memos holds token sources shared by for_each instances (tokenSources).
 	memos sync.Map
+	// varMaps are the members of the maps read from variable files
+	// (speed.go).
+	varMaps varMaps
 	// rec records what evaluation reads (inputs.go).
 	rec *recorder
 }

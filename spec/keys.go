@@ -195,6 +195,9 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 			out = append(out, [2]cty.Value{el, el})
 		}
 	case ty.IsMapType() || ty.IsObjectType():
+		if pairs, ok := e.quickMembers(v); ok {
+			return pairs, true
+		}
 		// One pass over the elements, rather than a walk for unknowns and
 		// an iteration, each of which sorts the keys.
 		out = make([][2]cty.Value, 0, v.LengthInt())

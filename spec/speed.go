@@ -60,12 +60,70 @@ func quickStringMap(s string) (map[string]cty.Value, bool) {
 }
 
 // quickVarFile reads a JSON variable file of strings and flat collections
-// of strings in one pass (fast.VarFile), or reports false.
-func quickVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+// of strings in one pass (fast.VarFile), or reports false. It keeps the
+// members of the maps it reads, for quickMembers.
+func (e *evaluator) quickVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
 	if !speedOn() {
 		return nil, false
 	}
-	return fast.VarFile(s, types)
+	return fast.VarFile(s, types, &e.varMaps)
+}
+
+// varMaps are the members of the maps that quickVarFile read.
+type varMaps = fast.Maps
+
+// quickMembers returns the members of v in the order cty's ElementIterator
+// gives them, when v is a map that quickVarFile read; or false. The caller
+// must not change them.
+func (e *evaluator) quickMembers(v cty.Value) ([][2]cty.Value, bool) {
+	if !speedOn() {
+		return nil, false
+	}
+	if m := e.varMaps.Of(v); m != nil {
+		return m.Pairs, true
+	}
+	return nil, false
+}
+
+// quickWithinLimits reports true when v is a map that quickVarFile read
+// and its size, measured as it was read, is within l; false when the
+// caller must measure v (checkValueSize).
+func (e *evaluator) quickWithinLimits(v cty.Value, l Limits) bool {
+	if !speedOn() {
+		return false
+	}
+	m := e.varMaps.Of(v)
+	return m != nil && int64(len(m.Pairs)) <= int64(l.MaxElements) && m.Bytes <= l.MaxValueBytes
+}
+
+// measuredWhereSet reports whether the value of expr, evaluated in ctx,
+// was measured already with the limits of ctx's evaluation: expr is a
+// plain traversal of one variable or one local (var.tenants,
+// local.x["a"]), whose value is that variable's or local's or a part of
+// it, and every variable and local is measured when it is set. The value
+// of for_each = var.tenants is then not walked again. Not var or local
+// alone: the object of all variables can be larger than each.
+func measuredWhereSet(expr hcl.Expression, ctx *hcl.EvalContext) bool {
+	if !speedOn() {
+		return false
+	}
+	t, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(t.Traversal) < 2 {
+		return false
+	}
+	if root := t.Traversal.RootName(); root != "var" && root != "local" {
+		return false
+	}
+	if _, ok := t.Traversal[1].(hcl.TraverseAttr); !ok {
+		return false
+	}
+	// Only in an evaluation, where var and local are what it set them to
+	// (a test's own context holds values nothing measured).
+	for ctx != nil && ctx.Parent() != nil {
+		ctx = ctx.Parent()
+	}
+	_, tracked := limitsByCtx.Load(ctx)
+	return tracked
 }
 
 // quickConvert converts a collection of like primitive values directly

@@ -161,7 +161,7 @@ func TestSpeedLayerChangesNothing(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				dir := writeFiles(t, c.files)
 				t.Chdir(dir)
-				both(t, Options{Paths: []string{"keys.hcl"}, VarFiles: c.varFiles, LookupEnv: c.env.lookup, Limits: c.limits})
+				both(t, Options{Paths: []string{"keys.hcl"}, VarFiles: c.varFiles, Vars: c.vars, LookupEnv: c.env.lookup, Limits: c.limits})
 			})
 		}
 	})
@@ -309,11 +309,39 @@ func largeCases() map[string]speedCase {
 	}
 	names.WriteString("}}")
 	env := fakeEnv{"A": tokA}
-	return map[string]speedCase{
+	// The same tenants written in reverse order, and a second map of
+	// them: fast.VarFile keeps each map's members in key order.
+	var reversed strings.Builder
+	reversed.WriteString(`{"tenants": {`)
+	for i := n - 1; i >= 0; i-- {
+		if i < n-1 {
+			reversed.WriteString(", ")
+		}
+		fmt.Fprintf(&reversed, "%q: %q", fmt.Sprintf("t%04d", i), fmt.Sprintf("Tenant t%04d", i))
+	}
+	reversed.WriteString("}, \"others\": " + strings.TrimSuffix(strings.TrimPrefix(tenants.String(), `{"tenants": `), "}") + "}")
+	twoMaps := "variable \"others\" {\n  type = map(string)\n}\nlocals {\n  all = var.others\n}\n" + forEach +
+		"tenant_key \"other\" {\n  for_each = local.all\n  tenant   = each.key\n  name     = each.value\n  token    = env(\"A\")\n}\n"
+	// The object of all the variables is larger than each of them.
+	wholeVar := strings.Replace(twoMaps, "for_each = local.all", "for_each = var", 1)
+	// Two keys that differ only in their Unicode normalization: HCL
+	// reports them as one attribute given twice (cty.MapVal would panic).
+	nfc := `{"tenants": {"caf` + "\u00e9" + `": "a", "cafe` + "\u0301" + `": "b"}}`
+	cases := map[string]speedCase{
+		"a var-file out of order, and a local of another map": {files: map[string]string{"keys.hcl": twoMaps, "tenants.json": reversed.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
+		"a var-file map past the byte limit":                  {files: map[string]string{"keys.hcl": twoMaps, "tenants.json": reversed.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env, limits: Limits{MaxValueBytes: 30_000}},
+		"for_each over all the variables":                     {files: map[string]string{"keys.hcl": wholeVar, "tenants.json": reversed.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env, limits: Limits{MaxElements: 2000}},
+		"a var-file map replaced by -var":                     {files: map[string]string{"keys.hcl": twoMaps, "tenants.json": reversed.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, vars: []Var{{Name: "tenants", Value: `{ t0001 = "One" }`}}, env: env},
+		"a var-file map with keys that normalize alike":       {files: map[string]string{"keys.hcl": forEach, "tenants.json": nfc, "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
+	}
+	for name, c := range map[string]speedCase{
 		"for_each over a var-file":    {files: map[string]string{"keys.hcl": forEach, "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
 		"errors in shared attributes": {files: map[string]string{"keys.hcl": strings.Replace(forEach, "metadata    = { team = \"web\" }", "metadata    = { team = 1 + \"x\" }\n  expires = \"never\"", 1), "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
 		"a var-file past the limits":  {files: map[string]string{"keys.hcl": forEach, "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env, limits: Limits{MaxElements: 1000}},
 		"toset and jsondecode":        {files: map[string]string{"keys.hcl": "locals {\n  names = jsondecode(" + fmt.Sprintf("%q", names.String()) + ").tenants\n}\ntenant_key \"w\" {\n  for_each = toset(keys(local.names))\n  tenant   = each.key\n  name     = jsondecode(" + fmt.Sprintf("%q", names.String()) + ").tenants[each.key]\n  token    = jsondecode(file(\"secrets.json\"))[each.key]\n}\n", "secrets.json": secrets.String()}, env: env},
 		"a flat spec in parts":        {files: map[string]string{"keys.hcl": "variable \"region\" {\n  default = \"eu\"\n}\n" + flat.String()}, env: env},
+	} {
+		cases[name] = c
 	}
+	return cases
 }

@@ -168,10 +168,10 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 	d.val, d.set = cv, true
 }
 
-// withinLimits reports whether every value of vals is within l.
-func withinLimits(vals map[string]cty.Value, l Limits) bool {
+// withinLimits reports whether every value of vals is within the limits.
+func (e *evaluator) withinLimits(vals map[string]cty.Value) bool {
 	for _, v := range vals {
-		if checkValueSize(v, l) != "" {
+		if !e.quickWithinLimits(v, e.limits) && checkValueSize(v, e.limits) != "" {
 			return false
 		}
 	}
@@ -232,7 +232,7 @@ func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDec
 		for n, d := range decls {
 			types[n] = d.ty
 		}
-		if vals, ok := quickVarFile(string(b), types); ok && withinLimits(vals, e.limits) {
+		if vals, ok := e.quickVarFile(string(b), types); ok && e.withinLimits(vals) {
 			for n, v := range vals {
 				decls[n].val, decls[n].set = v, true
 			}

@@ -1,6 +1,7 @@
 package fast
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
@@ -29,41 +30,63 @@ func StringArray(s string) ([]cty.Value, bool) {
 // jsonStringMapAt reads an object of strings starting at s[i] and returns
 // the index after it.
 func jsonStringMapAt(s string, i int) (map[string]cty.Value, int, bool) {
+	m, _, end, ok := jsonStringMembersAt(s, i, false)
+	return m, end, ok
+}
+
+// jsonStringMembersAt is jsonStringMapAt that also returns the members in
+// the order they are written, when pairs is set: then the map is for
+// cty.MapVal, which normalizes keys (NFC) and panics when two of them
+// become one, and it reports false for a key that is not normalized (the
+// general way reports the duplicate, or normalizes).
+func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][2]cty.Value, int, bool) {
 	if i >= len(s) || s[i] != '{' {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
-	m := make(map[string]cty.Value, len(s)/48)
+	// Sized once for every member: a member of an object of strings has
+	// four quotes (the rest of s may hold more than the object: this is a
+	// size hint, not a count).
+	size := strings.Count(s[i:], `"`) / 4
+	m := make(map[string]cty.Value, size)
+	var out [][2]cty.Value
+	if pairs {
+		out = make([][2]cty.Value, 0, size)
+	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return m, i + 1, true
+		return m, out, i + 1, true
 	}
 	for {
 		k, j, ok := jsonPlainString(s, i)
 		if !ok {
-			return nil, 0, false
+			return nil, nil, 0, false
 		}
 		i = skipJSONSpace(s, j)
 		if i >= len(s) || s[i] != ':' {
-			return nil, 0, false
+			return nil, nil, 0, false
 		}
 		v, j, ok := jsonPlainString(s, skipJSONSpace(s, i+1))
-		if !ok {
-			return nil, 0, false
+		if !ok || (pairs && cty.NormalizeString(k) != k) {
+			return nil, nil, 0, false
 		}
 		// One map operation instead of a lookup and an insert: a duplicate
 		// key leaves the length unchanged (and the whole map is dropped).
 		n := len(m)
-		if m[k] = cty.StringVal(v); len(m) == n {
-			return nil, 0, false
+		el := cty.StringVal(v)
+		if m[k] = el; len(m) == n {
+			return nil, nil, 0, false
+		}
+		if pairs {
+			out = append(out, [2]cty.Value{cty.StringVal(k), el})
 		}
 		i = skipJSONSpace(s, j)
 		switch {
 		case i < len(s) && s[i] == ',':
 			i = skipJSONSpace(s, i+1)
 		case i < len(s) && s[i] == '}':
-			return m, i + 1, true
+			return m, out, i + 1, true
 		default:
-			return nil, 0, false
+			return nil, nil, 0, false
 		}
 	}
 }
@@ -100,16 +123,31 @@ func jsonStringArrayAt(s string, i int) ([]cty.Value, int, bool) {
 // VarFile reads a variable file whose values are strings, arrays of
 // strings or objects of strings, each converted to the declared type of
 // its variable (types holds them): a string for string, an array for a
-// list or set of strings, an object for a map of strings.
-func VarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+// list or set of strings, an object for a map of strings. It records the
+// members of the maps it makes in maps.
+func VarFile(s string, types map[string]cty.Type, maps *Maps) (map[string]cty.Value, bool) {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return nil, false
 	}
 	out := map[string]cty.Value{}
+	type members struct {
+		v     cty.Value
+		pairs [][2]cty.Value
+	}
+	var read []members
+	done := func() (map[string]cty.Value, bool) {
+		if skipJSONSpace(s, i+1) != len(s) {
+			return nil, false
+		}
+		for _, r := range read {
+			maps.add(r.v, r.pairs)
+		}
+		return out, true
+	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return out, skipJSONSpace(s, i+1) == len(s)
+		return done()
 	}
 	for {
 		name, j, ok := jsonPlainString(s, i)
@@ -146,12 +184,16 @@ func VarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
 				v = cty.SetVal(elems)
 			}
 		case ty.IsMapType() && ty.ElementType() == cty.String:
-			var m map[string]cty.Value
-			m, i, ok = jsonStringMapAt(s, i)
+			var (
+				m     map[string]cty.Value
+				pairs [][2]cty.Value
+			)
+			m, pairs, i, ok = jsonStringMembersAt(s, i, true)
 			if ok && len(m) == 0 {
 				v = cty.MapValEmpty(cty.String)
 			} else if ok {
 				v = cty.MapVal(m)
+				read = append(read, members{v, pairs})
 			}
 		default:
 			return nil, false
@@ -165,7 +207,7 @@ func VarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
 		case i < len(s) && s[i] == ',':
 			i = skipJSONSpace(s, i+1)
 		case i < len(s) && s[i] == '}':
-			return out, skipJSONSpace(s, i+1) == len(s)
+			return done()
 		default:
 			return nil, false
 		}

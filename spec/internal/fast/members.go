@@ -1,0 +1,102 @@
+package fast
+
+import (
+	"cmp"
+	"math"
+	"reflect"
+	"slices"
+	"unsafe"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// A map of 1,000,000 tenants read from a variable file is walked three
+// times by the general way: measured when the variable is set, measured
+// again as the value of for_each = var.tenants, and iterated to make the
+// instances. Each walk goes through cty's ElementIterator, which sorts the
+// keys and then looks every member up in the Go map: a sort of 1,000,000
+// strings and as many random memory reads, each time. VarFile reads the
+// members in the order they are written (a file written by a program is
+// sorted already), so it keeps them, in ElementIterator's order, with the
+// map's size: Maps finds them again from the map value.
+
+// Members are the members of a map of strings that VarFile read.
+type Members struct {
+	// Pairs are the members as ElementIterator gives them: key and
+	// element, in the order of the keys.
+	Pairs [][2]cty.Value
+	// Bytes is the length of every key and every element.
+	Bytes int64
+}
+
+// Maps finds the Members of the maps VarFile read, by the map itself. The
+// zero value is ready to use; it is not safe for concurrent use.
+type Maps struct {
+	byMap map[unsafe.Pointer]*mapEntry
+}
+
+type mapEntry struct {
+	v cty.Value // holds the map, so that no other map takes its address
+	m Members
+}
+
+// add records the members of v, a map made by cty.MapVal, in the order
+// they were written, keys as cty.StringVal makes them.
+func (ms *Maps) add(v cty.Value, pairs [][2]cty.Value) {
+	p := mapIdentity(v)
+	if ms == nil || p == nil || len(pairs) != v.LengthInt() {
+		return
+	}
+	key := func(a, b [2]cty.Value) int { return cmp.Compare(a[0].AsString(), b[0].AsString()) }
+	if !slices.IsSortedFunc(pairs, key) {
+		slices.SortFunc(pairs, key)
+	}
+	e := &mapEntry{v: v, m: Members{Pairs: pairs}}
+	for _, p := range pairs {
+		e.m.Bytes = satAdd(e.m.Bytes, int64(len(p[0].AsString())+len(p[1].AsString())))
+	}
+	if ms.byMap == nil {
+		ms.byMap = map[unsafe.Pointer]*mapEntry{}
+	}
+	ms.byMap[p] = e
+}
+
+// Of returns the members of v when VarFile read v (v itself, not a copy
+// or a conversion), or nil.
+func (ms *Maps) Of(v cty.Value) *Members {
+	if ms == nil || len(ms.byMap) == 0 {
+		return nil
+	}
+	p := mapIdentity(v)
+	if p == nil {
+		return nil
+	}
+	if e := ms.byMap[p]; e != nil {
+		return &e.m
+	}
+	return nil
+}
+
+// mapIdentity returns the address of the Go map that holds the members of
+// v, a known, unmarked map value; nil for any other value, or when cty
+// keeps its maps some other way than this version does.
+func mapIdentity(v cty.Value) unsafe.Pointer {
+	if v.IsMarked() || !v.Type().IsMapType() || !v.IsKnown() || v.IsNull() {
+		return nil
+	}
+	f := reflect.ValueOf(v).FieldByName("v")
+	if f.Kind() == reflect.Interface {
+		f = f.Elem()
+	}
+	if f.Kind() != reflect.Map {
+		return nil
+	}
+	return f.UnsafePointer()
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
