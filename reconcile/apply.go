@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/store"
 )
 
@@ -168,84 +170,99 @@ func tokenDetails(t *TokenChange) map[string]any {
 // createdChanges is the changes document of a created key: every value,
 // as "new". It is written directly rather than through maps and
 // json.Marshal, which cost more than the rest of an initial apply of
-// 100,000 keys on the client. Keys are in sorted order, like json.Marshal.
+// 100,000 keys on the client. Members are in sorted order, like
+// json.Marshal's (see createdMembers).
 func createdChanges(c *Change) []byte {
 	b := make([]byte, 0, 256)
-	field := func(name string) {
-		if len(b) > 1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"`+name+`":{"new":`...)
-	}
 	b = append(b, '{')
-	if r := c.Row; r != nil {
-		if r.Description != "" {
-			field("description")
-			b = appendJSONString(b, r.Description)
-			b = append(b, '}')
+	r, t := c.Row, c.Token
+	for i := range createdMembers {
+		m := &createdMembers[i]
+		switch m.kind {
+		case memberField:
+			if r == nil || !m.field.Created(&r.Content) {
+				continue
+			}
+		case memberDisabled:
+			if r == nil || !r.Disabled.Spec {
+				continue
+			}
+		case memberPreviousToken:
+			if t == nil || t.Previous == "" {
+				continue
+			}
+		case memberToken:
+			if t == nil || t.After == "" {
+				continue
+			}
 		}
-		if r.Disabled.Spec {
-			field("disabled")
-			b = append(b, "true}"...)
-		}
-		if r.ExpiresAt != nil {
-			field("expires")
-			b = appendJSONString(b, r.ExpiresAt.UTC().Format(time.RFC3339Nano))
-			b = append(b, '}')
-		}
-		field("metadata")
-		b = append(append(b, r.Metadata...), '}')
-		field("name")
-		b = appendJSONString(b, r.Name)
-		b = append(b, '}')
-		field("permissions")
-		b = append(append(b, r.Permissions...), '}')
-	}
-	if t := c.Token; t != nil && t.Previous != "" {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = append(b, `"previous_token":{`...)
-		if t.PreviousNew {
-			b = append(b, `"allow_new_previous":true,`...)
+		b = append(b, m.open...)
+		switch m.kind {
+		case memberField:
+			b = m.field.AppendJSON(b, &r.Content)
+		case memberDisabled:
+			b = append(b, "true"...)
+		case memberPreviousToken:
+			if t.PreviousNew {
+				b = append(b, `"allow_new_previous":true,`...)
+			}
+			b = append(b, `"hint":`...)
+			b = keycontent.AppendJSONString(b, t.Previous)
+			if t.PreviousUntil != nil {
+				b = append(b, `,"until":"`...)
+				b = append(t.PreviousUntil.UTC().AppendFormat(b, time.RFC3339), '"')
+			}
+		case memberToken:
+			b = keycontent.AppendJSONString(b, t.After)
 		}
-		b = append(b, `"hint":`...)
-		b = appendJSONString(b, t.Previous)
-		if t.PreviousUntil != nil {
-			b = append(b, `,"until":`...)
-			b = appendJSONString(b, t.PreviousUntil.UTC().Format(time.RFC3339))
-		}
-		b = append(b, '}')
-	}
-	if t := c.Token; t != nil && t.After != "" {
-		field("token")
-		b = appendJSONString(b, t.After)
-		b = append(b, '}')
-	}
-	if r := c.Row; r != nil {
-		field("universal")
-		b = strconv.AppendBool(b, r.Universal)
 		b = append(b, '}')
 	}
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string. s is valid UTF-8 (the spec
-// checks every string).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = fmt.Appendf(b, `\u%04x`, c)
-		default:
-			b = append(b, c)
+// memberKind is what a member of a created event holds.
+type memberKind uint8
+
+const (
+	memberField         memberKind = iota // a content field the event records (keycontent.Field.Created)
+	memberDisabled                        // the spec's disabled = true
+	memberPreviousToken                   // the previous token's hint, until when, and whether it was let in
+	memberToken                           // the active token's hint
+)
+
+// createdMember is one member a created event may have; open is its name
+// and the opening of its value (`"name":{"new":`).
+type createdMember struct {
+	name  string
+	open  string
+	kind  memberKind
+	field *keycontent.Field
+}
+
+// createdMembers are the members of a created event: every field of
+// keycontent.Fields, the disabled state and the tokens, sorted by name.
+var createdMembers = func() []createdMember {
+	ms := []createdMember{
+		{name: FieldDisabled, kind: memberDisabled},
+		{name: "previous_token", kind: memberPreviousToken},
+		{name: "token", kind: memberToken},
+	}
+	for i := range keycontent.Fields {
+		ms = append(ms, createdMember{name: keycontent.Fields[i].Name, kind: memberField, field: &keycontent.Fields[i]})
+	}
+	slices.SortFunc(ms, func(a, b createdMember) int { return strings.Compare(a.name, b.name) })
+	for i := range ms {
+		if ms[i].kind == memberPreviousToken {
+			ms[i].open = `"` + ms[i].name + `":{`
+		} else {
+			ms[i].open = `"` + ms[i].name + `":{"new":`
 		}
 	}
-	return append(b, '"')
-}
+	return ms
+}()
 
 // createdEvent is the audit row of a created key. Its document is made as
 // the row is written (see store.Event.ChangesFunc).

@@ -1,6 +1,7 @@
 package keycontent_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -84,5 +85,38 @@ func TestFieldsCoverContent(t *testing.T) {
 		assert.False(t, seen[differ[0]], "%s reads one field only", differ[0])
 		seen[differ[0]] = true
 		assert.NotEqual(t, keycontent.Digest(&base), keycontent.Digest(&c), "Content.%s is digested", typ.Field(i).Name)
+	}
+}
+
+// TestFieldsAreComplete: every field says whether a new key lists it and
+// whether its created event records it, so that a field added to Fields
+// cannot be left out of either by omission.
+func TestFieldsAreComplete(t *testing.T) {
+	for i := range keycontent.Fields {
+		f := &keycontent.Fields[i]
+		assert.NotNil(t, f.Listed, "%s: Listed", f.Name)
+		assert.NotNil(t, f.Created, "%s: Created", f.Name)
+		assert.NotEmpty(t, f.Column, "%s: Column", f.Name)
+	}
+}
+
+// TestAppendJSON: a field's JSON is the value json.Marshal gives for
+// Value's, for every field, set and unset.
+func TestAppendJSON(t *testing.T) {
+	at := time.Date(2027, 1, 1, 12, 0, 0, 500, time.FixedZone("x", 3600))
+	contents := []keycontent.Content{
+		{Permissions: []byte(`[]`), Metadata: []byte(`{}`)},
+		{Universal: true, Name: "W\"e\\b\n\x01 <&> ü", Description: "d", Permissions: []byte(`[{"name": "a"}]`),
+			Metadata: []byte(`{"a": "b"}`), ExpiresAt: &at, Owner: "o", RevokedAt: &at, RevokedReason: "r"},
+	}
+	for _, c := range contents {
+		for i := range keycontent.Fields {
+			f := &keycontent.Fields[i]
+			want, err := json.Marshal(f.Value(&c))
+			require.NoError(t, err)
+			got := f.AppendJSON([]byte("prefix"), &c)
+			require.True(t, bytes.HasPrefix(got, []byte("prefix")), f.Name)
+			assert.JSONEq(t, string(want), string(got[len("prefix"):]), f.Name)
+		}
 	}
 }
