@@ -168,37 +168,25 @@ func sortedKeys(keys []*store.Key, renamed map[*store.Key]spec.Address) []entry 
 // together, like a merge join: fn sees each address once, with the spec's
 // key, the stored key, or both. No map of 100,000 entries is built.
 func mergeKeys(want []*spec.Key, have []entry, fn func(*spec.Key, *store.Key)) {
-	mergeIndexed(want, have, func(i int, cur *store.Key) {
-		if i < 0 {
-			fn(nil, cur)
-		} else {
-			fn(want[i], cur)
-		}
-	})
-}
-
-// mergeIndexed is mergeKeys with the index of the spec's key in want, -1
-// for none.
-func mergeIndexed(want []*spec.Key, have []entry, fn func(int, *store.Key)) {
 	i, j := 0, 0
 	for i < len(want) || j < len(have) {
 		switch {
 		case j == len(have):
-			fn(i, nil)
+			fn(want[i], nil)
 			i++
 		case i == len(want):
-			fn(-1, have[j].key)
+			fn(nil, have[j].key)
 			j++
 		default:
 			switch c := want[i].Address.Compare(have[j].addr); {
 			case c < 0:
-				fn(i, nil)
+				fn(want[i], nil)
 				i++
 			case c > 0:
-				fn(-1, have[j].key)
+				fn(nil, have[j].key)
 				j++
 			default:
-				fn(i, have[j].key)
+				fn(want[i], have[j].key)
 				i, j = i+1, j+1
 			}
 		}
