@@ -191,8 +191,8 @@ func (fs *funcs) jsonDecodeFunc() function.Function {
 const mapMinAttrs = 32
 
 func decodeJSON(s string) (cty.Value, error) {
-	// The common large input, a JSON object of strings (tenant → token),
-	// is read directly; it cannot nest.
+	// The common large input, a JSON object of strings (tenant → name),
+	// is read by the speed layer in one pass; it cannot nest.
 	if m, ok := quickStringMap(s); ok && len(m) >= mapMinAttrs {
 		return cty.MapVal(m), nil
 	}
@@ -213,8 +213,8 @@ func decodeJSON(s string) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	// A large object of like values (a secrets file mapping tenants to
-	// tokens) becomes a map: indexing is the same, but a map's type is
+	// A large object of like values (tenants mapped to their names)
+	// becomes a map: indexing is the same, but a map's type is
 	// compared in constant time, where an object type with N attributes costs
 	// N on every function call that returns or checks it — quadratic over
 	// N for_each instances.

@@ -264,227 +264,30 @@ func evalInstances(e *evaluator, settings Settings, insts []instance) ([]*Key, [
 // no error at all. It only reads shared state, so instances may be
 // evaluated concurrently.
 func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid bool, _ hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	b := in.block
-	attrs := in.state.attrs
-	sc := &scope{in: &in}
-	k = &Key{Universal: b.Type == "universal_key", Block: in.ref}
-	ok := true
-
-	// str evaluates a reviewed string attribute; it reports false when the
-	// value is missing, unusable, or breaks check.
-	str := func(name string, check func(string) string) (string, bool) {
-		attr := attrs[name]
-		if attr == nil {
-			return "", false
-		}
-		type strResult struct {
-			s  string
-			ok bool
-		}
-		eval := func() (strResult, hcl.Diagnostics) {
-			v, ds := sc.value(attr, cty.String)
-			if !known(v) {
-				switch {
-				case ds.HasErrors():
-				case v.IsNull():
-					ds = append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
-				case !v.IsWhollyKnown() && !e.priorErrors:
-					ds = append(ds, unknownValue(attr))
-				}
-				return strResult{}, ds
-			}
-			s := v.AsString()
-			if msg := check(s); msg != "" {
-				return strResult{}, append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
-			}
-			return strResult{s, true}, ds
-		}
-		var (
-			res strResult
-			ds  hcl.Diagnostics
-		)
-		if in.state.isShared(name, attr) {
-			r, d, _ := e.shared(in, name, attr, func() (any, hcl.Diagnostics) { return eval() })
-			res, ds = r.(strResult), d
-		} else {
-			// Per instance (tenant = each.key): directly, without boxing the
-			// result for the memo.
-			res, ds = eval()
-		}
-		diags = append(diags, ds...)
-		return res.s, res.ok
-	}
-	ident := func(s string) string {
-		if !ValidIdent(s) {
-			return fmt.Sprintf("%s is not valid: use %s", quoteShort(s), identRule)
-		}
-		return ""
-	}
+	ke := &keyEval{e: e, settings: settings, in: in, attrs: in.state.attrs, ok: true}
+	ke.sc = &scope{in: &ke.in}
+	ke.k = &Key{Universal: in.block.Type == "universal_key", Block: in.ref}
 
 	// Identity first, so that every later diagnostic names the key's address.
-	k.Address.Slug = b.Labels[0]
-	if attr := attrs["slug"]; attr != nil {
-		if !in.ref.HasForEach {
-			diags = append(diags, errorf(attr.NameRange.Ptr(), "Unexpected slug", "slug is only used with for_each, to derive a slug per instance; without for_each the block label %q is the slug.", b.Labels[0]))
-			ok = false
-		} else if s, good := str("slug", ident); good {
-			k.Address.Slug = s
-		} else {
-			ok = false
-		}
-	} else if !ValidIdent(k.Address.Slug) {
-		diags = append(diags, errorf(b.LabelRanges[0].Ptr(), "Invalid slug", "The slug %s is not valid: use %s.", quoteShort(k.Address.Slug), identRule))
-		ok = false
-	}
-	if k.Universal {
-		k.Address.Tenant = settings.RootTenant
-		if attr := attrs["tenant"]; attr != nil {
-			diags = append(diags, errorf(attr.NameRange.Ptr(), "Unexpected tenant", "A universal key lives in the root tenant (%q) and reaches every tenant; it has no tenant argument. Use tenant_key for a key scoped to one tenant.", settings.RootTenant))
-			ok = false
-		}
-	} else if attrs["tenant"] == nil {
-		diags = append(diags, errorf(b.DefRange.Ptr(), "Missing tenant", "A tenant_key needs a tenant argument naming the tenant it is scoped to."))
-		ok = false
-	} else if t, good := str("tenant", ident); good {
-		k.Address.Tenant = t
-	} else {
-		ok = false
-	}
-	identified := ok
+	ke.slug()
+	ke.tenant()
+	identified := ke.ok
+	ke.name()
+	ke.description()
+	ke.expires()
+	ke.k.Revoked = ke.flag("revoked")
+	ke.k.Disabled = ke.flag("disabled")
+	ke.permissions()
+	ke.metadata()
+	ke.token()
+	ke.previousToken()
 
-	if s, good := str("name", func(s string) string {
-		if s == "" {
-			return "must not be empty"
-		}
-		return checkText(s, false, maxNameLen)
-	}); good {
-		k.Name = s
-	} else if attrs["name"] != nil {
-		ok = false
-	}
-	if s, good := str("description", func(s string) string { return checkText(s, true, maxDescriptionLen) }); good {
-		k.Description = s
-	} else if attrs["description"] != nil {
-		ok = false
-	}
-	if attr := attrs["expires"]; attr != nil {
-		if s, good := str("expires", checkTime); good {
-			t := parseTime(s)
-			k.Expires = &t
-		} else {
-			ok = false
-		}
-	}
-	if attr := attrs["revoked"]; attr != nil {
-		v, ds := e.evalShared(in, attr, sc, cty.Bool)
-		diags = append(diags, ds...)
-		if v == cty.NilVal {
-			ok = false
-		} else if known(v) {
-			k.Revoked = v.True()
-		} else {
-			if !ds.HasErrors() {
-				if v.IsNull() {
-					diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "revoked must not be null."))
-				} else if !e.priorErrors {
-					diags = append(diags, unknownValue(attr))
-				}
-			}
-			ok = false
-		}
-	}
-	if attr := attrs["disabled"]; attr != nil {
-		v, ds := e.evalShared(in, attr, sc, cty.Bool)
-		diags = append(diags, ds...)
-		switch {
-		case v == cty.NilVal:
-			ok = false
-		case known(v):
-			k.Disabled = v.True()
-		default:
-			if !ds.HasErrors() {
-				if v.IsNull() {
-					diags = append(diags, errorf(attr.Expr.Range().Ptr(), "Invalid value", "disabled must not be null."))
-				} else if !e.priorErrors {
-					diags = append(diags, unknownValue(attr))
-				}
-			}
-			ok = false
-		}
-	}
-	type permsResult struct {
-		p []Permission
-		j []byte
-	}
-	if r, ds, failed := e.shared(in, "permissions", attrs["permissions"], func() (any, hcl.Diagnostics) {
-		p, j, ds := e.permissions(attrs["permissions"], sc.Ctx(), settings)
-		return permsResult{p, j}, ds
-	}); failed {
-		diags = append(diags, ds...)
-		ok = false
-	} else {
-		diags = append(diags, ds...)
-		k.Permissions, k.PermissionsJSON = r.(permsResult).p, r.(permsResult).j
-	}
-	type metaResult struct {
-		m map[string]string
-		j []byte
-	}
-	if r, ds, failed := e.shared(in, "metadata", attrs["metadata"], func() (any, hcl.Diagnostics) {
-		m, j, ds := metadata(attrs["metadata"], sc.Ctx())
-		return metaResult{m, j}, ds
-	}); failed {
-		diags = append(diags, ds...)
-		ok = false
-	} else {
-		diags = append(diags, ds...)
-		k.Metadata, k.MetadataJSON = r.(metaResult).m, r.(metaResult).j
-	}
-
-	// Tokens.
-	if attr := attrs["token"]; attr != nil {
-		t, ds, good := e.tokenAttr(attr, in.content.Attributes["token"].Expr, sc, settings)
-		diags = append(diags, ds...)
-		k.Token = t
-		ok = ok && good
-	} else if !k.Revoked {
-		diags = append(diags, errorf(b.DefRange.Ptr(), "Missing token", "A key needs a token argument read with env() or file(), e.g. token = env(\"FRONTEND_KEY\"). Only a revoked key may omit it."))
-		ok = false
-	}
-	prev, until := attrs["previous_token"], attrs["previous_until"]
-	switch {
-	case prev != nil && until == nil:
-		diags = append(diags, errorf(prev.NameRange.Ptr(), "Missing previous_until", "previous_token keeps an old token valid during a rolling rotation and needs previous_until, the time after which the old token stops working."))
-		ok = false
-	case prev == nil && until != nil:
-		diags = append(diags, errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
-		ok = false
-	case prev != nil:
-		t, ds, tokGood := e.tokenAttr(prev, in.content.Attributes["previous_token"].Expr, sc, settings)
-		diags = append(diags, ds...)
-		s, good := str("previous_until", checkTime)
-		if !tokGood || !good {
-			ok = false
-			break
-		}
-		if attrs["token"] == nil {
-			diags = append(diags, errorf(prev.NameRange.Ptr(), "Missing token", "previous_token needs a current token."))
-			ok = false
-			break
-		}
-		if t.Known && k.Token.Known && t.Secret.Equal(k.Token.Secret) {
-			diags = append(diags, errorf(prev.Expr.Range().Ptr(), "Invalid previous_token", "previous_token has the same value as token; set it to the token being replaced."))
-			ok = false
-			break
-		}
-		k.Previous = &PreviousToken{Token: t, Until: parseTime(s)}
-	}
+	diags := ke.diags
 	if len(diags) > 0 {
 		// Diagnostics name the key's address, or its block when the
 		// address could not be evaluated.
 		if identified {
-			diags = withAddress(diags, k.Address.String())
+			diags = withAddress(diags, ke.k.Address.String())
 		} else {
 			diags = withAddress(diags, in.ref.String())
 		}
@@ -492,7 +295,260 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 	if !identified {
 		return nil, false, diags
 	}
-	return k, ok && !diags.HasErrors(), diags
+	return ke.k, ke.ok && !diags.HasErrors(), diags
+}
+
+// keyEval is the evaluation of one key instance: one method per attribute,
+// called in the order of evalInstance, each adding its diagnostics and
+// clearing ok when the key cannot be used.
+type keyEval struct {
+	e        *evaluator
+	settings Settings
+	in       instance
+	sc       *scope
+	attrs    hcl.Attributes
+	k        *Key
+	diags    hcl.Diagnostics
+	ok       bool
+}
+
+func (ke *keyEval) add(ds ...*hcl.Diagnostic) { ke.diags = append(ke.diags, ds...) }
+
+// fail adds a diagnostic and makes the key invalid.
+func (ke *keyEval) fail(d *hcl.Diagnostic) {
+	ke.add(d)
+	ke.ok = false
+}
+
+// str evaluates a reviewed string attribute; it reports false when the
+// attribute is absent, or its value unusable or breaking check (the
+// diagnostics say why).
+func (ke *keyEval) str(name string, check func(string) string) (string, bool) {
+	attr := ke.attrs[name]
+	if attr == nil {
+		return "", false
+	}
+	type strResult struct {
+		s  string
+		ok bool
+	}
+	eval := func() (strResult, hcl.Diagnostics) {
+		v, ds := ke.sc.value(attr, cty.String)
+		if !known(v) {
+			switch {
+			case ds.HasErrors():
+			case v.IsNull():
+				ds = append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+			case !v.IsWhollyKnown() && !ke.e.priorErrors:
+				ds = append(ds, unknownValue(attr))
+			}
+			return strResult{}, ds
+		}
+		s := v.AsString()
+		if msg := check(s); msg != "" {
+			return strResult{}, append(ds, errorf(attr.Expr.Range().Ptr(), "Invalid "+name, "%s %s.", upperFirst(name), msg))
+		}
+		return strResult{s, true}, ds
+	}
+	var (
+		res strResult
+		ds  hcl.Diagnostics
+	)
+	if ke.in.state.isShared(name, attr) {
+		r, d, _ := ke.e.shared(ke.in, name, attr, func() (any, hcl.Diagnostics) { return eval() })
+		res, ds = r.(strResult), d
+	} else {
+		// Per instance (tenant = each.key): directly, without boxing the
+		// result for the memo.
+		res, ds = eval()
+	}
+	ke.add(ds...)
+	return res.s, res.ok
+}
+
+// checkIdent is the check of str for slugs and tenants.
+func checkIdent(s string) string {
+	if !ValidIdent(s) {
+		return fmt.Sprintf("%s is not valid: use %s", quoteShort(s), identRule)
+	}
+	return ""
+}
+
+// slug is the block label, or the slug attribute of a for_each instance.
+func (ke *keyEval) slug() {
+	b := ke.in.block
+	ke.k.Address.Slug = b.Labels[0]
+	attr := ke.attrs["slug"]
+	switch {
+	case attr != nil && !ke.in.ref.HasForEach:
+		ke.fail(errorf(attr.NameRange.Ptr(), "Unexpected slug", "slug is only used with for_each, to derive a slug per instance; without for_each the block label %q is the slug.", b.Labels[0]))
+	case attr != nil:
+		if s, good := ke.str("slug", checkIdent); good {
+			ke.k.Address.Slug = s
+		} else {
+			ke.ok = false
+		}
+	case !ValidIdent(ke.k.Address.Slug):
+		ke.fail(errorf(b.LabelRanges[0].Ptr(), "Invalid slug", "The slug %s is not valid: use %s.", quoteShort(ke.k.Address.Slug), identRule))
+	}
+}
+
+// tenant is the root tenant for a universal key, the tenant attribute for
+// a tenant key.
+func (ke *keyEval) tenant() {
+	attr := ke.attrs["tenant"]
+	switch {
+	case ke.k.Universal:
+		ke.k.Address.Tenant = ke.settings.RootTenant
+		if attr != nil {
+			ke.fail(errorf(attr.NameRange.Ptr(), "Unexpected tenant", "A universal key lives in the root tenant (%q) and reaches every tenant; it has no tenant argument. Use tenant_key for a key scoped to one tenant.", ke.settings.RootTenant))
+		}
+	case attr == nil:
+		ke.fail(errorf(ke.in.block.DefRange.Ptr(), "Missing tenant", "A tenant_key needs a tenant argument naming the tenant it is scoped to."))
+	default:
+		if t, good := ke.str("tenant", checkIdent); good {
+			ke.k.Address.Tenant = t
+		} else {
+			ke.ok = false
+		}
+	}
+}
+
+func (ke *keyEval) name() {
+	s, good := ke.str("name", func(s string) string {
+		if s == "" {
+			return "must not be empty"
+		}
+		return checkText(s, false, maxNameLen)
+	})
+	if good {
+		ke.k.Name = s
+	} else if ke.attrs["name"] != nil {
+		ke.ok = false
+	}
+}
+
+func (ke *keyEval) description() {
+	s, good := ke.str("description", func(s string) string { return checkText(s, true, maxDescriptionLen) })
+	if good {
+		ke.k.Description = s
+	} else if ke.attrs["description"] != nil {
+		ke.ok = false
+	}
+}
+
+func (ke *keyEval) expires() {
+	if ke.attrs["expires"] == nil {
+		return
+	}
+	if s, good := ke.str("expires", checkTime); good {
+		t := parseTime(s)
+		ke.k.Expires = &t
+	} else {
+		ke.ok = false
+	}
+}
+
+// flag evaluates revoked or disabled: false when absent.
+func (ke *keyEval) flag(name string) bool {
+	attr := ke.attrs[name]
+	if attr == nil {
+		return false
+	}
+	v, ds := ke.e.evalShared(ke.in, attr, ke.sc, cty.Bool)
+	ke.add(ds...)
+	switch {
+	case v == cty.NilVal: // failed in another instance, and reported there
+	case known(v):
+		return v.True()
+	case ds.HasErrors():
+	case v.IsNull():
+		ke.add(errorf(attr.Expr.Range().Ptr(), "Invalid value", "%s must not be null.", name))
+	case !ke.e.priorErrors:
+		ke.add(unknownValue(attr))
+	}
+	ke.ok = false
+	return false
+}
+
+func (ke *keyEval) permissions() {
+	type permsResult struct {
+		p []Permission
+		j []byte
+	}
+	attr := ke.attrs["permissions"]
+	r, ds, failed := ke.e.shared(ke.in, "permissions", attr, func() (any, hcl.Diagnostics) {
+		p, j, ds := permissions(attr, ke.sc.Ctx(), ke.settings)
+		return permsResult{p, j}, ds
+	})
+	ke.add(ds...)
+	if failed {
+		ke.ok = false
+		return
+	}
+	ke.k.Permissions, ke.k.PermissionsJSON = r.(permsResult).p, r.(permsResult).j
+}
+
+func (ke *keyEval) metadata() {
+	type metaResult struct {
+		m map[string]string
+		j []byte
+	}
+	attr := ke.attrs["metadata"]
+	r, ds, failed := ke.e.shared(ke.in, "metadata", attr, func() (any, hcl.Diagnostics) {
+		m, j, ds := metadata(attr, ke.sc.Ctx())
+		return metaResult{m, j}, ds
+	})
+	ke.add(ds...)
+	if failed {
+		ke.ok = false
+		return
+	}
+	ke.k.Metadata, ke.k.MetadataJSON = r.(metaResult).m, r.(metaResult).j
+}
+
+// token reads the token; only a revoked key may omit it.
+func (ke *keyEval) token() {
+	attr := ke.attrs["token"]
+	if attr == nil {
+		if !ke.k.Revoked {
+			ke.fail(errorf(ke.in.block.DefRange.Ptr(), "Missing token", "A key needs a token argument read with env() or file(), e.g. token = env(\"FRONTEND_KEY\"). Only a revoked key may omit it."))
+		}
+		return
+	}
+	t, ds, good := ke.e.tokenAttr(attr, ke.in.content.Attributes["token"].Expr, ke.sc, ke.settings)
+	ke.add(ds...)
+	ke.k.Token = t
+	ke.ok = ke.ok && good
+}
+
+// previousToken reads previous_token and previous_until, which come
+// together.
+func (ke *keyEval) previousToken() {
+	prev, until := ke.attrs["previous_token"], ke.attrs["previous_until"]
+	switch {
+	case prev == nil && until == nil:
+		return
+	case until == nil:
+		ke.fail(errorf(prev.NameRange.Ptr(), "Missing previous_until", "previous_token keeps an old token valid during a rolling rotation and needs previous_until, the time after which the old token stops working."))
+		return
+	case prev == nil:
+		ke.fail(errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
+		return
+	}
+	t, ds, tokGood := ke.e.tokenAttr(prev, ke.in.content.Attributes["previous_token"].Expr, ke.sc, ke.settings)
+	ke.add(ds...)
+	s, good := ke.str("previous_until", checkTime)
+	switch {
+	case !tokGood || !good:
+		ke.ok = false
+	case ke.attrs["token"] == nil:
+		ke.fail(errorf(prev.NameRange.Ptr(), "Missing token", "previous_token needs a current token."))
+	case t.Known && ke.k.Token.Known && t.Secret.Equal(ke.k.Token.Secret):
+		ke.fail(errorf(prev.Expr.Range().Ptr(), "Invalid previous_token", "previous_token has the same value as token; set it to the token being replaced."))
+	default:
+		ke.k.Previous = &PreviousToken{Token: t, Until: parseTime(s)}
+	}
 }
 
 // shared computes f once per block when the instance belongs to a for_each
@@ -573,8 +629,10 @@ func unknownValue(attr *hcl.Attribute) *hcl.Diagnostic {
 	return errorf(attr.Expr.Range().Ptr(), "Unknown value", "The value of %s is not known when the spec is evaluated. Every attribute but a token must be known in a review, without secrets or a database.", attr.Name)
 }
 
-// permissions evaluates and canonicalises a permissions list.
-func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, settings Settings) ([]Permission, []byte, hcl.Diagnostics) {
+// permissions evaluates and canonicalises a permissions list: the
+// permissions sorted by name, then by their canonical JSON, and their JSON
+// array.
+func permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, settings Settings) ([]Permission, []byte, hcl.Diagnostics) {
 	if attr == nil {
 		return nil, []byte("[]"), nil
 	}
@@ -583,61 +641,23 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 		return nil, nil, diags
 	}
 	rng := attr.Expr.Range().Ptr()
-	fail := func(detail string, args ...any) ([]Permission, []byte, hcl.Diagnostics) {
-		return nil, nil, append(diags, errorf(rng, "Invalid permissions", detail, args...))
+	fail := func(detail string) ([]Permission, []byte, hcl.Diagnostics) {
+		return nil, nil, append(diags, errorf(rng, "Invalid permissions", "%s", detail))
 	}
-	if !v.IsWhollyKnown() {
-		return fail("The permissions are not known.")
+	if msg := checkPermissionList(v); msg != "" {
+		return fail(msg)
 	}
 	if v.IsNull() {
 		return nil, []byte("[]"), diags
-	}
-	ty := v.Type()
-	if !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
-		return fail("permissions must be a list of permission names or objects with a name, and this is %s.", aType(ty))
-	}
-	if n := v.LengthInt(); n > maxPermissions {
-		return fail("A key may have at most %d permissions; this one has %d.", maxPermissions, n)
 	}
 	var perms []Permission
 	i := 0
 	for it := v.ElementIterator(); it.Next(); i++ {
 		_, el := it.Element()
-		et := el.Type()
-		var p Permission
-		switch {
-		case el.IsNull():
-			return fail("Permission %d is null.", i+1)
-		case et == cty.String:
-			p.Name = el.AsString()
-			el = cty.ObjectVal(map[string]cty.Value{"name": el})
-		case et.IsObjectType() || et.IsMapType():
-			m := el.AsValueMap()
-			n, has := m["name"]
-			if !has {
-				return fail("Permission %d has no name: each permission object needs a name, e.g. { name = \"wb.page\", rwd = \"r\" }.", i+1)
-			}
-			if n.IsNull() || n.Type() != cty.String {
-				return fail("The name of permission %d must be a string.", i+1)
-			}
-			p.Name = n.AsString()
-		default:
-			return fail("Permission %d is %s; each permission is a name (\"posts:read\") or an object with a name.", i+1, aType(et))
+		p, msg := permission(i, el)
+		if msg != "" {
+			return fail(msg)
 		}
-		if p.Name == "" {
-			return fail("Permission %d has an empty name.", i+1)
-		}
-		if msg := checkText(p.Name, false, maxPermissionName); msg != "" {
-			return fail("The name of permission %d %s.", i+1, msg)
-		}
-		if msg := checkStrings(el); msg != "" {
-			return fail("Permission %q %s.", p.Name, msg)
-		}
-		j, err := appendCanonical(nil, el)
-		if err != nil {
-			return fail("Permission %q cannot be stored: %s.", p.Name, err)
-		}
-		p.JSON = j
 		if len(settings.AllowedPermissions) > 0 && !allowedBy(p.Name, settings.AllowedPermissions) {
 			diags = append(diags, errorf(rng, "Permission not allowed", "The permission %q matches no entry of settings.allowed_permissions (%s).", p.Name, strings.Join(quoteAll(settings.AllowedPermissions), ", ")))
 		}
@@ -646,6 +666,75 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 	if diags.HasErrors() {
 		return nil, nil, diags
 	}
+	out, msg := joinPermissions(perms)
+	if msg != "" {
+		return fail(msg)
+	}
+	return perms, out, diags
+}
+
+// checkPermissionList says what is wrong with a permissions value as a
+// whole, or "": it must be known, and a list of at most maxPermissions
+// (or null).
+func checkPermissionList(v cty.Value) string {
+	switch {
+	case !v.IsWhollyKnown():
+		return "The permissions are not known."
+	case v.IsNull():
+		return ""
+	}
+	ty := v.Type()
+	if !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
+		return fmt.Sprintf("permissions must be a list of permission names or objects with a name, and this is %s.", aType(ty))
+	}
+	if n := v.LengthInt(); n > maxPermissions {
+		return fmt.Sprintf("A key may have at most %d permissions; this one has %d.", maxPermissions, n)
+	}
+	return ""
+}
+
+// permission reads element i of a permissions list: a name, or an object
+// with a name. It says what is wrong with it, or "".
+func permission(i int, el cty.Value) (Permission, string) {
+	var p Permission
+	switch et := el.Type(); {
+	case el.IsNull():
+		return p, fmt.Sprintf("Permission %d is null.", i+1)
+	case et == cty.String:
+		p.Name = el.AsString()
+		el = cty.ObjectVal(map[string]cty.Value{"name": el})
+	case et.IsObjectType() || et.IsMapType():
+		n, has := el.AsValueMap()["name"]
+		if !has {
+			return p, fmt.Sprintf("Permission %d has no name: each permission object needs a name, e.g. { name = \"wb.page\", rwd = \"r\" }.", i+1)
+		}
+		if n.IsNull() || n.Type() != cty.String {
+			return p, fmt.Sprintf("The name of permission %d must be a string.", i+1)
+		}
+		p.Name = n.AsString()
+	default:
+		return p, fmt.Sprintf("Permission %d is %s; each permission is a name (\"posts:read\") or an object with a name.", i+1, aType(et))
+	}
+	if p.Name == "" {
+		return p, fmt.Sprintf("Permission %d has an empty name.", i+1)
+	}
+	if msg := checkText(p.Name, false, maxPermissionName); msg != "" {
+		return p, fmt.Sprintf("The name of permission %d %s.", i+1, msg)
+	}
+	if msg := checkStrings(el); msg != "" {
+		return p, fmt.Sprintf("Permission %q %s.", p.Name, msg)
+	}
+	j, err := appendCanonical(nil, el)
+	if err != nil {
+		return p, fmt.Sprintf("Permission %q cannot be stored: %s.", p.Name, err)
+	}
+	p.JSON = j
+	return p, ""
+}
+
+// joinPermissions sorts perms by name, then by their canonical JSON, and
+// returns their JSON array, or what is wrong: a permission listed twice.
+func joinPermissions(perms []Permission) ([]byte, string) {
 	sort.SliceStable(perms, func(i, j int) bool {
 		if perms[i].Name != perms[j].Name {
 			return perms[i].Name < perms[j].Name
@@ -656,13 +745,13 @@ func (e *evaluator) permissions(attr *hcl.Attribute, ctx *hcl.EvalContext, setti
 	for i, p := range perms {
 		if i > 0 {
 			if string(p.JSON) == string(perms[i-1].JSON) {
-				return fail("The permission %s is listed twice.", p.JSON)
+				return nil, fmt.Sprintf("The permission %s is listed twice.", p.JSON)
 			}
 			out = append(out, ", "...)
 		}
 		out = append(out, p.JSON...)
 	}
-	return perms, append(out, ']'), diags
+	return append(out, ']'), ""
 }
 
 func quoteAll(ss []string) []string {

@@ -205,7 +205,7 @@ func (fs *funcs) decodeCached(s string, decode func(string) (cty.Value, error)) 
 }
 
 // prefetch starts computing, on another core, the parts of for_each blocks
-// that fold will compute and that depend on nothing the evaluation has to
+// that fast.Fold will compute and that depend on nothing the evaluation has to
 // produce first: calls without any variable, such as the jsondecode of
 //
 //	name = jsondecode("{\"acme\": \"Acme\", …}")[each.key]

@@ -289,6 +289,18 @@ type localDecl struct {
 // evalLocals evaluates every local value in dependency order and binds the
 // "local" object. A cycle is reported once, naming its members.
 func (e *evaluator) evalLocals() {
+	order := e.declareLocals()
+	le := &localsEval{e: e, vals: map[string]cty.Value{}}
+	e.base.Variables["local"] = cty.EmptyObjectVal
+	for _, n := range order {
+		le.visit(e.localDecls[n])
+	}
+	e.base.Variables["local"] = cty.ObjectVal(le.vals)
+}
+
+// declareLocals collects the local values of every locals block into
+// e.localDecls and returns their names in source order.
+func (e *evaluator) declareLocals() []string {
 	e.localDecls = map[string]*localDecl{}
 	var order []string
 	for _, b := range e.locals {
@@ -310,96 +322,122 @@ func (e *evaluator) evalLocals() {
 			order = append(order, n)
 		}
 	}
-	vals := map[string]cty.Value{}
-	e.base.Variables["local"] = cty.EmptyObjectVal
-	var stack []string
-	chainReported := false
-	var visit func(d *localDecl)
-	visit = func(d *localDecl) {
-		switch d.state {
-		case 2:
-			return
-		case 1:
-			i := 0
-			for stack[i] != d.name {
-				i++
-			}
-			cycle := append(append([]string{}, stack[i:]...), d.name)
-			e.add(errorf(d.attr.NameRange.Ptr(), "Cycle in local values",
-				"The local values refer to each other in a cycle: local.%s. Break the cycle.", strings.Join(cycle, " → local.")))
-			for _, n := range stack[i:] {
-				vals[n] = cty.DynamicVal
-				e.localDecls[n].state = 2
-			}
-			return
-		}
-		d.state = 1
-		stack = append(stack, d.name)
-		if len(stack) > MaxNesting {
-			// Each local could add MaxNesting levels to the one it refers
-			// to; a long chain would build values too deep to handle.
-			if !chainReported {
-				chainReported = true
-				e.add(errorf(d.attr.NameRange.Ptr(), "Local values nested too deeply",
-					"local.%s is reached through a chain of more than %d local values that refer to each other. Shorten the chain.", d.name, MaxNesting))
-			}
-			stack = stack[:len(stack)-1]
-			vals[d.name] = cty.DynamicVal
-			d.state = 2
-			return
-		}
-		// The expression is evaluated with just the locals it refers to:
-		// rebuilding the object of every local for each of them made N
-		// locals cost N² (20,000 locals took minutes). An expression that
-		// uses the object itself, or a local that does not exist (for
-		// HCL's "did you mean"), sees every local evaluated so far.
-		var deps []string
-		whole := false
-		for _, tr := range d.attr.Expr.Variables() {
-			if tr.RootName() != "local" {
-				continue
-			}
-			step, ok := hcl.TraverseAttr{}, len(tr) >= 2
-			if ok {
-				step, ok = tr[1].(hcl.TraverseAttr)
-			}
-			dep := e.localDecls[step.Name]
-			if !ok || dep == nil {
-				whole = true
-				continue
-			}
-			deps = append(deps, step.Name)
-			visit(dep)
-		}
-		stack = stack[:len(stack)-1]
-		if d.state == 2 { // part of a cycle, already reported
-			return
-		}
-		ctx := d.file.ctx
-		if whole {
-			e.base.Variables["local"] = cty.ObjectVal(vals)
-		} else {
-			refs := make(map[string]cty.Value, len(deps))
-			for _, n := range deps {
-				refs[n] = vals[n]
-			}
-			ctx = ctx.NewChild()
-			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(refs)}
-		}
-		v, diags := evalBounded(d.attr.Expr, ctx, "local."+d.name)
-		e.add(diags...)
-		if diags.HasErrors() {
-			v = cty.DynamicVal
-		} else if typeTooDeep(v.Type(), MaxNesting) {
-			e.add(errorf(d.attr.Expr.Range().Ptr(), "Value nested too deeply",
-				"The value of local.%s nests lists, maps and objects more than %d levels deep. Simplify it.", d.name, MaxNesting))
-			v = cty.DynamicVal
-		}
-		vals[d.name] = v
-		d.state = 2
+	return order
+}
+
+// localsEval walks the local values depth first, each after the locals it
+// refers to.
+type localsEval struct {
+	e     *evaluator
+	vals  map[string]cty.Value
+	stack []string // the locals being evaluated, outermost first
+	// chainReported is set once a chain too long has been reported.
+	chainReported bool
+}
+
+func (le *localsEval) visit(d *localDecl) {
+	switch d.state {
+	case 2:
+		return
+	case 1:
+		le.cycle(d)
+		return
 	}
-	for _, n := range order {
-		visit(e.localDecls[n])
+	d.state = 1
+	le.stack = append(le.stack, d.name)
+	if len(le.stack) > MaxNesting {
+		le.tooLong(d)
+		return
 	}
-	e.base.Variables["local"] = cty.ObjectVal(vals)
+	deps, whole := le.deps(d)
+	for _, dep := range deps {
+		le.visit(le.e.localDecls[dep])
+	}
+	le.stack = le.stack[:len(le.stack)-1]
+	if d.state == 2 { // part of a cycle, already reported
+		return
+	}
+	le.vals[d.name] = le.eval(d, deps, whole)
+	d.state = 2
+}
+
+// cycle reports the cycle that reaching d again closes, and gives its
+// members no value.
+func (le *localsEval) cycle(d *localDecl) {
+	i := 0
+	for le.stack[i] != d.name {
+		i++
+	}
+	cycle := append(append([]string{}, le.stack[i:]...), d.name)
+	le.e.add(errorf(d.attr.NameRange.Ptr(), "Cycle in local values",
+		"The local values refer to each other in a cycle: local.%s. Break the cycle.", strings.Join(cycle, " → local.")))
+	for _, n := range le.stack[i:] {
+		le.vals[n] = cty.DynamicVal
+		le.e.localDecls[n].state = 2
+	}
+}
+
+// tooLong reports, once, a chain of locals longer than MaxNesting: each
+// could add MaxNesting levels to the one it refers to, and a long chain
+// would build values too deep to handle. d gets no value.
+func (le *localsEval) tooLong(d *localDecl) {
+	if !le.chainReported {
+		le.chainReported = true
+		le.e.add(errorf(d.attr.NameRange.Ptr(), "Local values nested too deeply",
+			"local.%s is reached through a chain of more than %d local values that refer to each other. Shorten the chain.", d.name, MaxNesting))
+	}
+	le.stack = le.stack[:len(le.stack)-1]
+	le.vals[d.name] = cty.DynamicVal
+	d.state = 2
+}
+
+// deps returns the locals d refers to, in the order it refers to them;
+// whole is set when it uses the local object itself, or a local that does
+// not exist (for HCL's "did you mean").
+func (le *localsEval) deps(d *localDecl) (deps []string, whole bool) {
+	for _, tr := range d.attr.Expr.Variables() {
+		if tr.RootName() != "local" {
+			continue
+		}
+		step, ok := hcl.TraverseAttr{}, len(tr) >= 2
+		if ok {
+			step, ok = tr[1].(hcl.TraverseAttr)
+		}
+		if !ok || le.e.localDecls[step.Name] == nil {
+			whole = true
+			continue
+		}
+		deps = append(deps, step.Name)
+	}
+	return deps, whole
+}
+
+// eval evaluates d with just the locals it refers to: rebuilding the
+// object of every local for each of them made N locals cost N² (20,000
+// locals took minutes). When whole is set, d sees every local evaluated
+// so far.
+func (le *localsEval) eval(d *localDecl, deps []string, whole bool) cty.Value {
+	e := le.e
+	ctx := d.file.ctx
+	if whole {
+		e.base.Variables["local"] = cty.ObjectVal(le.vals)
+	} else {
+		refs := make(map[string]cty.Value, len(deps))
+		for _, n := range deps {
+			refs[n] = le.vals[n]
+		}
+		ctx = ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(refs)}
+	}
+	v, diags := evalBounded(d.attr.Expr, ctx, "local."+d.name)
+	e.add(diags...)
+	switch {
+	case diags.HasErrors():
+		return cty.DynamicVal
+	case typeTooDeep(v.Type(), MaxNesting):
+		e.add(errorf(d.attr.Expr.Range().Ptr(), "Value nested too deeply",
+			"The value of local.%s nests lists, maps and objects more than %d levels deep. Simplify it.", d.name, MaxNesting))
+		return cty.DynamicVal
+	}
+	return v
 }
