@@ -121,6 +121,9 @@ func panicError(r any) error {
 // ("panic in function implementation: ... goroutine 1 [running]: ..."),
 // with one that does not.
 func cleanPanic(err error) error {
+	if err == nil {
+		return nil // without the allocation errors.As makes
+	}
 	var pe function.PanicError
 	if errors.As(err, &pe) {
 		return panicError(pe.Value)

@@ -13,12 +13,15 @@ import (
 	"github.com/keyprov/keyprov/spec/internal/fast"
 )
 
-// guard wraps f so that a number it returns is never too large to print
-// (see numberOutOfRange). Marks, unknowns and nulls are handed to f
-// unchanged, so f keeps its own semantics (including how marks pass to the
-// result). No value in HCL is secret: token references are read in Go
-// (refs.go), so an error message may quote its arguments.
-func guard(f function.Function) function.Function {
+// guardBounded wraps f so that it never builds a result past l (bounded,
+// boundedfuncs.go) and a number it returns is never too large to print
+// (see numberOutOfRange), in one wrapper: a per-instance call such as
+// strlen(each.value) runs once for every key. Marks, unknowns and nulls
+// are handed to f unchanged, so f keeps its own semantics (including how
+// marks pass to the result). No value in HCL is secret: token references
+// are read in Go (refs.go), so an error message may quote its arguments.
+func guardBounded(name string, f function.Function, l Limits) function.Function {
+	check := sizeChecks[name]
 	params := f.Params()
 	for i := range params {
 		params[i] = open(params[i])
@@ -32,17 +35,23 @@ func guard(f function.Function) function.Function {
 		Description: f.Description(),
 		Params:      params,
 		VarParam:    vp,
-		Type: func(args []cty.Value) (cty.Type, error) {
-			return f.ReturnTypeForValues(args)
+		Type: func(args []cty.Value) (ty cty.Type, err error) {
+			defer recoverPanic(&err)
+			if check != nil {
+				if err := check(l, args); err != nil {
+					return cty.NilType, err
+				}
+			}
+			ty, err = f.ReturnTypeForValues(args)
+			return ty, cleanPanic(err)
 		},
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			v, err := f.Call(args)
+		Impl: func(args []cty.Value, _ cty.Type) (v cty.Value, err error) {
+			defer recoverPanic(&err)
+			v, err = f.Call(args)
 			if err == nil && numberOutOfRange(v) {
-				// pow(10, 99999999) and parseint of a long string
-				// build numbers that take minutes to print.
 				return cty.NilVal, errNumberTooLarge
 			}
-			return v, err
+			return v, cleanPanic(err)
 		},
 	})
 }
@@ -141,7 +150,7 @@ func newFuncs(opts *Options) *funcs {
 		"zipmap":          stdlib.ZipmapFunc,
 	}
 	for name, f := range std {
-		std[name] = bounded(name, guard(f), opts.limits())
+		std[name] = guardBounded(name, f, opts.limits())
 	}
 	// try and can must see their arguments' diagnostics; they are not guarded.
 	std["jsondecode"] = bounded("jsondecode", fs.jsonDecodeFunc(), opts.limits()) // handles marks itself (see there)

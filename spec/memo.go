@@ -14,12 +14,11 @@ import (
 // each and have the same value every time. They are evaluated once for the
 // block, by the first instance that needs them, and their diagnostics are
 // reported once, naming the block. blockState, built once per block before
-// the instances are evaluated, holds those values, and the per-instance
-// attributes as the speed layer prepared them (foldAttr). Instances only
+// the instances are evaluated, holds those values, and the fast forms the
+// speed layer gave the per-instance attributes (foldAttr). Instances only
 // read it, so they need no lock beyond each value's sync.Once.
 type blockState struct {
-	// attrs are the block's attributes, the per-instance ones of for_each
-	// blocks as foldAttr returned them.
+	// attrs are the block's attributes.
 	attrs hcl.Attributes
 	// perInstance names the attributes that refer to each.
 	perInstance map[string]bool
@@ -27,6 +26,8 @@ type blockState struct {
 	shared map[string]*memoEntry
 	// fast holds the fast forms of per-instance attributes (foldAttr).
 	fast map[string]fast.Expr
+	// limits are the evaluation's: a fast value past them is left to HCL.
+	limits Limits
 }
 
 type memoEntry struct {
@@ -56,17 +57,15 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 	}
 	bs.perInstance = make(map[string]bool, len(content.Attributes))
 	bs.fast = make(map[string]fast.Expr, len(content.Attributes))
-	bs.attrs = make(hcl.Attributes, len(content.Attributes))
+	bs.limits = limitsOf(ctx)
 	for name, attr := range content.Attributes {
 		// Token attributes are references, read by readRef.
 		if name != "for_each" && name != "token" && name != "previous_token" && refersToEach(attr.Expr) {
 			bs.perInstance[name] = true
-			var f fast.Expr
-			if attr, f = foldAttr(attr, ctx); f != nil {
+			if f := foldAttr(attr, ctx); f != nil {
 				bs.fast[name] = f
 			}
 		}
-		bs.attrs[name] = attr
 	}
 	bs.shared = make(map[string]*memoEntry, len(sharedFields))
 	for _, f := range sharedFields {

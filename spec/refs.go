@@ -54,7 +54,7 @@ type tokenRef struct {
 	key    hcl.Expression
 	keyLit string
 	// argFast and keyFast are the fast forms of arg and key, or nil
-	// (compileFast).
+	// (compileRef).
 	argFast, keyFast fast.Expr
 	// dir is the folder of the spec file: relative paths resolve against it.
 	dir string
@@ -236,6 +236,7 @@ func (e *evaluator) checkSecretCalls() secretRefs {
 			ref, d := parseTokenRef(attr, b.file.src.Bytes, allowed)
 			if ref != nil {
 				ref.dir = b.file.src.Dir
+				compileRef(ref, e.limits)
 			}
 			refs[keyOf(attr.Expr.Range())] = ref
 			if d != nil {
@@ -358,11 +359,7 @@ func parseTokenRef(attr *hcl.Attribute, src []byte, allowed map[rangeKey]bool) (
 			"The value of %s is not read with env() or file(), so it is written in the spec or in a variable file. Never commit a token: read it with %s, and treat the committed value as leaked.", attr.Name, refShapes))
 	}
 	allowed[keyOf(call.Range())] = true
-	ref.argFast = compileFast(ref.arg)
 	ref.argShared = !refersToEach(ref.arg)
-	if ref.key != nil {
-		ref.keyFast = compileFast(ref.key)
-	}
 	return ref, nil
 }
 

@@ -28,7 +28,7 @@ func (s *scope) Ctx() *hcl.EvalContext {
 
 // value is evalAttr for the instance.
 func (s *scope) value(attr *hcl.Attribute, ty cty.Type) (cty.Value, hcl.Diagnostics) {
-	if v, ok := evalFast(s.in.state.fast[attr.Name], s.in); ok {
+	if v, ok := evalFast(s.in.state.fast[attr.Name], s.in); ok && checkValueSize(v, s.in.state.limits) == "" {
 		if cv, err := convertValue(v, ty); err == nil {
 			return cv, nil
 		}

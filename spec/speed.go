@@ -144,26 +144,38 @@ func quickForEach(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bo
 	return fast.ToSetStrings(expr, ctx)
 }
 
-// foldAttr returns a per-instance attribute of a for_each block with its
-// each-free parts computed once, in ctx (fast.Fold), and its fast form, or
-// nil when it has none.
-func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext) (*hcl.Attribute, fast.Expr) {
+// foldAttr returns the fast form of a per-instance attribute of a
+// for_each block, or nil: its each-free parts computed once, in the
+// block's context ctx (fast.Fold, within the limits, as evalBounded
+// evaluates), and compiled (fast.Compile). When the fast form declines,
+// HCL evaluates the attribute as written.
+func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext) fast.Expr {
 	x, ok := attr.Expr.(hclsyntax.Expression)
 	if !speedOn() || !ok {
-		return attr, nil
-	}
-	c := *attr
-	c.Expr = fast.Fold(x, ctx)
-	return &c, fast.Compile(c.Expr)
-}
-
-// compileFast returns the fast form of the NAME, PATH or KEY of a token
-// reference, or nil.
-func compileFast(expr hcl.Expression) fast.Expr {
-	if !speedOn() {
 		return nil
 	}
-	return fast.Compile(expr)
+	folded := fast.Fold(x, func(x hclsyntax.Expression) (cty.Value, bool) {
+		v, diags := evalBounded(x, ctx, attr.Name)
+		return v, !diags.HasErrors()
+	})
+	return fast.Compile(folded, ctx, fastLimits(limitsOf(ctx)))
+}
+
+// compileRef gives a token reference's NAME, PATH and KEY their fast
+// forms (without a context: each, literals, templates, conditionals,
+// operators and indexes).
+func compileRef(r *tokenRef, l Limits) {
+	if !speedOn() {
+		return
+	}
+	r.argFast = fast.Compile(r.arg, nil, fastLimits(l))
+	if r.key != nil {
+		r.keyFast = fast.Compile(r.key, nil, fastLimits(l))
+	}
+}
+
+func fastLimits(l Limits) fast.Limits {
+	return fast.Limits{Bytes: l.MaxValueBytes, Elements: l.MaxElements}
 }
 
 // evalFast evaluates a fast form for an instance, or reports false.
@@ -242,7 +254,9 @@ func (e *evaluator) prefetch() <-chan struct{} {
 					ctx = (&hcl.EvalContext{Functions: e.fn.std}).NewChild()
 					ctx.Functions = stubFuncs()
 				}
-				tasks = append(tasks, func() { _, _ = x.Value(ctx) })
+				if preflight(x, ctx, e.limits) == nil { // what the evaluation would refuse is not built
+					tasks = append(tasks, func() { _, _ = x.Value(ctx) })
+				}
 			}
 		}
 	}

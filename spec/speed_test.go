@@ -268,6 +268,11 @@ func speedCases() map[string]speedCase {
 	add("a long name", block(tenants, "  name = \"${each.key}${join(\"\", [for i in range(300) : \"x\"])}\"\n"))
 	add("permissions and metadata per instance", block(tenants, "  name = each.key\n  permissions = each.key == \"acme\" ? [\"a.read\", { name = \"b.${each.key}\", rwd = \"r\" }] : [\"c.read\"]\n  metadata = { team = \"t-${each.key}\", on = each.key == \"acme\" ? \"yes\" : \"no\" }\n"))
 	add("token references per instance", "tenant_key \"site\" {\n  for_each = "+tenants+"\n  tenant   = each.key\n  name     = each.key\n  token    = env(each.key == \"acme\" ? \"A\" : upper(\"${substr(each.key, 0, 1)}\") == \"G\" ? \"B\" : \"C\")\n  previous_token = jsondecode(file(\"secrets${each.key == \"acme\" ? \"\" : \"\"}.json\"))[each.key == \"acme\" ? \"globex\" : \"ümlaut\"]\n  previous_until = \"2030-01-01T00:00:00Z\"\n}\n")
+	add("a for expression folded", block(tenants, "  name = \"${length([for a in range(1024) : [for b in range(1024) : b]])}-${each.key}\"\n"))
+	add("a folded call", "variable \"names\" {\n  default = \"{\\\"acme\\\": \\\"Acme\\\"}\"\n}\n"+block(tenants, "  name = lookup(jsondecode(var.names), each.key, \"?\")\n  description = \"${upper(\"x\")}-${jsondecode(var.names)[each.key]}\"\n"))
+	long := strings.Repeat("é", 20)
+	out["templates past the limits"] = speedCase{files: map[string]string{"keys.hcl": block(`{ acme = "`+long+`", globex = "x" }`, "  name = \"${each.value}${each.value}\"\n  description = each.key == \"acme\" ? \"${each.value}${each.value}${each.value}\" : \"short\"\n"), "secrets.json": secrets}, env: env, limits: Limits{MaxValueBytes: 64}}
+	out["a conditional with a template past the limits"] = speedCase{files: map[string]string{"keys.hcl": block(`{ acme = "`+long+`", globex = "`+long+`" }`, "  name = each.key == \"acme\" ? \"short\" : \"${each.value}${each.value}\"\n  description = each.key != \"acme\" ? \"short\" : \"${each.key}\"\n"), "secrets.json": secrets}, env: env, limits: Limits{MaxValueBytes: 64}}
 	out["JSON syntax"] = speedCase{files: map[string]string{"keys.hcl": "", "more.hcl.json": `{"tenant_key": {"site": {"for_each": "${toset([\"acme\", \"globex\"])}", "tenant": "${each.key}", "name": "${each.key == \"acme\" ? \"A\" : \"${each.key}!\"}", "token": "${env(\"A\")}"}}}`, "secrets.json": secrets}, env: env}
 	return out
 }
