@@ -180,7 +180,7 @@ func createdChanges(c *Change) []byte {
 		m := &createdMembers[i]
 		switch m.kind {
 		case memberField:
-			if r == nil || !m.field.Created(&r.Content) {
+			if r == nil || !m.field.Created.Shows(m.field, &r.Content) {
 				continue
 			}
 		case memberDisabled:

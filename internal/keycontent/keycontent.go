@@ -80,15 +80,14 @@ type Field struct {
 	// they are (an adoption, a revocation), a review as the spec's
 	// revoked attribute.
 	Compared bool
-	// Listed reports whether a new key's list of attributes shows the
-	// field: a description, metadata or an expiry only when set; a key's
-	// universality is in its label, not in the list.
-	Listed func(c *Content) bool
-	// Created reports whether the created event of a new key records the
-	// field: the fields a new key lists, and its universality and
-	// metadata even when false or empty; not the owner, which a created
-	// key always has, nor the revocation.
-	Created func(c *Content) bool
+	// Listed is when a new key's list of attributes shows the field
+	// (plans, reviews): a description, metadata or an expiry only when
+	// set; a key's universality is in its label, not in the list.
+	Listed Rule
+	// Created is when the created event of a new key records the field:
+	// as Listed, but universality and metadata always; not the owner,
+	// which a created key always has, nor the revocation.
+	Created Rule
 
 	// The field's accessor: the one of its Kind.
 	bool func(c *Content) bool
@@ -186,33 +185,61 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func always(*Content) bool { return true }
-func never(*Content) bool  { return false }
+// Rule is when a new key shows a field: in its list of attributes
+// (Field.Listed), in its created event (Field.Created). The zero Rule is
+// none: every field states both (TestFieldsAreComplete).
+type Rule uint8
 
-func hasDescription(c *Content) bool { return c.Description != "" }
-func hasMetadata(c *Content) bool    { return string(c.Metadata) != "{}" }
-func hasExpiry(c *Content) bool      { return c.ExpiresAt != nil }
+// Rules.
+const (
+	// Never shows the field.
+	Never Rule = iota + 1
+	// WhenSet shows the field when c sets it (Field.IsSet).
+	WhenSet
+	// Always shows the field, even false, empty or absent.
+	Always
+)
+
+// Shows reports whether the rule shows field f of c.
+func (r Rule) Shows(f *Field, c *Content) bool {
+	return r == Always || r == WhenSet && f.IsSet(c)
+}
+
+// IsSet reports whether c sets field f: true, a text not empty, JSON
+// other than an empty object, a time.
+func (f *Field) IsSet(c *Content) bool {
+	switch f.Kind {
+	case Bool:
+		return f.bool(c)
+	case Text:
+		return f.text(c) != ""
+	case JSON:
+		return string(f.json(c)) != "{}"
+	default:
+		return f.time(c) != nil
+	}
+}
 
 // Fields are the fields of Content, in the order changes list them and
 // the content digest encodes them.
 var Fields = [...]Field{
-	{Name: "universal", Column: "universal", Kind: Bool, Compared: true, Listed: never, Created: always,
+	{Name: "universal", Column: "universal", Kind: Bool, Compared: true, Listed: Never, Created: Always,
 		bool: func(c *Content) bool { return c.Universal }},
-	{Name: "name", Column: "name", Kind: Text, Compared: true, Listed: always, Created: always,
+	{Name: "name", Column: "name", Kind: Text, Compared: true, Listed: Always, Created: Always,
 		text: func(c *Content) string { return c.Name }},
-	{Name: "description", Column: "description", Kind: Text, Compared: true, Listed: hasDescription, Created: hasDescription,
+	{Name: "description", Column: "description", Kind: Text, Compared: true, Listed: WhenSet, Created: WhenSet,
 		text: func(c *Content) string { return c.Description }},
-	{Name: "permissions", Column: "permissions", Kind: JSON, Compared: true, Listed: always, Created: always,
+	{Name: "permissions", Column: "permissions", Kind: JSON, Compared: true, Listed: Always, Created: Always,
 		json: func(c *Content) []byte { return c.Permissions }},
-	{Name: "metadata", Column: "metadata", Kind: JSON, Compared: true, Listed: hasMetadata, Created: always,
+	{Name: "metadata", Column: "metadata", Kind: JSON, Compared: true, Listed: WhenSet, Created: Always,
 		json: func(c *Content) []byte { return c.Metadata }},
-	{Name: "expires", Column: "expires_at", Kind: Time, Compared: true, Listed: hasExpiry, Created: hasExpiry,
+	{Name: "expires", Column: "expires_at", Kind: Time, Compared: true, Listed: WhenSet, Created: WhenSet,
 		time: func(c *Content) *time.Time { return c.ExpiresAt }},
-	{Name: "owner", Column: "owner", Kind: Text, Listed: never, Created: never,
+	{Name: "owner", Column: "owner", Kind: Text, Listed: Never, Created: Never,
 		text: func(c *Content) string { return c.Owner }},
-	{Name: "revoked_at", Column: "revoked_at", Kind: Time, Listed: never, Created: never,
+	{Name: "revoked_at", Column: "revoked_at", Kind: Time, Listed: Never, Created: Never,
 		time: func(c *Content) *time.Time { return c.RevokedAt }},
-	{Name: "revoked_reason", Column: "revoked_reason", Nullable: true, Kind: Text, Listed: never, Created: never,
+	{Name: "revoked_reason", Column: "revoked_reason", Nullable: true, Kind: Text, Listed: Never, Created: Never,
 		text: func(c *Content) string { return c.RevokedReason }},
 }
 
@@ -240,7 +267,7 @@ func Compare(before, after *Content) []FieldChange {
 func Listed(c *Content) []FieldChange {
 	var fs []FieldChange
 	for i := range Fields {
-		if f := &Fields[i]; f.Compared && f.Listed(c) {
+		if f := &Fields[i]; f.Compared && f.Listed.Shows(f, c) {
 			fs = append(fs, FieldChange{Field: f.Name, After: f.Value(c)})
 		}
 	}

@@ -94,8 +94,8 @@ func TestFieldsCoverContent(t *testing.T) {
 func TestFieldsAreComplete(t *testing.T) {
 	for i := range keycontent.Fields {
 		f := &keycontent.Fields[i]
-		assert.NotNil(t, f.Listed, "%s: Listed", f.Name)
-		assert.NotNil(t, f.Created, "%s: Created", f.Name)
+		assert.Contains(t, []keycontent.Rule{keycontent.Never, keycontent.WhenSet, keycontent.Always}, f.Listed, "%s: Listed", f.Name)
+		assert.Contains(t, []keycontent.Rule{keycontent.Never, keycontent.WhenSet, keycontent.Always}, f.Created, "%s: Created", f.Name)
 		assert.NotEmpty(t, f.Column, "%s: Column", f.Name)
 	}
 }
