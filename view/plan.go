@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/store"
 )
@@ -305,16 +306,8 @@ func (v *TextView) change(c *reconcile.Change, st style) string {
 		fmt.Fprintf(&b, "    %-12s %s\n", name, text)
 	}
 	if c.Action == reconcile.Create && c.Row != nil {
-		field("name", display(c.Row.Name))
-		if c.Row.Description != "" {
-			field("description", display(c.Row.Description))
-		}
-		field("permissions", Printable(string(PermissionsJSON(c.Row.Permissions))))
-		if string(c.Row.Metadata) != "{}" {
-			field("metadata", Printable(string(c.Row.Metadata)))
-		}
-		if c.Row.ExpiresAt != nil {
-			field("expires", display(*c.Row.ExpiresAt))
+		for _, f := range keycontent.Listed(&c.Row.Content) {
+			field(f.Field, display(shownField(f).After))
 		}
 		if c.Row.Disabled.Spec {
 			field("disabled", "true")

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyprov/keyprov/internal/keycontent"
 	"github.com/keyprov/keyprov/reconcile"
+	"github.com/keyprov/keyprov/store"
 )
 
 // JSONView renders the documented, versioned JSON plan (see README).
@@ -70,15 +72,80 @@ type JSONChange struct {
 	Risks []JSONRisk `json:"risks"`
 }
 
-// JSONCreated is the content of a key to create.
+// JSONCreated is the content of a key to create: every field a new key
+// may list (keycontent.Fields whose Listed rule is not Never), in the
+// table's order and always present (an empty description as "", no
+// expiry as null), then whether the key is created revoked and disabled.
+// Its universality is the change's (JSONChange.Universal).
 type JSONCreated struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Permissions json.RawMessage `json:"permissions"`
-	Metadata    json.RawMessage `json:"metadata"`
-	Expires     *string         `json:"expires"`
-	Revoked     bool            `json:"revoked"`
-	Disabled    bool            `json:"disabled"`
+	Fields   []JSONValue
+	Revoked  bool
+	Disabled bool
+}
+
+// JSONValue is a field's value in a JSON document: a value encoding/json
+// writes (a decoded document holds json.RawMessage).
+type JSONValue struct {
+	Field string
+	Value any
+}
+
+// createdJSON is the JSONCreated of a key to create with content c.
+func createdJSON(r *store.KeyRow) *JSONCreated {
+	jc := &JSONCreated{Revoked: r.RevokedAt != nil, Disabled: r.Disabled.Spec}
+	for i := range keycontent.Fields {
+		if f := &keycontent.Fields[i]; f.Listed != keycontent.Never {
+			v := shownField(keycontent.FieldChange{Field: f.Name, After: f.Value(&r.Content)}).After
+			jc.Fields = append(jc.Fields, JSONValue{Field: f.Name, Value: jsonAny(v)})
+		}
+	}
+	return jc
+}
+
+// MarshalJSON writes the fields as members, in their order, then revoked
+// and disabled. Like the document, it does not escape HTML.
+func (c JSONCreated) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for _, v := range c.Fields {
+		if err := enc.Encode(v.Field); err != nil {
+			return nil, err
+		}
+		b.WriteByte(':')
+		if err := enc.Encode(v.Value); err != nil {
+			return nil, err
+		}
+		b.WriteByte(',')
+	}
+	fmt.Fprintf(&b, `"revoked":%t,"disabled":%t}`, c.Revoked, c.Disabled)
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: the members named by a
+// field a new key may list, in the order of keycontent.Fields, each value
+// as json.RawMessage.
+func (c *JSONCreated) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*c = JSONCreated{}
+	for i := range keycontent.Fields {
+		f := &keycontent.Fields[i]
+		if v, ok := m[f.Name]; ok && f.Listed != keycontent.Never {
+			c.Fields = append(c.Fields, JSONValue{Field: f.Name, Value: v})
+		}
+	}
+	for name, dst := range map[string]*bool{"revoked": &c.Revoked, "disabled": &c.Disabled} {
+		if v, ok := m[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return fmt.Errorf("create.%s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // JSONField is one changed attribute; before and after are JSON values
@@ -177,9 +244,7 @@ func Document(r *Report) PlanDocument {
 				PreviousUntil: timeString(t.PreviousUntil), Retired: t.Retired}
 		}
 		if c.Action == reconcile.Create && c.Row != nil {
-			jc.Create = &JSONCreated{Name: c.Row.Name, Description: c.Row.Description,
-				Permissions: PermissionsJSON(c.Row.Permissions), Metadata: c.Row.Metadata, Expires: timeString(c.Row.ExpiresAt), Revoked: c.Row.RevokedAt != nil,
-				Disabled: c.Row.Disabled.Spec}
+			jc.Create = createdJSON(c.Row)
 		}
 		doc.Changes = append(doc.Changes, jc)
 	}
@@ -308,12 +373,26 @@ func mdMarker(c *reconcile.Change) string {
 	return "✏️"
 }
 
+// mdCellLeavesOut reports whether a new key's cell in the Markdown table
+// leaves out a field its text lists: the description and metadata, free
+// text that would make a row of the table long.
+func mdCellLeavesOut(field string) bool {
+	return field == "description" || field == "metadata"
+}
+
 func mdDetails(c *reconcile.Change) string {
 	var parts []string
 	if c.Action == reconcile.Create && c.Row != nil {
-		parts = append(parts, "name "+mdText(display(c.Row.Name)), "permissions `"+mdCode(string(PermissionsJSON(c.Row.Permissions)))+"`")
-		if c.Row.ExpiresAt != nil {
-			parts = append(parts, "expires "+c.Row.ExpiresAt.UTC().Format(time.RFC3339))
+		for _, f := range keycontent.Listed(&c.Row.Content) {
+			if mdCellLeavesOut(f.Field) {
+				continue
+			}
+			switch v := shownField(f).After.(type) {
+			case json.RawMessage:
+				parts = append(parts, f.Field+" `"+mdCode(string(v))+"`")
+			default:
+				parts = append(parts, f.Field+" "+mdText(display(v)))
+			}
 		}
 	}
 	for _, f := range c.Fields {
