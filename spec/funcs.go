@@ -75,6 +75,9 @@ type funcs struct {
 	rec *recorder
 
 	std map[string]function.Function
+	// direct are the guarded functions of std for the speed layer's calls
+	// (directCalls).
+	direct map[string]fast.Direct
 }
 
 type fileResult struct {
@@ -149,6 +152,7 @@ func newFuncs(opts *Options) *funcs {
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 	}
+	fs.direct = directCalls(std, opts.limits())
 	for name, f := range std {
 		std[name] = guardBounded(name, f, opts.limits())
 	}

@@ -80,7 +80,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			if total++; total == e.limits.MaxKeys+1 {
 				over = b.DefRange.Ptr()
 			}
-			work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx)})
+			work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx, e.fn.direct)})
 			continue
 		}
 		elems, ok := e.forEach(fe, b)
@@ -92,7 +92,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
 			return nil
 		}
-		work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, true, b.file.ctx), elems: elems, forEach: true})
+		work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, true, b.file.ctx, e.fn.direct), elems: elems, forEach: true})
 	}
 	if total > e.limits.MaxKeys {
 		e.add(errorf(over, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS), and this block is the first past it.", total, e.limits.MaxKeys))

@@ -50,7 +50,7 @@ func (me *memoEntry) get(f func() (any, hcl.Diagnostics)) (val any, diags hcl.Di
 // sharedFields are the values a for_each block's instances may share.
 var sharedFields = []string{"name", "description", "expires", "revoked", "disabled", "permissions", "metadata", "slug", "tenant", "previous_until"}
 
-func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext) *blockState {
+func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext, direct map[string]fast.Direct) *blockState {
 	bs := &blockState{attrs: content.Attributes}
 	if !forEach {
 		return bs
@@ -62,7 +62,7 @@ func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext)
 		// Token attributes are references, read by readRef.
 		if name != "for_each" && name != "token" && name != "previous_token" && refersToEach(attr.Expr) {
 			bs.perInstance[name] = true
-			if f := foldAttr(attr, ctx); f != nil {
+			if f := foldAttr(attr, ctx, direct); f != nil {
 				bs.fast[name] = f
 			}
 		}

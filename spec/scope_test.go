@@ -69,7 +69,7 @@ func TestScopeFastFormsAgreeWithHCL(t *testing.T) {
 		expr, diags := hclsyntax.ParseExpression([]byte(src), "keys.hcl", hcl.InitialPos)
 		require.False(t, diags.HasErrors(), "%s: %s", src, diags)
 		original := &hcl.Attribute{Name: "name", Expr: expr, Range: expr.Range()}
-		bs := newBlockState(&hcl.BodyContent{Attributes: hcl.Attributes{"name": original}}, true, ctx)
+		bs := newBlockState(&hcl.BodyContent{Attributes: hcl.Attributes{"name": original}}, true, ctx, nil)
 		require.NotNil(t, bs.fast["name"], "%s has a fast form", src)
 
 		for _, each := range eachs {

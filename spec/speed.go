@@ -6,6 +6,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/keyprov/keyprov/spec/internal/fast"
 )
@@ -147,9 +148,10 @@ func quickForEach(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bo
 // foldAttr returns the fast form of a per-instance attribute of a
 // for_each block, or nil: its each-free parts computed once, in the
 // block's context ctx (fast.Fold, within the limits, as evalBounded
-// evaluates), and compiled (fast.Compile). When the fast form declines,
+// evaluates), and compiled (fast.Compile), its calls of the spec's
+// functions direct (directCalls). When the fast form declines,
 // HCL evaluates the attribute as written.
-func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext) fast.Expr {
+func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, direct map[string]fast.Direct) fast.Expr {
 	x, ok := attr.Expr.(hclsyntax.Expression)
 	if !speedOn() || !ok {
 		return nil
@@ -158,7 +160,36 @@ func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext) fast.Expr {
 		v, diags := evalBounded(x, ctx, attr.Name)
 		return v, !diags.HasErrors()
 	})
-	return fast.Compile(folded, ctx, fastLimits(limitsOf(ctx)))
+	return fast.Compile(folded, ctx, fastLimits(limitsOf(ctx)), direct)
+}
+
+// directCalls returns, for each function f of std (before guardBounded
+// wraps it), what guardBounded(name, f, l).Call gives for arguments that
+// are known, not null, unmarked and of the parameters' types, with one
+// call machinery less: the size check, f's call, the number guard; false
+// where the wrapped call fails (a panic included). The speed layer's calls
+// use it (fast.Compile); with the layer off, nothing does.
+func directCalls(std map[string]function.Function, l Limits) map[string]fast.Direct {
+	out := make(map[string]fast.Direct, len(std))
+	for name, f := range std {
+		check := sizeChecks[name]
+		out[name] = func(args []cty.Value) (v cty.Value, ok bool) {
+			defer func() {
+				if recover() != nil {
+					v, ok = cty.NilVal, false
+				}
+			}()
+			if check != nil && check(l, args) != nil {
+				return cty.NilVal, false
+			}
+			v, err := f.Call(args)
+			if err != nil || numberOutOfRange(v) {
+				return cty.NilVal, false
+			}
+			return v, true
+		}
+	}
+	return out
 }
 
 // compileRef gives a token reference's NAME, PATH and KEY their fast
@@ -168,9 +199,9 @@ func compileRef(r *tokenRef, l Limits) {
 	if !speedOn() {
 		return
 	}
-	r.argFast = fast.Compile(r.arg, nil, fastLimits(l))
+	r.argFast = fast.Compile(r.arg, nil, fastLimits(l), nil)
 	if r.key != nil {
-		r.keyFast = fast.Compile(r.key, nil, fastLimits(l))
+		r.keyFast = fast.Compile(r.key, nil, fastLimits(l), nil)
 	}
 }
 
