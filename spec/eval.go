@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -86,8 +85,6 @@ type evaluator struct {
 	// secretCalls are the calls of env() and file() refused by
 	// checkSecretCalls: other errors about them are dropped as repeats.
 	secretCalls map[rangeKey]bool
-	// memos holds token sources shared by for_each instances (tokenSources).
-	memos sync.Map
 	// varMaps are the members of the maps read from variable files
 	// (speed.go).
 	varMaps varMaps

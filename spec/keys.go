@@ -50,7 +50,11 @@ type instance struct {
 	state   *blockState
 	// eachKey and eachValue are each.key and each.value (NilVal without for_each).
 	eachKey, eachValue cty.Value
-	ref                BlockRef
+	// first is set for the first instance of its block (the only one
+	// without for_each): the diagnostics of the values its block's
+	// instances share come back to it.
+	first bool
+	ref   BlockRef
 }
 
 func (e *evaluator) evalKeys(settings Settings) []*Key {
@@ -108,13 +112,13 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		}
 		e.declared = append(e.declared, DeclaredBlock{Type: w.b.Type, Label: w.b.Labels[0], DefRange: w.b.DefRange, Keys: n})
 		if !w.forEach {
-			insts = append(insts, instance{block: w.b, content: w.content, ref: w.ref, state: w.state})
+			insts = append(insts, instance{block: w.b, content: w.content, ref: w.ref, state: w.state, first: true})
 			continue
 		}
-		for _, el := range w.elems {
+		for i, el := range w.elems {
 			r := w.ref
 			r.HasForEach, r.InstanceKey = true, el[0].AsString()
-			insts = append(insts, instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1]})
+			insts = append(insts, instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1], first: i == 0})
 		}
 	}
 	e.priorErrors = e.diags.HasErrors()
@@ -559,7 +563,7 @@ func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f fun
 		v, ds := f()
 		return v, ds, ds.HasErrors()
 	}
-	return in.state.shared[field].get(func() (any, hcl.Diagnostics) {
+	return in.state.shared[field].get(in.first, func() (any, hcl.Diagnostics) {
 		v, ds := f()
 		return v, withAddress(ds, in.ref.Type+"."+in.ref.Label)
 	})

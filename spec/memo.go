@@ -2,7 +2,6 @@ package spec
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -34,14 +33,16 @@ type memoEntry struct {
 	once  sync.Once
 	val   any
 	diags hcl.Diagnostics
-	taken atomic.Bool
 }
 
-// get returns f's result, computing it once. The diagnostics are returned to
-// the first caller only; failed reports whether they hold errors.
-func (me *memoEntry) get(f func() (any, hcl.Diagnostics)) (val any, diags hcl.Diagnostics, failed bool) {
+// get returns f's result, computing it once, whichever instance asks
+// first. The diagnostics are returned to the block's first instance only
+// (first), which asks for every shared value its block's instances ask
+// for: they come out in the same place whatever the order in which
+// instances run. failed reports whether they hold errors.
+func (me *memoEntry) get(first bool, f func() (any, hcl.Diagnostics)) (val any, diags hcl.Diagnostics, failed bool) {
 	me.once.Do(func() { me.val, me.diags = f() })
-	if me.taken.CompareAndSwap(false, true) {
+	if first {
 		diags = me.diags
 	}
 	return me.val, diags, me.diags.HasErrors()

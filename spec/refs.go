@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -472,7 +471,7 @@ func (e *evaluator) readRef(r *tokenRef, sc *scope, attrName string, rng *hcl.Ra
 	if r.argShared {
 		r.shared.once.Do(func() { r.shared.arg, r.shared.diags = e.refArg(r, sc, attrName) })
 		a = r.shared.arg
-		if r.shared.taken.CompareAndSwap(false, true) {
+		if sc.in.first {
 			diags = r.shared.diags
 		}
 		if r.shared.diags.HasErrors() {
@@ -564,7 +563,6 @@ type sharedArg struct {
 	once  sync.Once
 	arg   *refArg
 	diags hcl.Diagnostics
-	taken atomic.Bool
 }
 
 func (e *evaluator) refArg(r *tokenRef, sc *scope, attrName string) (*refArg, hcl.Diagnostics) {
