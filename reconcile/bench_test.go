@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/spec"
 	"github.com/keyprov/keyprov/store"
@@ -12,7 +14,7 @@ import (
 
 // benchSpecAndState builds n keys in memory, a spec and the state an apply
 // of it leaves behind, without HCL (this measures the diff, not the spec).
-func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
+func benchSpecAndState(b testing.TB, n int) (*spec.Spec, *store.State) {
 	b.Helper()
 	s := &spec.Spec{Settings: spec.Settings{TokenPrefix: "wat_", Owner: "platform", RootTenant: "root"}}
 	for i := 0; i < n; i++ {
@@ -38,6 +40,22 @@ func benchSpecAndState(b *testing.B, n int) (*spec.Spec, *store.State) {
 		})
 	}
 	return s, st
+}
+
+// TestDiffNoOpAllocatesNothingPerKey: the diff of a no-op allocates as
+// much at 2,000 keys as at 1,000: comparing a key as stored allocates
+// nothing (issue 20 item 5: at a million keys, a KeyRow per key moved to
+// the heap doubled the diff's time and the GC's).
+func TestDiffNoOpAllocatesNothingPerKey(t *testing.T) {
+	allocs := func(n int) float64 {
+		s, st := benchSpecAndState(t, n)
+		return testing.AllocsPerRun(5, func() {
+			if p := reconcile.Diff(s, st, map[token.Digest]store.TokenRef{}, reconcile.Options{}); p.HasChanges() {
+				t.Fatal("changes in a no-op")
+			}
+		})
+	}
+	assert.Equal(t, allocs(1000), allocs(2000), "allocations of a no-op diff of 1,000 and of 2,000 keys")
 }
 
 // BenchmarkDiff measures the pure diff of n keys: no-op (every key as

@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Content is what the store keeps of a key besides its id, address,
@@ -89,24 +90,57 @@ type Field struct {
 	// which a created key always has, nor the revocation.
 	Created Rule
 
-	// The field's accessor: the one of its Kind.
-	bool func(c *Content) bool
-	text func(c *Content) string
-	json func(c *Content) []byte
-	time func(c *Content) *time.Time
+	// at is the field's offset in Content, where it holds a value of its
+	// Kind's Go type (bool, string, []byte, *time.Time: checked when the
+	// package loads). A field is read there, not through a func value:
+	// escape analysis cannot see through a func value, and would move
+	// every Content compared to the heap (a million at a no-op apply of a
+	// million keys). held is the Kind checked there: Fields is a
+	// variable, and a Kind changed later must not read another type.
+	at   uintptr
+	held Kind
+}
+
+// goTypes are the Go types of the fields of each Kind.
+var goTypes = [...]reflect.Type{Bool: reflect.TypeFor[bool](), Text: reflect.TypeFor[string](),
+	JSON: reflect.TypeFor[[]byte](), Time: reflect.TypeFor[*time.Time]()}
+
+// init checks that every field's offset is a field of Content of its
+// Kind's Go type, which makes reading it there as that Kind sound.
+func init() {
+	typ := reflect.TypeFor[Content]()
+	for i := range Fields {
+		f, ok := &Fields[i], false
+		for j := range typ.NumField() {
+			sf := typ.Field(j)
+			ok = ok || sf.Offset == f.at && int(f.Kind) < len(goTypes) && sf.Type == goTypes[f.Kind]
+		}
+		if !ok {
+			panic(fmt.Sprintf("keycontent: field %s: no field of its kind at offset %d of Content", f.Name, f.at))
+		}
+		f.held = f.Kind
+	}
+}
+
+// in is the address of the field in c, of the Go type of kind k.
+func (f *Field) in(c *Content, k Kind) unsafe.Pointer {
+	if f.held != k || f.Kind != k {
+		panic("keycontent: field " + f.Name + " read as another kind")
+	}
+	return unsafe.Add(unsafe.Pointer(c), f.at)
 }
 
 // Equal reports whether a and b hold the same value of the field.
 func (f *Field) Equal(a, b *Content) bool {
 	switch f.Kind {
 	case Bool:
-		return f.bool(a) == f.bool(b)
+		return f.Bool(a) == f.Bool(b)
 	case Text:
-		return f.text(a) == f.text(b)
+		return f.Text(a) == f.Text(b)
 	case JSON:
-		return SameJSON(f.json(a), f.json(b))
+		return SameJSON(f.JSON(a), f.JSON(b))
 	default:
-		return SameTime(f.time(a), f.time(b))
+		return SameTime(f.Time(a), f.Time(b))
 	}
 }
 
@@ -115,34 +149,34 @@ func (f *Field) Equal(a, b *Content) bool {
 func (f *Field) Value(c *Content) any {
 	switch f.Kind {
 	case Bool:
-		return f.bool(c)
+		return f.Bool(c)
 	case Text:
-		return f.text(c)
+		return f.Text(c)
 	case JSON:
-		return json.RawMessage(f.json(c))
+		return json.RawMessage(f.JSON(c))
 	default:
-		return OptTime(f.time(c))
+		return OptTime(f.Time(c))
 	}
 }
 
 // Bool, Text, JSON and Time read the field's value in c: each for a
 // field of its Kind only.
-func (f *Field) Bool(c *Content) bool       { return f.bool(c) }
-func (f *Field) Text(c *Content) string     { return f.text(c) }
-func (f *Field) JSON(c *Content) []byte     { return f.json(c) }
-func (f *Field) Time(c *Content) *time.Time { return f.time(c) }
+func (f *Field) Bool(c *Content) bool       { return *(*bool)(f.in(c, Bool)) }
+func (f *Field) Text(c *Content) string     { return *(*string)(f.in(c, Text)) }
+func (f *Field) JSON(c *Content) []byte     { return *(*[]byte)(f.in(c, JSON)) }
+func (f *Field) Time(c *Content) *time.Time { return *(**time.Time)(f.in(c, Time)) }
 
 // appendDigest appends the field's encoding in the content digest.
 func (f *Field) appendDigest(b []byte, c *Content) []byte {
 	switch f.Kind {
 	case Bool:
-		return appendBool(b, f.bool(c))
+		return appendBool(b, f.Bool(c))
 	case Text:
-		return appendString(b, f.text(c))
+		return appendString(b, f.Text(c))
 	case JSON:
-		return appendString(b, f.json(c))
+		return appendString(b, f.JSON(c))
 	default:
-		return appendTime(b, f.time(c))
+		return appendTime(b, f.Time(c))
 	}
 }
 
@@ -153,13 +187,13 @@ func (f *Field) appendDigest(b []byte, c *Content) []byte {
 func (f *Field) AppendJSON(b []byte, c *Content) []byte {
 	switch f.Kind {
 	case Bool:
-		return strconv.AppendBool(b, f.bool(c))
+		return strconv.AppendBool(b, f.Bool(c))
 	case Text:
-		return AppendJSONString(b, f.text(c))
+		return AppendJSONString(b, f.Text(c))
 	case JSON:
-		return append(b, f.json(c)...)
+		return append(b, f.JSON(c)...)
 	default:
-		t := f.time(c)
+		t := f.Time(c)
 		if t == nil {
 			return append(b, "null"...)
 		}
@@ -210,13 +244,13 @@ func (r Rule) Shows(f *Field, c *Content) bool {
 func (f *Field) IsSet(c *Content) bool {
 	switch f.Kind {
 	case Bool:
-		return f.bool(c)
+		return f.Bool(c)
 	case Text:
-		return f.text(c) != ""
+		return f.Text(c) != ""
 	case JSON:
-		return string(f.json(c)) != "{}"
+		return string(f.JSON(c)) != "{}"
 	default:
-		return f.time(c) != nil
+		return f.Time(c) != nil
 	}
 }
 
@@ -224,23 +258,23 @@ func (f *Field) IsSet(c *Content) bool {
 // the content digest encodes them.
 var Fields = [...]Field{
 	{Name: "universal", Column: "universal", Kind: Bool, Compared: true, Listed: Never, Created: Always,
-		bool: func(c *Content) bool { return c.Universal }},
+		at: unsafe.Offsetof(Content{}.Universal)},
 	{Name: "name", Column: "name", Kind: Text, Compared: true, Listed: Always, Created: Always,
-		text: func(c *Content) string { return c.Name }},
+		at: unsafe.Offsetof(Content{}.Name)},
 	{Name: "description", Column: "description", Kind: Text, Compared: true, Listed: WhenSet, Created: WhenSet,
-		text: func(c *Content) string { return c.Description }},
+		at: unsafe.Offsetof(Content{}.Description)},
 	{Name: "permissions", Column: "permissions", Kind: JSON, Compared: true, Listed: Always, Created: Always,
-		json: func(c *Content) []byte { return c.Permissions }},
+		at: unsafe.Offsetof(Content{}.Permissions)},
 	{Name: "metadata", Column: "metadata", Kind: JSON, Compared: true, Listed: WhenSet, Created: Always,
-		json: func(c *Content) []byte { return c.Metadata }},
+		at: unsafe.Offsetof(Content{}.Metadata)},
 	{Name: "expires", Column: "expires_at", Kind: Time, Compared: true, Listed: WhenSet, Created: WhenSet,
-		time: func(c *Content) *time.Time { return c.ExpiresAt }},
+		at: unsafe.Offsetof(Content{}.ExpiresAt)},
 	{Name: "owner", Column: "owner", Kind: Text, Listed: Never, Created: Never,
-		text: func(c *Content) string { return c.Owner }},
+		at: unsafe.Offsetof(Content{}.Owner)},
 	{Name: "revoked_at", Column: "revoked_at", Kind: Time, Listed: Never, Created: Never,
-		time: func(c *Content) *time.Time { return c.RevokedAt }},
+		at: unsafe.Offsetof(Content{}.RevokedAt)},
 	{Name: "revoked_reason", Column: "revoked_reason", Nullable: true, Kind: Text, Listed: Never, Created: Never,
-		text: func(c *Content) string { return c.RevokedReason }},
+		at: unsafe.Offsetof(Content{}.RevokedReason)},
 }
 
 // Compare lists the Compared fields that differ between before and after,
