@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/keyprov/keyprov/spec/internal/fast"
 )
@@ -169,11 +170,16 @@ func foldAttr(attr *hcl.Attribute, ctx *hcl.EvalContext, direct map[string]fast.
 // call machinery less: the size check, f's call, the number guard; false
 // where the wrapped call fails (a panic included). The speed layer's calls
 // use it (fast.Compile); with the layer off, nothing does.
+//
+// Where f is one of cty's stdlib functions that the layer computes
+// itself (builtins) and guardBounded adds nothing to it for such
+// arguments (no size check; its result is a string, or a count of
+// characters, never a number out of range), the layer is told so.
 func directCalls(std map[string]function.Function, l Limits) map[string]fast.Direct {
 	out := make(map[string]fast.Direct, len(std))
 	for name, f := range std {
 		check := sizeChecks[name]
-		out[name] = func(args []cty.Value) (v cty.Value, ok bool) {
+		d := fast.Direct{Call: func(args []cty.Value) (v cty.Value, ok bool) {
 			defer func() {
 				if recover() != nil {
 					v, ok = cty.NilVal, false
@@ -187,9 +193,25 @@ func directCalls(std map[string]function.Function, l Limits) map[string]fast.Dir
 				return cty.NilVal, false
 			}
 			return v, true
+		}}
+		for _, b := range builtins {
+			if f == b.f && check == nil {
+				d.Builtin = b.b
+			}
 		}
+		out[name] = d
 	}
 	return out
+}
+
+// builtins are the functions fast computes itself (fast.Builtin).
+var builtins = []struct {
+	f function.Function
+	b fast.Builtin
+}{
+	{stdlib.StrlenFunc, fast.Strlen},
+	{stdlib.TrimPrefixFunc, fast.TrimPrefix},
+	{stdlib.TrimSuffixFunc, fast.TrimSuffix},
 }
 
 // compileRef gives a token reference's NAME, PATH and KEY their fast

@@ -270,6 +270,21 @@ func speedCases() map[string]speedCase {
 	add("token references per instance", "tenant_key \"site\" {\n  for_each = "+tenants+"\n  tenant   = each.key\n  name     = each.key\n  token    = env(each.key == \"acme\" ? \"A\" : upper(\"${substr(each.key, 0, 1)}\") == \"G\" ? \"B\" : \"C\")\n  previous_token = jsondecode(file(\"secrets${each.key == \"acme\" ? \"\" : \"\"}.json\"))[each.key == \"acme\" ? \"globex\" : \"ümlaut\"]\n  previous_until = \"2030-01-01T00:00:00Z\"\n}\n")
 	add("a for expression folded", block(tenants, "  name = \"${length([for a in range(1024) : [for b in range(1024) : b]])}-${each.key}\"\n"))
 	add("a folded call", "variable \"names\" {\n  default = \"{\\\"acme\\\": \\\"Acme\\\"}\"\n}\n"+block(tenants, "  name = lookup(jsondecode(var.names), each.key, \"?\")\n  description = \"${upper(\"x\")}-${jsondecode(var.names)[each.key]}\"\n"))
+	// The functions the layer computes itself (fast.Builtin): strlen,
+	// trimprefix, trimsuffix, on text whose characters are more than one
+	// byte or one code point, line ends (CR LF is one character), numbers
+	// converted, nulls and wrong types (errors).
+	texts := `{ a = "e\u0301", b = "👩‍👩‍👧 ok", c = "a\r\nb\n\r", d = "", e = "🇩🇪🇫🇷", f = "x\u0301y", g = "plain", h = "\r\n\r\n" }`
+	add("strlen", block(texts, "  name = \"n${strlen(each.value)}\"\n  description = strlen(each.value) > 3 ? \"long ${each.key}\" : \"short ${each.key}\"\n"))
+	add("strlen of a number", block(`{ a = 12345, b = -1.5 }`, "  name = \"n${strlen(each.value)}\"\n"))
+	add("strlen of null and a list", block(`{ a = null, b = ["x"] }`, "  name = \"n${strlen(each.value)}\"\n"))
+	add("strlen of a long text", block(tenants, "  name = \"n${strlen(\"${each.key}${join(\"\", [for i in range(1000) : \"xx\"])}\")}\"\n"))
+	printable := `{ a = "e\u0301", b = "👩‍👩‍👧 ok", d = "", e = "🇩🇪🇫🇷", f = "x\u0301y", g = "plain", i = "xe\u0301" }`
+	add("trimsuffix and trimprefix", block(printable, "  name = \"${trimsuffix(each.value, \"ok\")}|${trimprefix(each.value, \"x\")}|${trimsuffix(each.value, \"\\u0301\")}|${trimprefix(each.key, each.key)}|${each.key}\"\n  description = trimprefix(each.value, \"e\")\n"))
+	add("trims of numbers", block(`{ a = 12345, b = 5 }`, "  name = \"${trimsuffix(each.value, 45)}${trimprefix(each.value, 1)}-${each.key}\"\n"))
+	add("trims of null", block(tenants, "  name = \"${trimsuffix(each.key, each.key == \"acme\" ? null : \"e\")}${each.key}\"\n"))
+	add("a trim of a wrong type", block(`{ a = "x", b = ["y"] }`, "  name = \"${trimprefix(each.value, \"x\")}${each.key}\"\n"))
+	add("a template of many parts", block(tenants, "  name = \"${each.key}-${each.key}-${each.key}-${each.key}-${each.key}\"\n  description = \"${each.key}${each.value}${each.key}${each.value}${each.key}${each.value}${each.key}${each.value}${each.key}\"\n"))
 	long := strings.Repeat("é", 20)
 	out["templates past the limits"] = speedCase{files: map[string]string{"keys.hcl": block(`{ acme = "`+long+`", globex = "x" }`, "  name = \"${each.value}${each.value}\"\n  description = each.key == \"acme\" ? \"${each.value}${each.value}${each.value}\" : \"short\"\n"), "secrets.json": secrets}, env: env, limits: Limits{MaxValueBytes: 64}}
 	out["a conditional with a template past the limits"] = speedCase{files: map[string]string{"keys.hcl": block(`{ acme = "`+long+`", globex = "`+long+`" }`, "  name = each.key == \"acme\" ? \"short\" : \"${each.value}${each.value}\"\n  description = each.key != \"acme\" ? \"short\" : \"${each.key}\"\n"), "secrets.json": secrets}, env: env, limits: Limits{MaxValueBytes: 64}}
@@ -345,6 +360,8 @@ func largeCases() map[string]speedCase {
 		"a var-file past the limits":  {files: map[string]string{"keys.hcl": forEach, "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env, limits: Limits{MaxElements: 1000}},
 		"toset and jsondecode":        {files: map[string]string{"keys.hcl": "locals {\n  names = jsondecode(" + fmt.Sprintf("%q", names.String()) + ").tenants\n}\ntenant_key \"w\" {\n  for_each = toset(keys(local.names))\n  tenant   = each.key\n  name     = jsondecode(" + fmt.Sprintf("%q", names.String()) + ").tenants[each.key]\n  token    = jsondecode(file(\"secrets.json\"))[each.key]\n}\n", "secrets.json": secrets.String()}, env: env},
 		"a flat spec in parts":        {files: map[string]string{"keys.hcl": "variable \"region\" {\n  default = \"eu\"\n}\n" + flat.String()}, env: env},
+		// The benchmark's template shape (make bench), on every core.
+		"a template with a call over a var-file": {files: map[string]string{"keys.hcl": strings.Replace(forEach, "description = \"${each.key}: ${each.value}\"", "description = \"${trimsuffix(each.value, each.key)}${each.key}\"", 1), "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
 	} {
 		cases[name] = c
 	}

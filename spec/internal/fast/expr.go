@@ -39,11 +39,6 @@ type Limits struct {
 	Elements int
 }
 
-// Direct calls a function of the evaluation context as its call gives it
-// for arguments that are known, not null, unmarked and of its parameters'
-// types, with less machinery around it; false where that call fails.
-type Direct func(args []cty.Value) (cty.Value, bool)
-
 // Compile returns the fast form of expr (as Fold left it), or nil. ctx is
 // the block's evaluation context, without each: variables, locals and
 // functions are looked up in it once, here; direct holds the functions
@@ -100,6 +95,12 @@ func (c *compiler) compile(expr hcl.Expression) Expr {
 				return nil
 			}
 			t.parts = append(t.parts, f)
+			if s, ok := f.(stringExpr); ok && len(t.parts) <= maxStringParts {
+				t.strs = append(t.strs, s)
+			}
+		}
+		if len(t.strs) != len(t.parts) {
+			t.strs = nil
 		}
 		return t
 	case *hclsyntax.ConditionalExpr:
@@ -182,7 +183,8 @@ func (c *compiler) call(x *hclsyntax.FunctionCallExpr) Expr {
 	if len(x.Args) < len(params) || (varParam == nil && len(x.Args) > len(params)) {
 		return nil
 	}
-	call := callExpr{l: c.l, f: f, direct: c.direct[x.Name], types: make([]cty.Type, len(x.Args))}
+	d := c.direct[x.Name]
+	call := callExpr{l: c.l, f: f, direct: d.Call, types: make([]cty.Type, len(x.Args))}
 	for i, a := range x.Args {
 		p := varParam
 		if i < len(params) {
@@ -197,6 +199,11 @@ func (c *compiler) call(x *hclsyntax.FunctionCallExpr) Expr {
 		}
 		call.args = append(call.args, arg)
 		call.types[i] = p.Type
+	}
+	if d.Builtin != NoBuiltin && d.Call != nil {
+		if b := builtin(d.Builtin, c.l, d.Call, call.args); b != nil {
+			return b
+		}
 	}
 	return call
 }
@@ -315,9 +322,15 @@ func (x stepsExpr) Eval(k, v cty.Value) (cty.Value, bool) {
 type templateExpr struct {
 	l     Limits
 	parts []Expr
+	strs  []stringExpr // the parts, when every one can give a string (evalStrings)
 }
 
 func (t templateExpr) Eval(k, v cty.Value) (cty.Value, bool) {
+	if t.strs != nil {
+		if r, ok := t.evalStrings(k, v); ok {
+			return r, true
+		}
+	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		pv, ok := p.Eval(k, v)
@@ -508,7 +521,7 @@ func operand(e Expr, k, v cty.Value, ty cty.Type) (cty.Value, bool) {
 type callExpr struct {
 	l      Limits
 	f      function.Function
-	direct Direct // f called directly, or nil
+	direct func([]cty.Value) (cty.Value, bool) // f called directly (Direct.Call), or nil
 	args   []Expr
 	types  []cty.Type // the parameter type of each argument
 }
