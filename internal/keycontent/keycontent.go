@@ -16,7 +16,6 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-	"unsafe"
 )
 
 // Content is what the store keeps of a key besides its id, address,
@@ -90,45 +89,28 @@ type Field struct {
 	// which a created key always has, nor the revocation.
 	Created Rule
 
-	// at is the field's offset in Content, where it holds a value of its
-	// Kind's Go type (bool, string, []byte, *time.Time: checked when the
-	// package loads). A field is read there, not through a func value:
-	// escape analysis cannot see through a func value, and would move
-	// every Content compared to the heap (a million at a no-op apply of a
-	// million keys). held is the Kind checked there: Fields is a
-	// variable, and a Kind changed later must not read another type.
-	at   uintptr
-	held Kind
+	// id says which field of Content the field is; the accessors (Bool,
+	// Text, JSON, Time) read it with a switch, not through a func value:
+	// escape analysis cannot see through a func value, and would move every
+	// Content compared to the heap (a million at a no-op apply of a million
+	// keys).
+	id fieldID
 }
 
-// goTypes are the Go types of the fields of each Kind.
-var goTypes = [...]reflect.Type{Bool: reflect.TypeFor[bool](), Text: reflect.TypeFor[string](),
-	JSON: reflect.TypeFor[[]byte](), Time: reflect.TypeFor[*time.Time]()}
+// fieldID names a field of Content.
+type fieldID uint8
 
-// init checks that every field's offset is a field of Content of its
-// Kind's Go type, which makes reading it there as that Kind sound.
-func init() {
-	typ := reflect.TypeFor[Content]()
-	for i := range Fields {
-		f, ok := &Fields[i], false
-		for j := range typ.NumField() {
-			sf := typ.Field(j)
-			ok = ok || sf.Offset == f.at && int(f.Kind) < len(goTypes) && sf.Type == goTypes[f.Kind]
-		}
-		if !ok {
-			panic(fmt.Sprintf("keycontent: field %s: no field of its kind at offset %d of Content", f.Name, f.at))
-		}
-		f.held = f.Kind
-	}
-}
-
-// in is the address of the field in c, of the Go type of kind k.
-func (f *Field) in(c *Content, k Kind) unsafe.Pointer {
-	if f.held != k || f.Kind != k {
-		panic("keycontent: field " + f.Name + " read as another kind")
-	}
-	return unsafe.Add(unsafe.Pointer(c), f.at)
-}
+const (
+	idUniversal fieldID = iota + 1
+	idName
+	idDescription
+	idPermissions
+	idMetadata
+	idExpires
+	idOwner
+	idRevokedAt
+	idRevokedReason
+)
 
 // Equal reports whether a and b hold the same value of the field.
 func (f *Field) Equal(a, b *Content) bool {
@@ -160,11 +142,53 @@ func (f *Field) Value(c *Content) any {
 }
 
 // Bool, Text, JSON and Time read the field's value in c: each for a
-// field of its Kind only.
-func (f *Field) Bool(c *Content) bool       { return *(*bool)(f.in(c, Bool)) }
-func (f *Field) Text(c *Content) string     { return *(*string)(f.in(c, Text)) }
-func (f *Field) JSON(c *Content) []byte     { return *(*[]byte)(f.in(c, JSON)) }
-func (f *Field) Time(c *Content) *time.Time { return *(**time.Time)(f.in(c, Time)) }
+// field of its Kind only (TestFieldsCoverContent reads every field of
+// Content through them).
+func (f *Field) Bool(c *Content) bool {
+	switch f.id {
+	case idUniversal:
+		return c.Universal
+	}
+	panic(f.misread(Bool))
+}
+
+func (f *Field) Text(c *Content) string {
+	switch f.id {
+	case idName:
+		return c.Name
+	case idDescription:
+		return c.Description
+	case idOwner:
+		return c.Owner
+	case idRevokedReason:
+		return c.RevokedReason
+	}
+	panic(f.misread(Text))
+}
+
+func (f *Field) JSON(c *Content) []byte {
+	switch f.id {
+	case idPermissions:
+		return c.Permissions
+	case idMetadata:
+		return c.Metadata
+	}
+	panic(f.misread(JSON))
+}
+
+func (f *Field) Time(c *Content) *time.Time {
+	switch f.id {
+	case idExpires:
+		return c.ExpiresAt
+	case idRevokedAt:
+		return c.RevokedAt
+	}
+	panic(f.misread(Time))
+}
+
+func (f *Field) misread(k Kind) string {
+	return fmt.Sprintf("keycontent: field %s (kind %d) read as kind %d", f.Name, f.Kind, k)
+}
 
 // appendDigest appends the field's encoding in the content digest.
 func (f *Field) appendDigest(b []byte, c *Content) []byte {
@@ -258,23 +282,23 @@ func (f *Field) IsSet(c *Content) bool {
 // the content digest encodes them.
 var Fields = [...]Field{
 	{Name: "universal", Column: "universal", Kind: Bool, Compared: true, Listed: Never, Created: Always,
-		at: unsafe.Offsetof(Content{}.Universal)},
+		id: idUniversal},
 	{Name: "name", Column: "name", Kind: Text, Compared: true, Listed: Always, Created: Always,
-		at: unsafe.Offsetof(Content{}.Name)},
+		id: idName},
 	{Name: "description", Column: "description", Kind: Text, Compared: true, Listed: WhenSet, Created: WhenSet,
-		at: unsafe.Offsetof(Content{}.Description)},
+		id: idDescription},
 	{Name: "permissions", Column: "permissions", Kind: JSON, Compared: true, Listed: Always, Created: Always,
-		at: unsafe.Offsetof(Content{}.Permissions)},
+		id: idPermissions},
 	{Name: "metadata", Column: "metadata", Kind: JSON, Compared: true, Listed: WhenSet, Created: Always,
-		at: unsafe.Offsetof(Content{}.Metadata)},
+		id: idMetadata},
 	{Name: "expires", Column: "expires_at", Kind: Time, Compared: true, Listed: WhenSet, Created: WhenSet,
-		at: unsafe.Offsetof(Content{}.ExpiresAt)},
+		id: idExpires},
 	{Name: "owner", Column: "owner", Kind: Text, Listed: Never, Created: Never,
-		at: unsafe.Offsetof(Content{}.Owner)},
+		id: idOwner},
 	{Name: "revoked_at", Column: "revoked_at", Kind: Time, Listed: Never, Created: Never,
-		at: unsafe.Offsetof(Content{}.RevokedAt)},
+		id: idRevokedAt},
 	{Name: "revoked_reason", Column: "revoked_reason", Nullable: true, Kind: Text, Listed: Never, Created: Never,
-		at: unsafe.Offsetof(Content{}.RevokedReason)},
+		id: idRevokedReason},
 }
 
 // Compare lists the Compared fields that differ between before and after,
