@@ -77,16 +77,29 @@ var sizeChecks = map[string]sizeCheck{
 // bounded wraps f, the standard function name, so that it refuses to build
 // a result past l (sizeChecks), and so that a panic in it is an ordinary
 // error: cty turns a panic into an error whose message holds the Go stack,
-// which would end up in a diagnostic.
+// which would end up in a diagnostic. f's parameters are kept as they are
+// (jsondecode handles its own arguments); guardBounded opens them.
 func bounded(name string, f function.Function, l Limits) function.Function {
+	return wrapBounded(name, f, l, false)
+}
+
+// wrapBounded is bounded, and with guard also guardBounded: f's parameters
+// opened to every value (f keeps its own semantics for them) and a number
+// too large to print refused as a result.
+func wrapBounded(name string, f function.Function, l Limits, guard bool) function.Function {
 	check := sizeChecks[name]
-	var vp *function.Parameter
-	if p := f.VarParam(); p != nil {
-		vp = p
+	params, vp := f.Params(), f.VarParam() // copies
+	if guard {
+		for i := range params {
+			params[i] = open(params[i])
+		}
+		if vp != nil {
+			*vp = open(*vp)
+		}
 	}
 	return function.New(&function.Spec{
 		Description: f.Description(),
-		Params:      f.Params(),
+		Params:      params,
 		VarParam:    vp,
 		Type: func(args []cty.Value) (ty cty.Type, err error) {
 			defer recoverPanic(&err)
@@ -101,6 +114,9 @@ func bounded(name string, f function.Function, l Limits) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (v cty.Value, err error) {
 			defer recoverPanic(&err)
 			v, err = f.Call(args)
+			if guard && err == nil && numberOutOfRange(v) {
+				return cty.NilVal, errNumberTooLarge
+			}
 			return v, cleanPanic(err)
 		},
 	})

@@ -21,39 +21,7 @@ import (
 // marks pass to the result). No value in HCL is secret: token references
 // are read in Go (refs.go), so an error message may quote its arguments.
 func guardBounded(name string, f function.Function, l Limits) function.Function {
-	check := sizeChecks[name]
-	params := f.Params()
-	for i := range params {
-		params[i] = open(params[i])
-	}
-	var vp *function.Parameter
-	if p := f.VarParam(); p != nil {
-		c := open(*p)
-		vp = &c
-	}
-	return function.New(&function.Spec{
-		Description: f.Description(),
-		Params:      params,
-		VarParam:    vp,
-		Type: func(args []cty.Value) (ty cty.Type, err error) {
-			defer recoverPanic(&err)
-			if check != nil {
-				if err := check(l, args); err != nil {
-					return cty.NilType, err
-				}
-			}
-			ty, err = f.ReturnTypeForValues(args)
-			return ty, cleanPanic(err)
-		},
-		Impl: func(args []cty.Value, _ cty.Type) (v cty.Value, err error) {
-			defer recoverPanic(&err)
-			v, err = f.Call(args)
-			if err == nil && numberOutOfRange(v) {
-				return cty.NilVal, errNumberTooLarge
-			}
-			return v, cleanPanic(err)
-		},
-	})
+	return wrapBounded(name, f, l, true)
 }
 
 func open(p function.Parameter) function.Parameter {
