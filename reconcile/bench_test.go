@@ -2,9 +2,11 @@ package reconcile_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/keyprov/keyprov/reconcile"
 	"github.com/keyprov/keyprov/spec"
@@ -43,19 +45,68 @@ func benchSpecAndState(b testing.TB, n int) (*spec.Spec, *store.State) {
 }
 
 // TestDiffNoOpAllocatesNothingPerKey: the diff of a no-op allocates as
-// much at 2,000 keys as at 1,000: comparing a key as stored allocates
+// often at 2,000 keys as at 1,000: comparing a key as stored allocates
 // nothing (issue 20 item 5: at a million keys, a KeyRow per key moved to
-// the heap doubled the diff's time and the GC's).
+// the heap doubled the diff's time and the GC's). Its bytes grow by no
+// more than the merge's sorted entry per stored key: an unchanged key
+// is counted, not listed (a Change per key was 224 MB at a million keys).
 func TestDiffNoOpAllocatesNothingPerKey(t *testing.T) {
-	allocs := func(n int) float64 {
+	measure := func(n int) (allocs, bytes float64) {
 		s, st := benchSpecAndState(t, n)
-		return testing.AllocsPerRun(5, func() {
-			if p := reconcile.Diff(s, st, map[token.Digest]store.TokenRef{}, reconcile.Options{}); p.HasChanges() {
-				t.Fatal("changes in a no-op")
+		diff := func() {
+			p := reconcile.Diff(s, st, map[token.Digest]store.TokenRef{}, reconcile.Options{})
+			if p.HasChanges() || len(p.Changes) != 0 || p.Unlisted != n {
+				t.Fatalf("a no-op of %d keys: %d changes listed, %d unlisted", n, len(p.Changes), p.Unlisted)
 			}
-		})
+		}
+		allocs = testing.AllocsPerRun(5, diff)
+		const runs = 5
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			diff()
+		}
+		runtime.ReadMemStats(&after)
+		return allocs, float64(after.TotalAlloc-before.TotalAlloc) / runs
 	}
-	assert.Equal(t, allocs(1000), allocs(2000), "allocations of a no-op diff of 1,000 and of 2,000 keys")
+	a1, b1 := measure(1000)
+	a2, b2 := measure(2000)
+	assert.Equal(t, a1, a2, "allocations of a no-op diff of 1,000 and of 2,000 keys")
+	// The merge's entry (an address and a pointer) is 40 bytes a key.
+	assert.LessOrEqual(t, (b2-b1)/1000, 48.0, "bytes per key of a no-op diff (%.0f at 1,000 keys, %.0f at 2,000)", b1, b2)
+}
+
+// A plan lists the keys that change and counts the others, whatever the
+// mix: its summary counts every key once, as when unchanged keys were
+// listed as NoOp.
+func TestDiffListsOnlyChanges(t *testing.T) {
+	const n = 100
+	s, st := benchSpecAndState(t, n)
+	tok, err := token.Generate("wat_")
+	require.NoError(t, err)
+	keys := append([]*spec.Key(nil), s.Keys...)
+	renamed := *keys[0]
+	renamed.Name += " (renamed)"
+	rotated := *keys[1]
+	rotated.Token = spec.Token{Secret: tok, Digest: tok.Digest(), Known: true, Set: true}
+	revoked := *keys[4]
+	revoked.Revoked = true
+	keys[0], keys[1], keys[4] = &renamed, &rotated, &revoked
+	mixed := *s
+	mixed.Keys = append(keys[:3:3], keys[4:]...)                                     // t0000003 no longer declared: pruned
+	stored := &store.State{Now: st.Now, Keys: append(st.Keys[:2:2], st.Keys[3:]...)} // t0000002 not stored: created
+
+	p := reconcile.Diff(&mixed, stored, map[token.Digest]store.TokenRef{}, reconcile.Options{Prune: true})
+	require.Empty(t, p.Refusals)
+	var listed []string
+	for _, c := range p.Changes {
+		assert.NotEqual(t, reconcile.NoOp, c.Action, c.Address.String())
+		listed = append(listed, c.Address.Tenant+" "+string(c.Action))
+	}
+	assert.Equal(t, []string{"t0000000 update", "t0000001 update", "t0000002 create", "t0000003 update", "t0000004 revoke"}, listed)
+	assert.Equal(t, n-5, p.Unlisted)
+	assert.Equal(t, reconcile.Summary{Created: 1, Updated: 1, Rotated: 1, Revoked: 1, Disabled: 1, Unchanged: n - 5}, p.Summary())
+	assert.Len(t, reconcile.Batch(p, reconcile.Meta{}).Keys, 5)
 }
 
 // BenchmarkDiff measures the pure diff of n keys: no-op (every key as

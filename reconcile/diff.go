@@ -242,7 +242,12 @@ func addr(k *store.Key) spec.Address { return spec.Address{Tenant: k.Tenant, Slu
 
 func (d *differ) run() {
 	renamed := d.moves()
-	d.plan.Changes = make([]Change, 0, len(d.s.Keys))
+	if len(d.st.Keys) == 0 {
+		// Into an empty store every declared key is created: the list's
+		// exact size, in one allocation. Otherwise it grows with the keys
+		// that change, and unchanged keys are only counted.
+		d.plan.Changes = make([]Change, 0, len(d.s.Keys))
+	}
 	ownedLive := 0
 	var missing []*store.Key
 	mergeKeys(d.s.Keys, sortedKeys(d.st.Keys, renamed), func(k *spec.Key, cur *store.Key) {
@@ -256,7 +261,14 @@ func (d *differ) run() {
 			return
 		}
 		d.warnExpiry(k)
-		if c, ok := d.diffKey(k, cur); ok {
+		c, ok := d.diffKey(k, cur)
+		switch {
+		case !ok:
+		case c.Action == NoOp:
+			// Unchanged: counted, not listed (a Change per key would be
+			// 224 MB of a no-op plan at a million keys).
+			d.plan.Unlisted++
+		default:
 			c.Risks = d.risks(k, cur, &c)
 			d.plan.Changes = append(d.plan.Changes, c)
 		}

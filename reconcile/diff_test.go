@@ -359,16 +359,11 @@ func TestDiffNoOp(t *testing.T) {
 	st := stateOf(s)
 	assert.Empty(t, reconcile.CandidateDigests(s, st), "no lookup of retired tokens when every token is live")
 	p := reconcile.Diff(s, st, nil, reconcile.Options{})
-	require.Len(t, p.Changes, 2)
-	for _, c := range p.Changes {
-		assert.Equal(t, reconcile.NoOp, c.Action, c.Address.String())
-		assert.Empty(t, c.Fields)
-		assert.Nil(t, c.Token)
-		assert.Nil(t, c.Row)
-		assert.Empty(t, c.NewTokens)
-		assert.Empty(t, c.TokenUpdates)
-	}
+	// Unchanged keys are counted, not listed.
+	assert.Empty(t, p.Changes)
+	assert.Equal(t, 2, p.Unlisted)
 	assert.False(t, p.HasChanges())
+	assert.True(t, p.Settled())
 	assert.Equal(t, reconcile.Summary{Unchanged: 2}, p.Summary())
 	assert.Empty(t, reconcile.Batch(p, reconcile.Meta{}).Keys)
 
@@ -378,8 +373,8 @@ func TestDiffNoOp(t *testing.T) {
 		st := stateOf(s)
 		st.Keys[0].Permissions = []byte(`[{"name": "cms.read", "rate": 1.50}]`)
 		p := reconcile.Diff(s, st, nil, reconcile.Options{})
-		require.Len(t, p.Changes, 1)
-		assert.Equal(t, reconcile.NoOp, p.Changes[0].Action)
+		assert.Empty(t, p.Changes)
+		assert.Equal(t, 1, p.Unlisted)
 	})
 }
 
@@ -522,9 +517,9 @@ tenant_key "blog" {
 	t.Run("adopted", func(t *testing.T) {
 		p := reconcile.Diff(s, st, nil, reconcile.Options{Adopt: true})
 		assert.Empty(t, p.Refusals)
-		require.Len(t, p.Changes, 2)
-		assert.Equal(t, reconcile.NoOp, p.Changes[0].Action, "acme/blog")
-		c := p.Changes[1]
+		require.Len(t, p.Changes, 1, "acme/blog, unchanged, is not listed")
+		assert.Equal(t, 1, p.Unlisted, "acme/blog")
+		c := p.Changes[0]
 		assert.Equal(t, "acme/website", c.Address.String())
 		assert.Equal(t, reconcile.Update, c.Action)
 		assert.Equal(t, "billing", c.AdoptedFrom)
@@ -570,7 +565,7 @@ func TestDiffDeterministic(t *testing.T) {
 	}
 	s := evalSpec(t, withOwner("platform", src.String()))
 	st := stateOf(s)
-	// Changes of every kind: an update, a rotation, a create, a no-op, and
+	// Changes of every kind: an update, a rotation, a create, no-ops, and
 	// two owned keys the spec no longer declares (warnings).
 	st.Keys[0].Name = "drifted"
 	st.Keys[1].Tokens[0].Digest, st.Keys[1].Tokens[0].Hint = token.DigestOf("wat_n3Qp8ZxR2vLk5TbW9mYc4HdJ7fGs1Ae6"), "wat_…1Ae6"
@@ -581,7 +576,8 @@ func TestDiffDeterministic(t *testing.T) {
 	)
 
 	first := reconcile.Diff(s, st, nil, reconcile.Options{})
-	require.Len(t, first.Changes, 6)
+	require.Len(t, first.Changes, 3, "the update, the rotation and the create; the unchanged keys are counted")
+	assert.Equal(t, 3, first.Unlisted)
 	assert.True(t, sort.SliceIsSorted(first.Changes, func(i, j int) bool {
 		return first.Changes[i].Address.Compare(first.Changes[j].Address) < 0
 	}), "changes are sorted by address")

@@ -143,6 +143,14 @@ func TestDiffDisabledHolders(t *testing.T) {
 			}
 			p := reconcile.Diff(s, st, nil, reconcile.Options{Strict: true})
 			require.Empty(t, p.Refusals, "a held key is not blocked, even with --strict")
+			if tc.action == reconcile.NoOp {
+				// Unchanged: counted, not listed.
+				assert.Empty(t, p.Changes)
+				assert.Equal(t, 1, p.Unlisted)
+				assert.Equal(t, tc.sum, p.Summary())
+				assert.Empty(t, switchEvents(t, p))
+				return
+			}
 			c := change(t, p, "acme/website")
 			assert.Equal(t, tc.action, c.Action)
 			assert.Equal(t, tc.held, c.Held)

@@ -37,16 +37,19 @@ type Plan struct {
 	PruneRevoke bool
 	// Now is the database time the plan was computed for.
 	Now time.Time
-	// Changes has one entry per key the spec declares or the plan revokes,
-	// sorted by address; unchanged keys are included as NoOp.
+	// Changes lists, sorted by address, the keys that change (created,
+	// updated, revoked, disabled or enabled, pruned), are blocked or are
+	// held. An unchanged key is not listed: Unlisted counts it. (A plan
+	// made by hand may still list NoOp changes; every reader of a plan
+	// skips them, and Summary counts them as unchanged.)
 	Changes []Change
 	// Warnings do not stop an apply.
 	Warnings []Warning
 	// Refusals stop the whole apply (exit 4): nothing is written.
 	Refusals []Refusal
-	// Unlisted counts unchanged keys that Changes does not list: a plan
-	// answered from an input record (a boot with nothing to do), or read
-	// from a saved plan, lists only the keys that change.
+	// Unlisted counts the unchanged keys, which Changes does not list:
+	// those of Diff, of a plan answered from an input record (a boot with
+	// nothing to do), and of a plan read from a saved plan.
 	Unlisted int
 }
 
