@@ -223,6 +223,47 @@ func TestPlanGolden(t *testing.T) {
 
 // Every kind of risk that a plan can carry shows in the golden plan: the
 // kinds come from review, so that a new one cannot go unrendered.
+// unlisted is p as reconcile.Diff makes it: its unchanged keys counted in
+// Unlisted, not listed as NoOp changes.
+func unlisted(p *reconcile.Plan) *reconcile.Plan {
+	q := *p
+	q.Changes = nil
+	for _, c := range p.Changes {
+		if c.Action == reconcile.NoOp {
+			q.Unlisted++
+			continue
+		}
+		q.Changes = append(q.Changes, c)
+	}
+	return &q
+}
+
+// A plan whose unchanged keys are counted renders byte for byte as the
+// same plan listing them as NoOp changes, in every format and bound.
+func TestPlanUnlistedRendersAsListed(t *testing.T) {
+	plans := map[string]*reconcile.Plan{"every-change": everyChange(), "refused": refusedPlan(), "no-changes": noChanges(), "many": manyChanges()}
+	plans["many"].Changes = append(plans["many"].Changes, reconcile.Change{Address: addr("acme/same"), Action: reconcile.NoOp, KeyID: 9})
+	formats := map[string]view.PlanView{
+		"text": &view.TextView{MaxLines: 200}, "bounded text": &view.TextView{MaxLines: 3},
+		"json": &view.JSONView{}, "markdown": &view.MarkdownView{MaxRows: 200}, "bounded markdown": &view.MarkdownView{MaxRows: 2},
+	}
+	counted := 0
+	for name, p := range plans {
+		q := unlisted(p)
+		counted += q.Unlisted
+		assert.Equal(t, p.Summary(), q.Summary(), name)
+		for _, cmd := range []string{"plan", "apply"} {
+			for format, v := range formats {
+				var a, b bytes.Buffer
+				require.NoError(t, v.Render(&a, &view.Report{Plan: p, Command: cmd, RunID: runID}))
+				require.NoError(t, v.Render(&b, &view.Report{Plan: q, Command: cmd, RunID: runID}))
+				assert.Equal(t, a.String(), b.String(), "%s %s %s", name, cmd, format)
+			}
+		}
+	}
+	assert.Equal(t, 4, counted, "unchanged keys of the plans")
+}
+
 func TestPlanGoldenCoversEveryRisk(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "plan", "plan-every-change.json.golden"))
 	require.NoError(t, err)
