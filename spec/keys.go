@@ -2,8 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -59,16 +62,9 @@ type instance struct {
 
 func (e *evaluator) evalKeys(settings Settings) []*Key {
 	// First the blocks and their for_each elements, then the instances,
-	// allocated once: 100,000 of them are not grown by appending.
-	type blockWork struct {
-		b       blockIn
-		content *hcl.BodyContent
-		ref     BlockRef
-		state   *blockState
-		elems   [][2]cty.Value
-		forEach bool
-	}
-	var work []blockWork
+	// made one at a time as they are evaluated (instanceSet): a million
+	// instances held at once would be a quarter of a gigabyte.
+	var set instanceSet
 	total := 0
 	var over *hcl.Range // the first block past the limit
 	for _, b := range e.keys {
@@ -78,13 +74,13 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		if diags.HasErrors() && content.Attributes["name"] == nil && len(content.Attributes) == 0 {
 			continue
 		}
-		ref := BlockRef{Type: b.Type, Label: b.Labels[0], DefRange: b.DefRange}
+		ref := BlockRef{Type: b.Type, Label: b.Labels[0], defRange: &b.DefRange}
 		fe := content.Attributes["for_each"]
 		if fe == nil {
 			if total++; total == e.limits.MaxKeys+1 {
 				over = b.DefRange.Ptr()
 			}
-			work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx, e.fn.direct)})
+			set.add(blockWork{b: b, content: content, ref: ref, state: newBlockState(content, false, b.file.ctx, e.fn.direct)})
 			continue
 		}
 		elems, ok := e.forEach(fe, b)
@@ -96,45 +92,35 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
 			return nil
 		}
-		work = append(work, blockWork{b: b, content: content, ref: ref, state: newBlockState(content, true, b.file.ctx, e.fn.direct), elems: elems, forEach: true})
+		set.add(blockWork{b: b, content: content, ref: ref, state: newBlockState(content, true, b.file.ctx, e.fn.direct), elems: elems, forEach: true})
 	}
 	if total > e.limits.MaxKeys {
 		e.add(errorf(over, "Too many keys", "The spec declares %d keys; the limit is %d (KEYPROV_MAX_KEYS), and this block is the first past it.", total, e.limits.MaxKeys))
 		return nil
 	}
 
-	insts := make([]instance, 0, total)
-	e.declared = make([]DeclaredBlock, 0, len(work))
-	for _, w := range work {
+	e.declared = make([]DeclaredBlock, 0, len(set.blocks))
+	for _, w := range set.blocks {
 		n := 1
 		if w.forEach {
 			n = len(w.elems)
 		}
 		e.declared = append(e.declared, DeclaredBlock{Type: w.b.Type, Label: w.b.Labels[0], DefRange: w.b.DefRange, Keys: n})
-		if !w.forEach {
-			insts = append(insts, instance{block: w.b, content: w.content, ref: w.ref, state: w.state, first: true})
-			continue
-		}
-		for i, el := range w.elems {
-			r := w.ref
-			r.HasForEach, r.InstanceKey = true, el[0].AsString()
-			insts = append(insts, instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1], first: i == 0})
-		}
 	}
 	e.priorErrors = e.diags.HasErrors()
-	all, valid, diags := evalInstances(e, settings, insts)
+	all, valid, diags := evalInstances(e, &settings, &set)
 	e.add(dropFileRepeats(diags)...)
 	if !e.diags.HasErrors() {
 		// Every key that is left out is reported: a key that cannot be
 		// evaluated without a diagnostic would vanish from validate and diff.
 		for i, k := range all {
 			if !valid[i] {
-				e.add(withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Key not evaluated", "%s could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", k.Address)}, k.Address.String())...)
+				e.add(withAddress(hcl.Diagnostics{errorf(k.Block.DefRange().Ptr(), "Key not evaluated", "%s could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", k.Address)}, k.Address.String())...)
 				break
 			}
 		}
-		if len(all) < len(insts) {
-			e.add(errorf(nil, "Key not evaluated", "%d declared keys could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", len(insts)-len(all)))
+		if len(all) < set.n {
+			e.add(errorf(nil, "Key not evaluated", "%d declared keys could not be evaluated, and no reason was found. This is a bug in keyprov: please report it.", set.n-len(all)))
 		}
 	}
 	// Duplicates are checked among every key whose address could be
@@ -239,22 +225,81 @@ func quoteShort(s string) string {
 	return fmt.Sprintf("%q… (%d characters)", string(r[:64]), len(r))
 }
 
+// blockWork is a key block to evaluate, with its for_each elements.
+type blockWork struct {
+	b       blockIn
+	content *hcl.BodyContent
+	ref     BlockRef
+	state   *blockState
+	elems   [][2]cty.Value
+	forEach bool
+}
+
+// instanceSet is the instances of a spec's key blocks, in order: a block
+// without for_each is one instance, a for_each block one per element.
+// Instances are made by at, when they are evaluated.
+type instanceSet struct {
+	blocks []blockWork
+	// start[i] is the index of blocks[i]'s first instance.
+	start []int
+	n     int
+}
+
+func (s *instanceSet) add(w blockWork) {
+	s.blocks = append(s.blocks, w)
+	s.start = append(s.start, s.n)
+	if w.forEach {
+		s.n += len(w.elems)
+	} else {
+		s.n++
+	}
+}
+
+// at returns instance i.
+func (s *instanceSet) at(i int) instance {
+	// The last block starting at or before i: blocks may be empty (a
+	// for_each of nothing), so the search skips to the last of equal starts.
+	b := sort.Search(len(s.start), func(j int) bool { return s.start[j] > i }) - 1
+	w := &s.blocks[b]
+	if !w.forEach {
+		return instance{block: w.b, content: w.content, ref: w.ref, state: w.state, first: true}
+	}
+	j := i - s.start[b]
+	el := w.elems[j]
+	r := w.ref
+	r.HasForEach, r.InstanceKey = true, el[0].AsString()
+	return instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1], first: j == 0}
+}
+
 // evalInstances evaluates every instance (on every core for a large
 // spec: forEachIndex). It returns the keys whose address could be
 // evaluated and, for each, whether it is valid. The result keeps instance
 // order (and so does the order of diagnostics), so the output does not
 // depend on scheduling.
-func evalInstances(e *evaluator, settings Settings, insts []instance) ([]*Key, []bool, hcl.Diagnostics) {
-	keys := make([]*Key, len(insts))
-	valid := make([]bool, len(insts))
-	diags := make([]hcl.Diagnostics, len(insts))
-	forEachIndex(len(insts), func(i int) {
-		keys[i], valid[i], diags[i] = e.evalInstance(settings, insts[i])
+func evalInstances(e *evaluator, settings *Settings, set *instanceSet) ([]*Key, []bool, hcl.Diagnostics) {
+	keys := make([]*Key, set.n)
+	valid := make([]bool, set.n)
+	// Diagnostics are rare: kept by instance index, not in a slice of one
+	// entry per instance.
+	var (
+		mu    sync.Mutex
+		diags = map[int]hcl.Diagnostics{}
+	)
+	forEachIndex(set.n, func(i int) {
+		var ds hcl.Diagnostics
+		keys[i], valid[i], ds = e.evalInstance(settings, set.at(i))
+		if len(ds) > 0 {
+			mu.Lock()
+			diags[i] = ds
+			mu.Unlock()
+		}
 	})
 	var all hcl.Diagnostics
+	for _, i := range slices.Sorted(maps.Keys(diags)) {
+		all = append(all, diags[i]...)
+	}
 	outKeys, outValid := keys[:0], valid[:0]
 	for i, k := range keys {
-		all = append(all, diags[i]...)
 		if k != nil {
 			outKeys = append(outKeys, k)
 			outValid = append(outValid, valid[i])
@@ -267,9 +312,18 @@ func evalInstances(e *evaluator, settings Settings, insts []instance) ([]*Key, [
 // could be evaluated (nil otherwise), and valid reports whether the key has
 // no error at all. It only reads shared state, so instances may be
 // evaluated concurrently.
-func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid bool, _ hcl.Diagnostics) {
-	ke := &keyEval{e: e, settings: settings, in: in, attrs: in.state.attrs, ok: true}
-	ke.sc = &scope{in: &ke.in}
+func (e *evaluator) evalInstance(settings *Settings, in instance) (k *Key, valid bool, _ hcl.Diagnostics) {
+	// The evaluation's scratch state is reused from instance to instance:
+	// nothing keeps it once the key is made (a million instances made
+	// a quarter of a gigabyte of garbage).
+	ke := keyEvals.Get().(*keyEval)
+	defer func() {
+		*ke = keyEval{}
+		keyEvals.Put(ke)
+	}()
+	*ke = keyEval{e: e, settings: settings, in: in, attrs: in.state.attrs, ok: true}
+	ke.scope.in = &ke.in
+	ke.sc = &ke.scope
 	ke.k = &Key{Universal: in.block.Type == "universal_key", Block: in.ref}
 
 	// Identity first, so that every later diagnostic names the key's address.
@@ -302,18 +356,23 @@ func (e *evaluator) evalInstance(settings Settings, in instance) (k *Key, valid 
 	return ke.k, ke.ok && !diags.HasErrors(), diags
 }
 
+// keyEvals hold keyEvals to reuse (evalInstance).
+var keyEvals = sync.Pool{New: func() any { return new(keyEval) }}
+
 // keyEval is the evaluation of one key instance: one method per attribute,
 // called in the order of evalInstance, each adding its diagnostics and
 // clearing ok when the key cannot be used.
 type keyEval struct {
 	e        *evaluator
-	settings Settings
+	settings *Settings
 	in       instance
 	sc       *scope
-	attrs    hcl.Attributes
-	k        *Key
-	diags    hcl.Diagnostics
-	ok       bool
+	// scope is what sc points at.
+	scope scope
+	attrs hcl.Attributes
+	k     *Key
+	diags hcl.Diagnostics
+	ok    bool
 }
 
 func (ke *keyEval) add(ds ...*hcl.Diagnostic) { ke.diags = append(ke.diags, ds...) }
@@ -482,7 +541,7 @@ func (ke *keyEval) permissions() {
 	}
 	attr := ke.attrs["permissions"]
 	r, ds, failed := ke.e.shared(ke.in, "permissions", attr, func() (any, hcl.Diagnostics) {
-		p, j, ds := permissions(attr, ke.sc.Ctx(), ke.settings)
+		p, j, ds := permissions(attr, ke.sc.Ctx(), *ke.settings)
 		return permsResult{p, j}, ds
 	})
 	ke.add(ds...)
@@ -520,7 +579,7 @@ func (ke *keyEval) token() {
 		}
 		return
 	}
-	t, ds, good := ke.e.tokenAttr(attr, ke.in.content.Attributes["token"].Expr, ke.sc, ke.settings)
+	t, ds, good := ke.e.tokenAttr(attr, ke.in.content.Attributes["token"].Expr, ke.sc, *ke.settings)
 	ke.add(ds...)
 	ke.k.Token = t
 	ke.ok = ke.ok && good
@@ -540,7 +599,7 @@ func (ke *keyEval) previousToken() {
 		ke.fail(errorf(until.NameRange.Ptr(), "Missing previous_token", "previous_until is the cutoff of previous_token, which is not set."))
 		return
 	}
-	t, ds, tokGood := ke.e.tokenAttr(prev, ke.in.content.Attributes["previous_token"].Expr, ke.sc, ke.settings)
+	t, ds, tokGood := ke.e.tokenAttr(prev, ke.in.content.Attributes["previous_token"].Expr, ke.sc, *ke.settings)
 	ke.add(ds...)
 	s, good := ke.str("previous_until", checkTime)
 	switch {
@@ -587,19 +646,19 @@ func (e *evaluator) evalShared(in instance, attr *hcl.Attribute, sc *scope, ty c
 // It reports false when the attribute cannot be used; its errors are then
 // in the diagnostics, or were reported once for the block.
 func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *scope, settings Settings) (Token, hcl.Diagnostics, bool) {
-	t := Token{Set: true, Range: attr.Expr.Range()}
+	t := Token{Set: true, rng: sc.in.state.exprRange(attr)}
 	ref, parsed := e.refs[keyOf(source.Range())]
 	if ref == nil {
 		if !parsed {
 			// Not seen by checkSecretCalls: never expected, never read.
-			return t, hcl.Diagnostics{hideSource(errorf(t.Range.Ptr(), "Invalid token reference", "%s could not be checked as a token reference.", attr.Name))}, false
+			return t, hcl.Diagnostics{hideSource(errorf(t.rng, "Invalid token reference", "%s could not be checked as a token reference.", attr.Name))}, false
 		}
 		if d := e.refDiags[keyOf(source.Range())]; d != nil {
 			return t, hcl.Diagnostics{d}, false
 		}
 		return t, nil, false // reported once, for the block
 	}
-	rng := t.Range.Ptr()
+	rng := t.rng
 	r, diags, good := e.readRef(ref, sc, attr.Name, rng)
 	if r.source != "" {
 		t.Sources = []string{r.source}
@@ -923,11 +982,11 @@ func duplicateAddresses(keys []*Key) (dup []bool, out []keyDiag) {
 			dup = make([]bool, len(keys))
 		}
 		dup[i] = true
-		where := Pos(f.Block.DefRange)
+		where := Pos(f.Block.DefRange())
 		if f.Block.HasForEach {
 			where += fmt.Sprintf(" (instance %q)", f.Block.InstanceKey)
 		}
-		out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(k.Block.DefRange.Ptr(), "Duplicate key",
+		out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(k.Block.DefRange().Ptr(), "Duplicate key",
 			"The key %s is declared twice: by %s here, and first at %s. A key's identity is its tenant and slug.", k.Address, k.Block, where)}, k.Address.String())})
 	}
 	return dup, out
@@ -953,7 +1012,7 @@ func duplicateTokens(keys []*Key, skip []bool) []keyDiag {
 			}
 			d := t.Digest // computed with the token, on every core
 			if u, dup := tokens[d]; dup {
-				out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(t.Range.Ptr(), "Token used twice",
+				out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(t.Range().Ptr(), "Token used twice",
 					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())})
 				return
 			}

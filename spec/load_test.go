@@ -151,7 +151,7 @@ func TestJSONSyntax(t *testing.T) {
 			assert.Equal(t, "root/frontend", s.Keys[1].Address.String())
 			assert.Equal(t, []string{`env("A")`}, s.Keys[1].Token.Sources)
 			assert.Equal(t, secrets, s.Keys[1].Token.Known)
-			assert.Equal(t, "keys.hcl.json:16:16", Pos(s.Keys[0].Block.DefRange))
+			assert.Equal(t, "keys.hcl.json:16:16", Pos(s.Keys[0].Block.DefRange()))
 		})
 	}
 

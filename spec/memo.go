@@ -27,6 +27,19 @@ type blockState struct {
 	fast map[string]fast.Expr
 	// limits are the evaluation's: a fast value past them is left to HCL.
 	limits Limits
+	// ranges are the ranges of the token attributes' expressions, which
+	// the block's keys share (Token.Range).
+	ranges map[*hcl.Attribute]*hcl.Range
+}
+
+// exprRange returns the range of attr's expression: the block's shared
+// copy for a token attribute.
+func (bs *blockState) exprRange(attr *hcl.Attribute) *hcl.Range {
+	if r := bs.ranges[attr]; r != nil {
+		return r
+	}
+	r := attr.Expr.Range()
+	return &r
 }
 
 type memoEntry struct {
@@ -52,7 +65,13 @@ func (me *memoEntry) get(first bool, f func() (any, hcl.Diagnostics)) (val any, 
 var sharedFields = []string{"name", "description", "expires", "revoked", "disabled", "permissions", "metadata", "slug", "tenant", "previous_until"}
 
 func newBlockState(content *hcl.BodyContent, forEach bool, ctx *hcl.EvalContext, direct map[string]fast.Direct) *blockState {
-	bs := &blockState{attrs: content.Attributes}
+	bs := &blockState{attrs: content.Attributes, ranges: map[*hcl.Attribute]*hcl.Range{}}
+	for _, name := range []string{"token", "previous_token"} {
+		if attr := content.Attributes[name]; attr != nil {
+			r := attr.Expr.Range()
+			bs.ranges[attr] = &r
+		}
+	}
 	if !forEach {
 		return bs
 	}

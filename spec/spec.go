@@ -162,8 +162,18 @@ type Token struct {
 	// or `file("/run/secrets/keys.json")`, in the order they appear. They
 	// name variables and files, never values.
 	Sources []string
-	// Range is the attribute's source range.
-	Range hcl.Range
+	// rng is the attribute's expression's source range (Range), shared by
+	// the instances of a for_each block.
+	rng *hcl.Range
+}
+
+// Range returns the source range of the attribute's expression; zero when
+// the attribute was not written.
+func (t Token) Range() hcl.Range {
+	if t.rng == nil {
+		return hcl.Range{}
+	}
+	return *t.rng
 }
 
 // BlockRef points at the block that declared a key.
@@ -176,8 +186,24 @@ type BlockRef struct {
 	InstanceKey string
 	// HasForEach is true for for_each instances.
 	HasForEach bool
-	// DefRange is the block header's range.
-	DefRange hcl.Range
+	// defRange is the block header's range (DefRange), shared by the
+	// instances of a for_each block: a million keys would otherwise hold
+	// a million copies.
+	defRange *hcl.Range
+}
+
+// NewBlockRef returns a reference to the block of type typ and label
+// label whose header is at defRange.
+func NewBlockRef(typ, label string, defRange hcl.Range) BlockRef {
+	return BlockRef{Type: typ, Label: label, defRange: &defRange}
+}
+
+// DefRange returns the block header's range.
+func (b BlockRef) DefRange() hcl.Range {
+	if b.defRange == nil {
+		return hcl.Range{}
+	}
+	return *b.defRange
 }
 
 // String returns a reference like `tenant_key.website["acme"]`.

@@ -118,7 +118,7 @@ func expiryDiagnostics(s *spec.Spec, now time.Time, warn time.Duration) hcl.Diag
 	var diags hcl.Diagnostics
 	for _, k := range s.Keys {
 		for _, w := range reconcile.KeyExpiryWarnings(k, now, warn) {
-			subject := k.Block.DefRange
+			subject := k.Block.DefRange()
 			detail := w.Message + "."
 			if first, _, _ := strings.Cut(detail, " "); !strings.Contains(first, "_") { // not an attribute's name
 				detail = strings.ToUpper(detail[:1]) + detail[1:]
