@@ -2,6 +2,9 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,4 +87,53 @@ func TestJSONFastPaths(t *testing.T) {
 	m, ok := fast.StringMap(`{"a": "x"}`)
 	assert.True(t, ok)
 	assert.True(t, m["a"].RawEquals(cty.StringVal("x")))
+}
+
+// TestStringIndex: the secrets file's index answers as StringMap does,
+// wherever StringMap answers, and declines where it declines.
+func TestStringIndex(t *testing.T) {
+	inputs := []string{
+		` { "a" : "x", "b":"y" } `, `{}`, `{"é": "ü€"}`, `{"a": "x\"y"}`, `{"a": 1}`,
+		`{"a": {"b": "c"}}`, `{"a": "x", "a": "y"}`, `{"a": "x"} junk`, `{"a": "x",}`,
+		`{"a" "x"}`, `{"a": "x`, "{\"a\": \"x\ty\"}", "{\"a\": \"\xff\"}", `["a"]`, `{}{}`, ``, "  \n",
+		`{"": ""}`, `{"a": "", "": "a"}`, `{"a":"b","b":"a","ab":"ba"}`,
+	}
+	// Many members, with duplicates placed far apart and keys that share
+	// prefixes, so that probes run past taken slots.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 200 {
+		var b strings.Builder
+		b.WriteString("{")
+		members := 1 + rng.IntN(300)
+		for i := range members {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			k := fmt.Sprintf("t%d", rng.IntN(members*4))
+			if n%3 == 0 {
+				k = fmt.Sprintf("t%d", i) // no duplicates
+			}
+			fmt.Fprintf(&b, "%q:%q", k, fmt.Sprintf("v%d-%d", n, i))
+		}
+		b.WriteString("}")
+		inputs = append(inputs, b.String())
+	}
+	for _, in := range inputs {
+		m, mok := fast.StringMap(in)
+		x, xok := fast.ReadStringIndex(in)
+		if !assert.Equal(t, mok, xok, "%q", in) || !mok {
+			continue
+		}
+		assert.Equal(t, len(m), x.Len())
+		for k, v := range m {
+			got, ok := x.Get(k)
+			assert.True(t, ok, "%q in %q", k, in)
+			assert.Equal(t, v.AsString(), got)
+		}
+		for _, k := range []string{"missing", "t-1", "a\x00", ""} {
+			_, inMap := m[k]
+			_, inIndex := x.Get(k)
+			assert.Equal(t, inMap, inIndex, "%q in %q", k, in)
+		}
+	}
 }

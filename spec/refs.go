@@ -684,7 +684,7 @@ func (fs *funcs) secretFile(p string) (string, error) {
 // read by key. Values stay raw until asked for.
 type secretObject struct {
 	path    string
-	strings map[string]cty.Value       // the fast form: an object of plain strings
+	strings *stringIndex               // the fast form: an object of plain strings
 	raw     map[string]json.RawMessage // the general form
 }
 
@@ -714,8 +714,8 @@ type secretJSONResult struct {
 }
 
 func decodeSecretObject(p, s string) (*secretObject, error) {
-	if m, ok := quickStringMap(s); ok {
-		return &secretObject{path: p, strings: m}, nil
+	if x, ok := quickStringIndex(s); ok {
+		return &secretObject{path: p, strings: x}, nil
 	}
 	at := func(off int64) string {
 		line, col := 1, 1
@@ -791,11 +791,11 @@ func decodeSecretObject(p, s string) (*secretObject, error) {
 // spec) and the kind of a wrong value, never the value.
 func (o *secretObject) get(key string) (string, error) {
 	if o.strings != nil {
-		v, ok := o.strings[key]
+		v, ok := o.strings.Get(key)
 		if !ok {
 			return "", fmt.Errorf("%s has no entry %q", o.path, key)
 		}
-		return v.AsString(), nil
+		return v, nil
 	}
 	raw, ok := o.raw[key]
 	if !ok {

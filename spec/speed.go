@@ -61,6 +61,18 @@ func quickStringMap(s string) (map[string]cty.Value, bool) {
 	return fast.StringMap(s)
 }
 
+// quickStringIndex reads a JSON object of plain strings in one pass for
+// lookups by key (fast.ReadStringIndex: a secrets file), or reports false.
+func quickStringIndex(s string) (*stringIndex, bool) {
+	if !speedOn() {
+		return nil, false
+	}
+	return fast.ReadStringIndex(s)
+}
+
+// stringIndex is an object of plain strings read by quickStringIndex.
+type stringIndex = fast.StringIndex
+
 // quickVarFile reads a JSON variable file of strings and flat collections
 // of strings in one pass (fast.VarFile), or reports false. It keeps the
 // members of the maps it reads, for quickMembers.
