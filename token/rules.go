@@ -173,13 +173,31 @@ func Generate(prefix string) (Secret, error) {
 
 // checksum is the CRC-32 (IEEE) of s in base62, left-padded to ChecksumLen.
 func checksum(s string) string {
-	n := crc32.ChecksumIEEE([]byte(s))
-	out := []byte(strings.Repeat("0", ChecksumLen))
-	for i := ChecksumLen - 1; i >= 0 && n > 0; i-- {
+	c := checksumOf(s)
+	return string(c[:])
+}
+
+// crc32IEEE is crc32.ChecksumIEEE(s), table by table on the string:
+// the library's function takes a []byte that escapes, so a conversion
+// would allocate a copy of every token.
+func crc32IEEE(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
+// checksumOf is checksum without allocating: it runs for every token of
+// a spec (HasChecksum), a million at a time.
+func checksumOf(s string) [ChecksumLen]byte {
+	n := crc32IEEE(s)
+	var out [ChecksumLen]byte
+	for i := ChecksumLen - 1; i >= 0; i-- {
 		out[i] = Base62[n%62]
 		n /= 62
 	}
-	return string(out)
+	return out
 }
 
 // HasChecksum reports whether tok ends in a valid keyprov checksum: the last
@@ -192,7 +210,8 @@ func HasChecksum(tok, prefix string) bool {
 		return false
 	}
 	cut := len(tok) - ChecksumLen
-	return checksum(tok[:cut]) == tok[cut:]
+	c := checksumOf(tok[:cut])
+	return string(c[:]) == tok[cut:]
 }
 
 // ChecksumState describes HasChecksum for people: "checksum valid" or "no checksum".

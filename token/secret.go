@@ -101,7 +101,12 @@ const Scheme = "sha256"
 type Digest [sha256.Size]byte
 
 // DigestOf hashes tok.
-func DigestOf(tok string) Digest { return sha256.Sum256([]byte(tok)) }
+func DigestOf(tok string) Digest {
+	// Copied to the stack: a conversion of a token longer than 32 bytes
+	// would allocate, once per key of a spec.
+	var buf [128]byte
+	return sha256.Sum256(append(buf[:0], tok...))
+}
 
 // Hex returns the lowercase hexadecimal form, as stored procedures and other
 // languages compute it (encode(sha256(token), 'hex')).
