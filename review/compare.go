@@ -110,10 +110,10 @@ func keyFields(k *spec.Key) []FieldChange {
 		fs = append(fs, FieldChange{Field: "disabled", After: true})
 	}
 	if k.Token.Set {
-		fs = append(fs, FieldChange{Field: "token", After: Sources(k.Token.Sources)})
+		fs = append(fs, FieldChange{Field: "token", After: Sources(k.Token.Sources())})
 	}
 	if k.Previous != nil {
-		fs = append(fs, FieldChange{Field: "previous_token", After: Sources(k.Previous.Token.Sources)},
+		fs = append(fs, FieldChange{Field: "previous_token", After: Sources(k.Previous.Token.Sources())},
 			FieldChange{Field: "previous_until", After: k.Previous.Until})
 	}
 	return fs
@@ -154,10 +154,11 @@ func tokenSources(t spec.Token) Sources {
 	if !t.Set {
 		return nil
 	}
-	if len(t.Sources) == 0 {
+	srcs := t.Sources()
+	if len(srcs) == 0 {
 		return Sources{}
 	}
-	return Sources(t.Sources)
+	return Sources(srcs)
 }
 
 func optSources(s Sources) any {

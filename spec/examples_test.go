@@ -92,7 +92,7 @@ func TestExamples(t *testing.T) {
 				require.NotEmpty(t, s.Keys)
 				for _, k := range s.Keys {
 					assert.Equal(t, secrets, k.Token.Known, "%s", k.Address)
-					assert.NotEmpty(t, k.Token.Sources, "%s", k.Address)
+					assert.NotEmpty(t, k.Token.Sources(), "%s", k.Address)
 					if secrets {
 						tok := k.Token.Secret.Reveal()
 						assert.Empty(t, token.Check(tok, s.Settings.TokenPrefix), "%s", k.Address)
@@ -153,7 +153,7 @@ func TestKeysHCLUsesEveryFeature(t *testing.T) {
 	// Every variable in the example environment is used, and only there.
 	used := map[string]bool{}
 	for _, k := range s.Keys {
-		for _, src := range k.Token.Sources {
+		for _, src := range k.Token.Sources() {
 			used[src] = true
 		}
 	}

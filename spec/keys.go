@@ -660,8 +660,8 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 	}
 	rng := t.rng
 	r, diags, good := e.readRef(ref, sc, attr.Name, rng)
-	if r.source != "" {
-		t.Sources = []string{r.source}
+	if r.source.base != nil && (*r.source.base != "" || r.source.keyed) {
+		t.source = r.source
 	}
 	if !good {
 		return t, diags, false
@@ -673,12 +673,12 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 	t.Digest = t.Secret.Digest()
 	t.Checksum = token.HasChecksum(r.value, settings.TokenPrefix)
 	for _, err := range token.Check(r.value, settings.TokenPrefix) {
-		diags = append(diags, errorf(rng, "Invalid token", "The %s read from %s breaks a token rule: %s.", attr.Name, r.source, strings.TrimPrefix(err.Error(), "token: ")))
+		diags = append(diags, errorf(rng, "Invalid token", "The %s read from %s breaks a token rule: %s.", attr.Name, r.source.String(), strings.TrimPrefix(err.Error(), "token: ")))
 	}
 	// A previous_token is exempt: a rotation away from tokens without
 	// checksums keeps the old one for a while.
 	if settings.TokenChecksum && attr.Name == "token" && !t.Checksum {
-		diags = append(diags, errorf(rng, "Invalid token", "The token read from %s carries no keyprov checksum, which settings.token_checksum requires: make tokens with keyprov token new.", r.source))
+		diags = append(diags, errorf(rng, "Invalid token", "The token read from %s carries no keyprov checksum, which settings.token_checksum requires: make tokens with keyprov token new.", r.source.String()))
 	}
 	return t, diags, !diags.HasErrors()
 }

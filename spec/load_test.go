@@ -54,7 +54,7 @@ func TestDirectoryOfSpecFiles(t *testing.T) {
 				`globex/website Website (globex) [{"name": "cms.read"}]`,
 				`root/frontend Front end [{"name": "cms.read"}]`,
 			}, got)
-			assert.Equal(t, []string{`env("WEBSITE_KEY_ACME")`}, s.Keys[0].Token.Sources)
+			assert.Equal(t, []string{`env("WEBSITE_KEY_ACME")`}, s.Keys[0].Token.Sources())
 		})
 	}
 }
@@ -147,9 +147,9 @@ func TestJSONSyntax(t *testing.T) {
 			require.Len(t, s.Keys, 2)
 			assert.Equal(t, "acme/website", s.Keys[0].Address.String())
 			assert.Equal(t, `[{"name": "cms.read"}, {"rwd": "r", "name": "wb.page"}]`, string(s.Keys[0].PermissionsJSON))
-			assert.Equal(t, []string{`jsondecode(file("secrets.json"))["acme"]`}, s.Keys[0].Token.Sources)
+			assert.Equal(t, []string{`jsondecode(file("secrets.json"))["acme"]`}, s.Keys[0].Token.Sources())
 			assert.Equal(t, "root/frontend", s.Keys[1].Address.String())
-			assert.Equal(t, []string{`env("A")`}, s.Keys[1].Token.Sources)
+			assert.Equal(t, []string{`env("A")`}, s.Keys[1].Token.Sources())
 			assert.Equal(t, secrets, s.Keys[1].Token.Known)
 			assert.Equal(t, "keys.hcl.json:16:16", Pos(s.Keys[0].Block.DefRange()))
 		})

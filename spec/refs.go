@@ -448,11 +448,35 @@ const consequence = "(consequence)"
 
 // resolved is what reading a token reference gave.
 type resolved struct {
-	// source names where the token was read: env("X"), file("p"),
-	// jsondecode(file("p"))["k"].
-	source string
+	// source names where the token was read (see tokenSource).
+	source tokenSource
 	value  string
 	known  bool
+}
+
+// tokenSource names where a token is read: env("X"), file("p"),
+// jsondecode(file("p"))["k"]. It is kept in parts and put together when
+// asked for: the instances of a for_each block share base, and key is
+// the instance's string already (a million keys made three allocations
+// each for names nobody reads in an apply).
+type tokenSource struct {
+	// base is env("X"), file("p") or jsondecode(file("p")); nil when
+	// the reference could not be evaluated.
+	base *string
+	// key is the JSON member read from base, when keyed.
+	key   string
+	keyed bool
+}
+
+// String returns the source, "" when it is not known.
+func (s tokenSource) String() string {
+	switch {
+	case s.base == nil:
+		return ""
+	case s.keyed:
+		return *s.base + "[" + strconv.Quote(s.key) + "]"
+	}
+	return *s.base
 }
 
 // readRef evaluates the reference's NAME, PATH and KEY for the instance,
@@ -492,10 +516,7 @@ func (e *evaluator) readRef(r *tokenRef, sc *scope, attrName string, rng *hcl.Ra
 			return out, diags, false
 		}
 	}
-	out.source = a.source
-	if r.kind == refJSON {
-		out.source = a.source + "[" + strconv.Quote(key) + "]"
-	}
+	out.source = tokenSource{base: &a.source, key: key, keyed: r.kind == refJSON}
 	fail := func(format string, args ...any) (resolved, hcl.Diagnostics, bool) {
 		return out, append(diags, errorf(rng, "Cannot read "+attrName, "%s: %s.", out.source, fmt.Sprintf(format, args...))), false
 	}

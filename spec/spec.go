@@ -158,13 +158,21 @@ type Token struct {
 	Checksum bool
 	// Set is false when the attribute was not written.
 	Set bool
-	// Sources describe where the value is read from, e.g. `env("FRONTEND_KEY")`
-	// or `file("/run/secrets/keys.json")`, in the order they appear. They
-	// name variables and files, never values.
-	Sources []string
+	// source is where the value is read from (Sources).
+	source tokenSource
 	// rng is the attribute's expression's source range (Range), shared by
 	// the instances of a for_each block.
 	rng *hcl.Range
+}
+
+// Sources describe where the value is read from, e.g. `env("FRONTEND_KEY")`
+// or `file("/run/secrets/keys.json")`, in the order they appear; nil when
+// not known. They name variables and files, never values.
+func (t Token) Sources() []string {
+	if s := t.source.String(); s != "" {
+		return []string{s}
+	}
+	return nil
 }
 
 // Range returns the source range of the attribute's expression; zero when

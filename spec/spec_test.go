@@ -57,7 +57,7 @@ tenant_key "website" {
 	assert.Nil(t, site.Expires)
 	assert.Equal(t, `tenant_key.website["acme"]`, site.Block.String())
 	assert.Equal(t, "keys.hcl:14:1", Pos(site.Block.DefRange()))
-	assert.Equal(t, []string{`env("WEBSITE_KEY_ACME")`}, site.Token.Sources)
+	assert.Equal(t, []string{`env("WEBSITE_KEY_ACME")`}, site.Token.Sources())
 	assert.Equal(t, "keys.hcl:18:14", Pos(site.Token.Range()))
 	assert.Equal(t, tokB, site.Token.Secret.Reveal())
 

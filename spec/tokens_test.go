@@ -194,7 +194,7 @@ func TestTokenFromEnvOrFile(t *testing.T) {
 				require.NotNil(t, s)
 				got := map[string][]string{}
 				for _, k := range s.Keys {
-					got[k.Address.String()] = k.Token.Sources
+					got[k.Address.String()] = k.Token.Sources()
 					assert.Equal(t, secrets, k.Token.Known, "Known")
 					assert.True(t, k.Token.Set)
 					if secrets {
