@@ -74,7 +74,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		if diags.HasErrors() && content.Attributes["name"] == nil && len(content.Attributes) == 0 {
 			continue
 		}
-		ref := BlockRef{Type: b.Type, Label: b.Labels[0], defRange: &b.DefRange}
+		ref := BlockRef{decl: &blockDecl{typ: b.Type, label: b.Labels[0], defRange: b.DefRange}}
 		fe := content.Attributes["for_each"]
 		if fe == nil {
 			if total++; total == e.limits.MaxKeys+1 {
@@ -624,7 +624,7 @@ func (e *evaluator) shared(in instance, field string, attr *hcl.Attribute, f fun
 	}
 	return in.state.shared[field].get(in.first, func() (any, hcl.Diagnostics) {
 		v, ds := f()
-		return v, withAddress(ds, in.ref.Type+"."+in.ref.Label)
+		return v, withAddress(ds, in.ref.Type()+"."+in.ref.Label())
 	})
 }
 
@@ -660,7 +660,7 @@ func (e *evaluator) tokenAttr(attr *hcl.Attribute, source hcl.Expression, sc *sc
 	}
 	rng := t.rng
 	r, diags, good := e.readRef(ref, sc, attr.Name, rng)
-	if r.source.base != nil && (*r.source.base != "" || r.source.keyed) {
+	if r.source.base != nil && *r.source.base != "" {
 		t.source = r.source
 	}
 	if !good {

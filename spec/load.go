@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -230,6 +231,17 @@ func readFileLimited(name string, max int64, setting string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
 	}
 	return b, nil
+}
+
+// ownedString returns b as a string without copying it: b must be a buffer
+// of readFileLimited's that nothing writes again. A secrets file of a
+// million tokens and a variable file of a million tenants were copied
+// whole, and the values read from them keep the copy.
+func ownedString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // ErrNotRegular is returned for a path that is not a regular file (nor a

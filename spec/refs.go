@@ -463,9 +463,8 @@ type tokenSource struct {
 	// base is env("X"), file("p") or jsondecode(file("p")); nil when
 	// the reference could not be evaluated.
 	base *string
-	// key is the JSON member read from base, when keyed.
-	key   string
-	keyed bool
+	// key is the JSON member read from base, when base is jsondecode(…).
+	key string
 }
 
 // String returns the source, "" when it is not known.
@@ -473,10 +472,16 @@ func (s tokenSource) String() string {
 	switch {
 	case s.base == nil:
 		return ""
-	case s.keyed:
+	case s.keyed():
 		return *s.base + "[" + strconv.Quote(s.key) + "]"
 	}
 	return *s.base
+}
+
+// keyed reports whether the source reads a member of a JSON file. (No
+// other base starts so: see refArg's sources.)
+func (s tokenSource) keyed() bool {
+	return s.base != nil && strings.HasPrefix(*s.base, "jsondecode(")
 }
 
 // readRef evaluates the reference's NAME, PATH and KEY for the instance,
@@ -516,7 +521,10 @@ func (e *evaluator) readRef(r *tokenRef, sc *scope, attrName string, rng *hcl.Ra
 			return out, diags, false
 		}
 	}
-	out.source = tokenSource{base: &a.source, key: key, keyed: r.kind == refJSON}
+	out.source = tokenSource{base: &a.source}
+	if r.kind == refJSON {
+		out.source.key = key
+	}
 	fail := func(format string, args ...any) (resolved, hcl.Diagnostics, bool) {
 		return out, append(diags, errorf(rng, "Cannot read "+attrName, "%s: %s.", out.source, fmt.Sprintf(format, args...))), false
 	}
@@ -694,7 +702,7 @@ func (fs *funcs) secretFile(p string) (string, error) {
 	case !utf8.Valid(b):
 		r.err = fmt.Errorf("%s is not valid UTF-8 text", p)
 	default:
-		s := strings.TrimSuffix(string(b), "\n")
+		s := strings.TrimSuffix(ownedString(b), "\n")
 		r.s = strings.TrimSuffix(s, "\r")
 	}
 	fs.files[p] = r

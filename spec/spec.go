@@ -111,7 +111,11 @@ func ParseAddress(s string) (Address, error) {
 type Key struct {
 	Address   Address
 	Universal bool
-	Name      string
+	Revoked   bool
+	// Disabled is disabled = true: the key is kept with its tokens, and
+	// none of them verifies while it is set.
+	Disabled bool
+	Name     string
 	// Description is empty when not set.
 	Description string
 	// Permissions are sorted by name, then by their canonical JSON.
@@ -124,10 +128,6 @@ type Key struct {
 	// MetadataJSON is the canonical JSON object of Metadata ("{}" when unset).
 	MetadataJSON []byte
 	Expires      *time.Time
-	Revoked      bool
-	// Disabled is disabled = true: the key is kept with its tokens, and
-	// none of them verifies while it is set.
-	Disabled bool
 	// Token is the key's token. It is unknown when secrets were not resolved,
 	// and absent only on a revoked key that does not set one.
 	Token Token
@@ -186,37 +186,48 @@ func (t Token) Range() hcl.Range {
 
 // BlockRef points at the block that declared a key.
 type BlockRef struct {
-	// Type is "universal_key" or "tenant_key".
-	Type string
-	// Label is the block label.
-	Label string
+	// decl is the block, which the instances of a for_each block share:
+	// a million keys would otherwise hold a million copies of its range.
+	decl *blockDecl
 	// InstanceKey is each.key for for_each instances, empty otherwise.
 	InstanceKey string
 	// HasForEach is true for for_each instances.
 	HasForEach bool
-	// defRange is the block header's range (DefRange), shared by the
-	// instances of a for_each block: a million keys would otherwise hold
-	// a million copies.
-	defRange *hcl.Range
 }
 
-// NewBlockRef returns a reference to the block of type typ and label
-// label whose header is at defRange.
-func NewBlockRef(typ, label string, defRange hcl.Range) BlockRef {
-	return BlockRef{Type: typ, Label: label, defRange: &defRange}
+// blockDecl is what a BlockRef's instances share.
+type blockDecl struct {
+	typ, label string
+	defRange   hcl.Range
+}
+
+// Type returns "universal_key" or "tenant_key".
+func (b BlockRef) Type() string {
+	if b.decl == nil {
+		return ""
+	}
+	return b.decl.typ
+}
+
+// Label returns the block label.
+func (b BlockRef) Label() string {
+	if b.decl == nil {
+		return ""
+	}
+	return b.decl.label
 }
 
 // DefRange returns the block header's range.
 func (b BlockRef) DefRange() hcl.Range {
-	if b.defRange == nil {
+	if b.decl == nil {
 		return hcl.Range{}
 	}
-	return *b.defRange
+	return b.decl.defRange
 }
 
 // String returns a reference like `tenant_key.website["acme"]`.
 func (b BlockRef) String() string {
-	s := b.Type + "." + b.Label
+	s := b.Type() + "." + b.Label()
 	if b.HasForEach {
 		s += fmt.Sprintf("[%q]", b.InstanceKey)
 	}

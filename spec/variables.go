@@ -98,7 +98,7 @@ func (e *evaluator) evalVariables() cty.Value {
 			e.add(errorf(nil, "Cannot read variable file", "%s: %v: %d bytes, the limit is %d (KEYPROV_MAX_FILE_BYTES).", src.Name, ErrTooLarge, len(src.Bytes), e.limits.MaxFileBytes))
 			continue
 		}
-		e.parseVarFile(src.Name, src.Bytes, decls)
+		e.parseVarFile(src.Name, src.Bytes, false, decls)
 	}
 	for _, kv := range e.opts.Vars {
 		rng := hcl.Range{Filename: "-var " + kv.Name}
@@ -209,12 +209,13 @@ func (e *evaluator) readVarFile(path string, decls map[string]*varDecl) {
 		e.add(errorf(nil, "Cannot read variable file", "%s.", describeFSError(path, err)))
 		return
 	}
-	e.parseVarFile(path, b, decls)
+	e.parseVarFile(path, b, true, decls)
 }
 
 // parseVarFile sets variables from the text b of the variable file path
-// (JSON when path ends in .json, else HCL).
-func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDecl) {
+// (JSON when path ends in .json, else HCL). owned says that b is the
+// evaluation's own (read by readFileLimited), so values may share its bytes.
+func (e *evaluator) parseVarFile(path string, b []byte, owned bool, decls map[string]*varDecl) {
 	p := hclparse.NewParser()
 	var (
 		f     *hcl.File
@@ -232,7 +233,11 @@ func (e *evaluator) parseVarFile(path string, b []byte, decls map[string]*varDec
 		for n, d := range decls {
 			types[n] = d.ty
 		}
-		if vals, ok := e.quickVarFile(string(b), types); ok && e.withinLimits(vals) {
+		text := string(b)
+		if owned {
+			text = ownedString(b)
+		}
+		if vals, ok := e.quickVarFile(text, types); ok && e.withinLimits(vals) {
 			for n, v := range vals {
 				decls[n].val, decls[n].set = v, true
 			}
