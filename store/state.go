@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -32,9 +31,6 @@ const (
 type Key struct {
 	KeyRow
 	UpdatedAt time.Time
-	// ContentDigest is the stored keys.content_digest (see ContentDigest),
-	// nil when unknown.
-	ContentDigest []byte
 	// Tokens are the live tokens: at most one active and one previous.
 	Tokens []Token
 }
@@ -169,7 +165,7 @@ type TokenRef struct {
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
-	st, _, err := t.load(ctx, false)
+	st, _, _, err := t.load(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +214,7 @@ func (t *Tx) LoadExpected(ctx context.Context, want Expected) (*State, error) {
 		stop    atomic.Bool
 	)
 	go func() { digests <- expectedDigests(want, &stop) }()
-	st, index, err := t.load(ctx, true)
+	st, index, stored, err := t.load(ctx, true)
 	if err != nil || len(st.Keys) == 0 {
 		stop.Store(true)
 	}
@@ -236,7 +232,7 @@ func (t *Tx) LoadExpected(ctx context.Context, want Expected) (*State, error) {
 		for i < want.N && compareAddressTo(want, i, k) < 0 {
 			i++
 		}
-		if i < want.N && compareAddressTo(want, i, k) == 0 && bytes.Equal(wantDigests[i][:], k.ContentDigest) {
+		if i < want.N && compareAddressTo(want, i, k) == 0 && stored.matches(k.ID, &wantDigests[i]) {
 			row := want.Row(i)
 			k.setContent(&row)
 			continue
@@ -314,11 +310,13 @@ var contentColumns = func() string {
 }()
 
 // load reads the keys, without their content when elide is set, and
-// their live tokens. State.Keys are in id order; the index finds them by id.
-func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
+// their live tokens. State.Keys are in id order; the index finds them by
+// id. With elide, it returns the stored content digests too.
+func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, storedDigests, error) {
+	var stored storedDigests
 	now, err := t.Now(ctx)
 	if err != nil {
-		return nil, keyIndex{}, err
+		return nil, keyIndex{}, stored, err
 	}
 	st := &State{Now: now}
 	var (
@@ -333,7 +331,7 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 	// so it is safe through PgBouncer.
 	rows, err := t.tx.Query(ctx, "SELECT "+cols+" FROM "+t.db.table("keys"), pgx.QueryExecModeDescribeExec)
 	if err != nil {
-		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
+		return nil, keyIndex{}, stored, fmt.Errorf("loading keys: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -343,16 +341,19 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != ncols {
-			return nil, keyIndex{}, fmt.Errorf("loading keys: %d columns, want %d", len(v), ncols)
+			return nil, keyIndex{}, stored, fmt.Errorf("loading keys: %d columns, want %d", len(v), ncols)
 		}
 		if len(keys) == cap(keys) {
 			keys = make([]Key, 0, 1024)
 		}
 		keys = append(keys, Key{
 			KeyRow:    KeyRow{ID: decodeInt8(v[0]), Tenant: a.string(v[1]), Slug: a.string(v[2])},
-			UpdatedAt: decodeTime(v[3]), ContentDigest: a.bytesOrNil(v[4]),
+			UpdatedAt: decodeTime(v[3]),
 		})
 		k := &keys[len(keys)-1]
+		if elide {
+			stored.add(k.ID, v[4])
+		}
 		k.decodeDisabled(v[5:nKeyColumns], &a)
 		if !elide {
 			k.decodeContent(v[nKeyColumns:], &a, names)
@@ -363,18 +364,69 @@ func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, error) {
 		st.Keys = append(st.Keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
+		return nil, keyIndex{}, stored, fmt.Errorf("loading keys: %w", err)
 	}
 	// Rows come in the table's physical order: in id order until rows are
 	// updated, almost in id order after.
 	if !sorted {
 		slices.SortFunc(st.Keys, func(x, y *Key) int { return cmp.Compare(x.ID, y.ID) })
+		stored.sort()
 	}
 	index := newKeyIndex(st.Keys)
 	if err := t.loadTokens(ctx, index, &a, names); err != nil {
-		return nil, keyIndex{}, fmt.Errorf("loading keys: %w", err)
+		return nil, keyIndex{}, stored, fmt.Errorf("loading keys: %w", err)
 	}
-	return st, index, nil
+	return st, index, stored, nil
+}
+
+// storedDigests are the stored content digests (keys.content_digest, see
+// ContentDigest) of the keys LoadExpected loads, by key id, kept beside
+// the keys while it compares them: a million keys do not each keep 56
+// bytes that serve once.
+type storedDigests struct {
+	ids []int64 // ascending once sorted
+	// digests are zero for a key without one (NULL, or not 32 bytes):
+	// no row's digest is zero.
+	digests [][32]byte
+	// next is where matches looks first: keys made together have their
+	// ids in address order, the order in which LoadExpected asks.
+	next int
+}
+
+func (sd *storedDigests) add(id int64, d []byte) {
+	sd.ids = append(sd.ids, id)
+	var dg [32]byte
+	if len(d) == len(dg) {
+		copy(dg[:], d)
+	}
+	sd.digests = append(sd.digests, dg)
+}
+
+// sort orders the digests by id, as load orders the keys.
+func (sd *storedDigests) sort() {
+	perm := make([]int, len(sd.ids))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(x, y int) int { return cmp.Compare(sd.ids[x], sd.ids[y]) })
+	ids, digests := make([]int64, len(perm)), make([][32]byte, len(perm))
+	for i, p := range perm {
+		ids[i], digests[i] = sd.ids[p], sd.digests[p]
+	}
+	sd.ids, sd.digests = ids, digests
+}
+
+// matches reports whether the key id has the stored digest want.
+func (sd *storedDigests) matches(id int64, want *[32]byte) bool {
+	i, found := sd.next, sd.next < len(sd.ids) && sd.ids[sd.next] == id
+	if !found {
+		i, found = slices.BinarySearch(sd.ids, id)
+	}
+	if !found {
+		return false
+	}
+	sd.next = i + 1
+	return sd.digests[i] != [32]byte{} && sd.digests[i] == *want
 }
 
 // decodeContent decodes the contentColumns. It is written out, not read
