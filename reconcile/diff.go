@@ -99,7 +99,7 @@ func CandidateDigests(s *spec.Spec, st *store.State) []token.Digest {
 }
 
 // candidateDigests is CandidateDigests on the stored keys sorted by address.
-func candidateDigests(s *spec.Spec, have []entry) []token.Digest {
+func candidateDigests(s *spec.Spec, have storedKeys) []token.Digest {
 	var out []token.Digest
 	mergeKeys(s.Keys, have, func(k *spec.Key, cur *store.Key) {
 		if k == nil {
@@ -137,56 +137,60 @@ func keyTokens(k *spec.Key) (ts [2]*spec.Token, n int) {
 	return ts, n
 }
 
-// entry is a stored key at the address the plan compares it under (its new
-// address when a moved block renames it).
-type entry struct {
-	addr spec.Address
-	key  *store.Key
+// storedKeys are the stored keys in the order the plan compares them:
+// by address, a moved block's keys under their new address.
+type storedKeys struct {
+	keys    []*store.Key
+	renamed map[*store.Key]spec.Address
+}
+
+// addr returns the address the plan compares k under.
+func (sk storedKeys) addr(k *store.Key) spec.Address {
+	if a, ok := sk.renamed[k]; ok {
+		return a
+	}
+	return addr(k)
 }
 
 // sortedKeys returns the stored keys sorted by address, with renames
-// applied. The state's own slice is left as it is.
-func sortedKeys(keys []*store.Key, renamed map[*store.Key]spec.Address) []entry {
-	es := make([]entry, len(keys))
-	sorted := true
-	for i, k := range keys {
-		es[i] = entry{addr(k), k}
-		if a, ok := renamed[k]; ok {
-			es[i].addr = a
-		}
-		if i > 0 && es[i-1].addr.Compare(es[i].addr) > 0 {
-			sorted = false
+// applied. The state's own slice is left as it is; it is returned itself
+// when it is in that order already (LoadExpected's order, without
+// renames), so that a million keys are not copied.
+func sortedKeys(keys []*store.Key, renamed map[*store.Key]spec.Address) storedKeys {
+	sk := storedKeys{keys: keys, renamed: renamed}
+	for i := 1; i < len(keys); i++ {
+		if sk.addr(keys[i-1]).Compare(sk.addr(keys[i])) > 0 {
+			sk.keys = slices.Clone(keys)
+			slices.SortFunc(sk.keys, func(a, b *store.Key) int { return sk.addr(a).Compare(sk.addr(b)) })
+			break
 		}
 	}
-	if !sorted {
-		slices.SortFunc(es, func(a, b entry) int { return a.addr.Compare(b.addr) })
-	}
-	return es
+	return sk
 }
 
 // mergeKeys walks the spec's keys (sorted by address) and the stored keys
 // together, like a merge join: fn sees each address once, with the spec's
 // key, the stored key, or both. No map of 100,000 entries is built.
-func mergeKeys(want []*spec.Key, have []entry, fn func(*spec.Key, *store.Key)) {
+func mergeKeys(want []*spec.Key, have storedKeys, fn func(*spec.Key, *store.Key)) {
 	i, j := 0, 0
-	for i < len(want) || j < len(have) {
+	for i < len(want) || j < len(have.keys) {
 		switch {
-		case j == len(have):
+		case j == len(have.keys):
 			fn(want[i], nil)
 			i++
 		case i == len(want):
-			fn(nil, have[j].key)
+			fn(nil, have.keys[j])
 			j++
 		default:
-			switch c := want[i].Address.Compare(have[j].addr); {
+			switch c := want[i].Address.Compare(have.addr(have.keys[j])); {
 			case c < 0:
 				fn(want[i], nil)
 				i++
 			case c > 0:
-				fn(nil, have[j].key)
+				fn(nil, have.keys[j])
 				j++
 			default:
-				fn(want[i], have[j].key)
+				fn(want[i], have.keys[j])
 				i, j = i+1, j+1
 			}
 		}
