@@ -87,7 +87,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 		if !ok {
 			continue
 		}
-		total += len(elems)
+		total += elems.len()
 		if total > e.limits.MaxKeys {
 			e.add(errorf(fe.Expr.Range().Ptr(), "Too many keys", "The spec declares more than %d keys (KEYPROV_MAX_KEYS).", e.limits.MaxKeys))
 			return nil
@@ -103,7 +103,7 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 	for _, w := range set.blocks {
 		n := 1
 		if w.forEach {
-			n = len(w.elems)
+			n = w.elems.len()
 		}
 		e.declared = append(e.declared, DeclaredBlock{Type: w.b.Type, Label: w.b.Labels[0], DefRange: w.b.DefRange, Keys: n})
 	}
@@ -138,11 +138,11 @@ func (e *evaluator) evalKeys(settings Settings) []*Key {
 }
 
 // forEach evaluates a for_each argument into (each.key, each.value) pairs.
-func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, bool) {
+func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) (forEachElems, bool) {
 	addr := b.Type + "." + b.Labels[0]
-	fail := func(detail string, args ...any) ([][2]cty.Value, bool) {
+	fail := func(detail string, args ...any) (forEachElems, bool) {
 		e.add(withAddress(hcl.Diagnostics{errorf(attr.Expr.Range().Ptr(), "Invalid for_each argument", detail, args...)}, addr)...)
-		return nil, false
+		return forEachElems{}, false
 	}
 	if out, ok := quickForEach(attr.Expr, b.file.ctx); ok {
 		return out, true
@@ -150,14 +150,14 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	v, diags := evalBounded(attr.Expr, b.file.ctx, "for_each")
 	e.add(withAddress(diags, addr)...)
 	if diags.HasErrors() {
-		return nil, false
+		return forEachElems{}, false
 	}
 	// Checks go top-down rather than with IsWhollyKnown: walking a cty set
 	// sorts it, which costs seconds for 100,000 tenants.
 	const unknown = "The for_each value is not known. It must be fully known when the spec is evaluated."
 	switch {
 	case !v.IsKnown() && e.diags.HasErrors():
-		return nil, false // unknown because of an error reported already (a variable, a local)
+		return forEachElems{}, false // unknown because of an error reported already (a variable, a local)
 	case !v.IsKnown():
 		return fail(unknown)
 	case v.IsNull():
@@ -203,7 +203,7 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) ([][2]cty.Value, boo
 	default:
 		return fail("for_each needs a set of strings or a map, and this is %s.", aType(ty))
 	}
-	return out, true
+	return forEachElems{vals: out}, true
 }
 
 // aType names a type with its article: "an object", "a list of string".
@@ -231,8 +231,34 @@ type blockWork struct {
 	content *hcl.BodyContent
 	ref     BlockRef
 	state   *blockState
-	elems   [][2]cty.Value
+	elems   forEachElems
 	forEach bool
+}
+
+// forEachElems are a for_each block's elements, (each.key, each.value):
+// cty values, or the strings of a map read from a variable file
+// (quickMembers), made into cty values instance by instance.
+type forEachElems struct {
+	vals        [][2]cty.Value
+	strs        [][2]string
+	fromStrings bool
+}
+
+func (f *forEachElems) len() int {
+	if f.fromStrings {
+		return len(f.strs)
+	}
+	return len(f.vals)
+}
+
+// at returns element i, and each.key as a Go string.
+func (f *forEachElems) at(i int) (key, val cty.Value, keyString string) {
+	if f.fromStrings {
+		p := &f.strs[i]
+		return cty.StringVal(p[0]), cty.StringVal(p[1]), p[0]
+	}
+	p := &f.vals[i]
+	return p[0], p[1], p[0].AsString()
 }
 
 // instanceSet is the instances of a spec's key blocks, in order: a block
@@ -249,7 +275,7 @@ func (s *instanceSet) add(w blockWork) {
 	s.blocks = append(s.blocks, w)
 	s.start = append(s.start, s.n)
 	if w.forEach {
-		s.n += len(w.elems)
+		s.n += w.elems.len()
 	} else {
 		s.n++
 	}
@@ -265,10 +291,10 @@ func (s *instanceSet) at(i int) instance {
 		return instance{block: w.b, content: w.content, ref: w.ref, state: w.state, first: true}
 	}
 	j := i - s.start[b]
-	el := w.elems[j]
+	key, val, keyString := w.elems.at(j)
 	r := w.ref
-	r.HasForEach, r.InstanceKey = true, el[0].AsString()
-	return instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: el[0], eachValue: el[1], first: j == 0}
+	r.HasForEach, r.InstanceKey = true, keyString
+	return instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: key, eachValue: val, first: j == 0}
 }
 
 // evalInstances evaluates every instance (on every core for a large

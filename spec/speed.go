@@ -89,14 +89,14 @@ type varMaps = fast.Maps
 // quickMembers returns the members of v in the order cty's ElementIterator
 // gives them, when v is a map that quickVarFile read; or false. The caller
 // must not change them.
-func (e *evaluator) quickMembers(v cty.Value) ([][2]cty.Value, bool) {
+func (e *evaluator) quickMembers(v cty.Value) (forEachElems, bool) {
 	if !speedOn() {
-		return nil, false
+		return forEachElems{}, false
 	}
 	if m := e.varMaps.Of(v); m != nil {
-		return m.Pairs, true
+		return forEachElems{strs: m.Pairs, fromStrings: true}, true
 	}
-	return nil, false
+	return forEachElems{}, false
 }
 
 // quickWithinLimits reports true when v is a map that quickVarFile read
@@ -151,11 +151,12 @@ func quickConvert(v cty.Value, ty cty.Type) (cty.Value, bool) {
 
 // quickForEach evaluates for_each = toset([...]) without sorting a cty set
 // (fast.ToSetStrings), or reports false.
-func quickForEach(expr hcl.Expression, ctx *hcl.EvalContext) ([][2]cty.Value, bool) {
+func quickForEach(expr hcl.Expression, ctx *hcl.EvalContext) (forEachElems, bool) {
 	if !speedOn() {
-		return nil, false
+		return forEachElems{}, false
 	}
-	return fast.ToSetStrings(expr, ctx)
+	vals, ok := fast.ToSetStrings(expr, ctx)
+	return forEachElems{vals: vals}, ok
 }
 
 // foldAttr returns the fast form of a per-instance attribute of a

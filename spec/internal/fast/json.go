@@ -39,7 +39,7 @@ func jsonStringMapAt(s string, i int) (map[string]cty.Value, int, bool) {
 // cty.MapVal, which normalizes keys (NFC) and panics when two of them
 // become one, and it reports false for a key that is not normalized (the
 // general way reports the duplicate, or normalizes).
-func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][2]cty.Value, int, bool) {
+func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][2]string, int, bool) {
 	if i >= len(s) || s[i] != '{' {
 		return nil, nil, 0, false
 	}
@@ -48,9 +48,9 @@ func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][
 	// size hint, not a count).
 	size := strings.Count(s[i:], `"`) / 4
 	m := make(map[string]cty.Value, size)
-	var out [][2]cty.Value
+	var out [][2]string
 	if pairs {
-		out = make([][2]cty.Value, 0, size)
+		out = make([][2]string, 0, size)
 	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
@@ -77,7 +77,7 @@ func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][
 			return nil, nil, 0, false
 		}
 		if pairs {
-			out = append(out, [2]cty.Value{cty.StringVal(k), el})
+			out = append(out, [2]string{k, el.AsString()})
 		}
 		i = skipJSONSpace(s, j)
 		switch {
@@ -133,7 +133,7 @@ func VarFile(s string, types map[string]cty.Type, maps *Maps) (map[string]cty.Va
 	out := map[string]cty.Value{}
 	type members struct {
 		v     cty.Value
-		pairs [][2]cty.Value
+		pairs [][2]string
 	}
 	var read []members
 	done := func() (map[string]cty.Value, bool) {
@@ -186,7 +186,7 @@ func VarFile(s string, types map[string]cty.Type, maps *Maps) (map[string]cty.Va
 		case ty.IsMapType() && ty.ElementType() == cty.String:
 			var (
 				m     map[string]cty.Value
-				pairs [][2]cty.Value
+				pairs [][2]string
 			)
 			m, pairs, i, ok = jsonStringMembersAt(s, i, true)
 			if ok && len(m) == 0 {

@@ -23,8 +23,10 @@ import (
 // Members are the members of a map of strings that VarFile read.
 type Members struct {
 	// Pairs are the members as ElementIterator gives them: key and
-	// element, in the order of the keys.
-	Pairs [][2]cty.Value
+	// element, in the order of the keys. They are strings, which the
+	// caller makes into cty.StringVal when it needs them: a million
+	// members held as cty values took 64 bytes each and two allocations.
+	Pairs [][2]string
 	// Bytes is the length of every key and every element.
 	Bytes int64
 }
@@ -41,19 +43,20 @@ type mapEntry struct {
 }
 
 // add records the members of v, a map made by cty.MapVal, in the order
-// they were written, keys as cty.StringVal makes them.
-func (ms *Maps) add(v cty.Value, pairs [][2]cty.Value) {
+// they were written, keys and elements as cty.StringVal makes them (in
+// NFC).
+func (ms *Maps) add(v cty.Value, pairs [][2]string) {
 	p := mapIdentity(v)
 	if ms == nil || p == nil || len(pairs) != v.LengthInt() {
 		return
 	}
-	key := func(a, b [2]cty.Value) int { return cmp.Compare(a[0].AsString(), b[0].AsString()) }
+	key := func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) }
 	if !slices.IsSortedFunc(pairs, key) {
 		slices.SortFunc(pairs, key)
 	}
 	e := &mapEntry{v: v, m: Members{Pairs: pairs}}
 	for _, p := range pairs {
-		e.m.Bytes = satAdd(e.m.Bytes, int64(len(p[0].AsString())+len(p[1].AsString())))
+		e.m.Bytes = satAdd(e.m.Bytes, int64(len(p[0])+len(p[1])))
 	}
 	if ms.byMap == nil {
 		ms.byMap = map[unsafe.Pointer]*mapEntry{}
