@@ -972,8 +972,8 @@ func parseTime(s string) time.Time {
 
 // checkDuplicates reports keys with the same address, and tokens used twice.
 // A key whose address is taken already is reported as such and its tokens
-// are not compared. The two checks build a map of every key each (60 ms
-// for 100,000 keys, on one core): they run side by side, the token check
+// are not compared. The two checks build an index of every key each
+// (dupindex.go): they run side by side, the token check
 // assuming no duplicate addresses, and only when there are some (a spec
 // with errors) is it run again without those keys. The diagnostics come
 // in key order either way.
@@ -1002,13 +1002,13 @@ type keyDiag struct {
 // duplicateAddresses reports every key whose address an earlier key has;
 // dup marks them.
 func duplicateAddresses(keys []*Key) (dup []bool, out []keyDiag) {
-	first := make(map[Address]*Key, len(keys))
+	first := newAddressIndex(keys, len(keys))
 	for i, k := range keys {
-		f, taken := first[k.Address]
+		fi, taken := first.add(i)
 		if !taken {
-			first[k.Address] = k
 			continue
 		}
+		f := keys[fi]
 		if dup == nil {
 			dup = make([]bool, len(keys))
 		}
@@ -1027,32 +1027,31 @@ func duplicateAddresses(keys []*Key) (dup []bool, out []keyDiag) {
 // key, or the same key's other token, has, leaving out the keys that skip
 // marks.
 func duplicateTokens(keys []*Key, skip []bool) []keyDiag {
-	type use struct {
-		k    *Key
-		attr string
-	}
-	tokens := make(map[token.Digest]use, len(keys))
+	// Room for one token a key: a previous token is rare, and the index
+	// grows if there are many.
+	tokens := newDigestIndex(keys, len(keys))
 	var out []keyDiag
 	for i, k := range keys {
 		if skip != nil && skip[i] {
 			continue
 		}
-		check := func(t Token, attr string) {
+		check := func(t *Token, which int) {
 			if !t.Known {
 				return
 			}
-			d := t.Digest // computed with the token, on every core
-			if u, dup := tokens[d]; dup {
+			// The digest is computed with the token, on every core.
+			if fk, fw, dup := tokens.add(i, which); dup {
 				out = append(out, keyDiag{i, withAddress(hcl.Diagnostics{errorf(t.Range().Ptr(), "Token used twice",
-					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", attr, k.Address, u.attr, u.k.Address)}, k.Address.String())})
-				return
+					"The %s of %s has the same value as the %s of %s. Every key needs its own token.", tokenAttrs[which], k.Address, tokenAttrs[fw], keys[fk].Address)}, k.Address.String())})
 			}
-			tokens[d] = use{k, attr}
 		}
-		check(k.Token, "token")
+		check(&k.Token, currentToken)
 		if k.Previous != nil {
-			check(k.Previous.Token, "previous_token")
+			check(&k.Previous.Token, previousToken)
 		}
 	}
 	return out
 }
+
+// tokenAttrs names the attribute of currentToken and previousToken.
+var tokenAttrs = [2]string{currentToken: "token", previousToken: "previous_token"}

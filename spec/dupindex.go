@@ -1,0 +1,187 @@
+package spec
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+
+	"github.com/keyprov/keyprov/token"
+)
+
+// The duplicate checks (checkDuplicates) find, for each key's address and
+// each of its tokens' digests, the first key that has it. A Go map of every
+// key would hold a copy of each address or digest: 94 MB and 127 MB at
+// 1,000,000 keys, live at the evaluation's peak. These tables hold a uint32
+// per slot instead, that names a key (and for tokens which of its tokens);
+// the value itself is read from the key when a probe meets it. Nothing is
+// ever deleted.
+
+// slotTable is the open-addressing part: a power-of-two array of slots, each
+// 0 (empty) or an entry, probed linearly. It keeps at least twice as many
+// slots as entries.
+type slotTable struct {
+	slots []uint32
+	mask  uint64
+	n     int // entries
+}
+
+// maxEntry bounds what a slot can hold: entries are numbered from 1.
+const maxEntry = math.MaxUint32
+
+// newSlotTable returns a table with room for entries entries without growing.
+func newSlotTable(entries int) slotTable {
+	size := 16
+	for size < 2*entries {
+		size <<= 1
+	}
+	return slotTable{slots: make([]uint32, size), mask: uint64(size - 1)}
+}
+
+// put fills the empty slot s with v. It reports whether more than half of
+// the slots are full: then the caller grows the table.
+func (t *slotTable) put(s uint64, v uint32) (full bool) {
+	t.slots[s] = v
+	t.n++
+	return 2*t.n > len(t.slots)
+}
+
+// grow doubles the slots, placing every entry again by its hash.
+func (t *slotTable) grow(hash func(v uint32) uint64) {
+	old := t.slots
+	t.slots = make([]uint32, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		s := hash(v) & t.mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & t.mask
+		}
+		t.slots[s] = v
+	}
+}
+
+// addressIndex finds the first of keys with an address. An entry is a key's
+// index + 1.
+type addressIndex struct {
+	slotTable
+	keys []*Key
+	h    maphash.Hash // seeded once; Reset keeps the seed
+	// testHash, when set, changes every hash (tests: forced collisions).
+	testHash func(uint64) uint64
+}
+
+// newAddressIndex returns an index with room for the addresses of entries
+// of keys before it grows.
+func newAddressIndex(keys []*Key, entries int) *addressIndex {
+	if len(keys) >= maxEntry {
+		panic("spec: too many keys for the duplicate check")
+	}
+	x := &addressIndex{slotTable: newSlotTable(entries), keys: keys}
+	x.h.SetSeed(maphash.MakeSeed())
+	return x
+}
+
+// hash hashes the tenant's length, the tenant and the slug: no two
+// addresses give the same bytes.
+func (x *addressIndex) hash(a Address) uint64 {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(a.Tenant)))
+	x.h.Reset()
+	x.h.Write(n[:])
+	x.h.WriteString(a.Tenant)
+	x.h.WriteString(a.Slug)
+	if x.testHash != nil {
+		return x.testHash(x.h.Sum64())
+	}
+	return x.h.Sum64()
+}
+
+// add returns the index of the first key added whose address is
+// keys[i]'s, and true; or, when there is none, adds keys[i] and returns
+// false.
+func (x *addressIndex) add(i int) (first int, taken bool) {
+	a := x.keys[i].Address
+	s := x.hash(a) & x.mask
+	for {
+		v := x.slots[s]
+		if v == 0 {
+			if x.put(s, uint32(i)+1) {
+				x.grow(func(v uint32) uint64 { return x.hash(x.keys[v-1].Address) })
+			}
+			return 0, false
+		}
+		if f := int(v - 1); x.keys[f].Address == a {
+			return f, true
+		}
+		s = (s + 1) & x.mask
+	}
+}
+
+// The tokens of a key, numbered as in a digestIndex entry.
+const (
+	currentToken  = 0 // Key.Token
+	previousToken = 1 // Key.Previous.Token
+)
+
+// digestIndex finds the first token of keys with a digest. An entry is
+// 2*key + which + 1, which being currentToken or previousToken. Only known
+// tokens are added.
+type digestIndex struct {
+	slotTable
+	keys []*Key
+	// testHash, when set, changes every hash (tests: forced collisions).
+	testHash func(uint64) uint64
+}
+
+// newDigestIndex returns an index with room for entries tokens of keys
+// before it grows.
+func newDigestIndex(keys []*Key, entries int) *digestIndex {
+	if len(keys) > (maxEntry-1)/2 {
+		panic("spec: too many keys for the duplicate check")
+	}
+	return &digestIndex{slotTable: newSlotTable(entries), keys: keys}
+}
+
+// digest returns the digest of keys[i]'s token which.
+func (x *digestIndex) digest(i, which int) *token.Digest {
+	if which == currentToken {
+		return &x.keys[i].Token.Digest
+	}
+	return &x.keys[i].Previous.Token.Digest
+}
+
+// hash is the digest's first 8 bytes: digests are SHA-256, uniform already.
+func (x *digestIndex) hash(d *token.Digest) uint64 {
+	h := binary.LittleEndian.Uint64(d[:8])
+	if x.testHash != nil {
+		return x.testHash(h)
+	}
+	return h
+}
+
+func (x *digestIndex) entryDigest(v uint32) *token.Digest {
+	return x.digest(int((v-1)/2), int((v-1)%2))
+}
+
+// add returns the first key and token added whose digest is the digest of
+// keys[i]'s token which, and true; or, when there is none, adds that token
+// and returns false. The token must be known.
+func (x *digestIndex) add(i, which int) (firstKey, firstWhich int, taken bool) {
+	d := x.digest(i, which)
+	s := x.hash(d) & x.mask
+	for {
+		v := x.slots[s]
+		if v == 0 {
+			if x.put(s, uint32(2*i+which)+1) {
+				x.grow(func(v uint32) uint64 { return x.hash(x.entryDigest(v)) })
+			}
+			return 0, 0, false
+		}
+		if *x.entryDigest(v) == *d {
+			return int((v - 1) / 2), int((v - 1) % 2), true
+		}
+		s = (s + 1) & x.mask
+	}
+}
