@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"math/bits"
 
 	"github.com/keyprov/keyprov/token"
 )
@@ -12,30 +13,47 @@ import (
 // each of its tokens' digests, the first key that has it. A Go map of every
 // key would hold a copy of each address or digest: 94 MB and 127 MB at
 // 1,000,000 keys, live at the evaluation's peak. These tables hold a uint32
-// per slot instead, that names a key (and for tokens which of its tokens);
-// the value itself is read from the key when a probe meets it. Nothing is
-// ever deleted.
+// per slot instead, that names a key (and for tokens which of its tokens)
+// and keeps a few bits of the value's hash; the value itself is read from
+// the key when a probe meets an entry with the same bits. Nothing is ever
+// deleted.
 
 // slotTable is the open-addressing part: a power-of-two array of slots, each
 // 0 (empty) or an entry, probed linearly. It keeps at least twice as many
 // slots as entries.
+//
+// An entry is an id (from 1) in its low idBits, and in the bits above, a
+// tag: the top bits of its value's hash. A probe compares values only when
+// the tags match: without tags, a probe that meets another entry reads its
+// key, several cache misses, and at half full an insert meets more than one
+// other entry on average.
 type slotTable struct {
-	slots []uint32
-	mask  uint64
-	n     int // entries
+	slots  []uint32
+	mask   uint64
+	n      int // entries
+	idBits uint
 }
 
-// maxEntry bounds what a slot can hold: entries are numbered from 1.
-const maxEntry = math.MaxUint32
+// maxID bounds the ids of a slotTable.
+const maxID = math.MaxUint32
 
-// newSlotTable returns a table with room for entries entries without growing.
-func newSlotTable(entries int) slotTable {
+// newSlotTable returns a table for ids up to largest, with room for
+// entries entries without growing.
+func newSlotTable(entries int, largest uint32) slotTable {
 	size := 16
 	for size < 2*entries {
 		size <<= 1
 	}
-	return slotTable{slots: make([]uint32, size), mask: uint64(size - 1)}
+	return slotTable{slots: make([]uint32, size), mask: uint64(size - 1), idBits: uint(bits.Len32(largest))}
 }
+
+// entry returns the entry of id, its value hashing to h.
+func (t *slotTable) entry(id uint32, h uint64) uint32 {
+	return id | uint32(h>>(32+t.idBits))<<t.idBits
+}
+
+// id returns the id of an entry.
+func (t *slotTable) id(v uint32) uint32 { return v & (1<<t.idBits - 1) }
 
 // put fills the empty slot s with v. It reports whether more than half of
 // the slots are full: then the caller grows the table.
@@ -45,8 +63,8 @@ func (t *slotTable) put(s uint64, v uint32) (full bool) {
 	return 2*t.n > len(t.slots)
 }
 
-// grow doubles the slots, placing every entry again by its hash.
-func (t *slotTable) grow(hash func(v uint32) uint64) {
+// grow doubles the slots, placing every entry again by the hash of its id.
+func (t *slotTable) grow(hash func(id uint32) uint64) {
 	old := t.slots
 	t.slots = make([]uint32, 2*len(old))
 	t.mask = uint64(len(t.slots) - 1)
@@ -54,7 +72,7 @@ func (t *slotTable) grow(hash func(v uint32) uint64) {
 		if v == 0 {
 			continue
 		}
-		s := hash(v) & t.mask
+		s := hash(t.id(v)) & t.mask
 		for t.slots[s] != 0 {
 			s = (s + 1) & t.mask
 		}
@@ -62,7 +80,7 @@ func (t *slotTable) grow(hash func(v uint32) uint64) {
 	}
 }
 
-// addressIndex finds the first of keys with an address. An entry is a key's
+// addressIndex finds the first of keys with an address. An id is a key's
 // index + 1.
 type addressIndex struct {
 	slotTable
@@ -75,10 +93,10 @@ type addressIndex struct {
 // newAddressIndex returns an index with room for the addresses of entries
 // of keys before it grows.
 func newAddressIndex(keys []*Key, entries int) *addressIndex {
-	if len(keys) >= maxEntry {
+	if len(keys) >= maxID {
 		panic("spec: too many keys for the duplicate check")
 	}
-	x := &addressIndex{slotTable: newSlotTable(entries), keys: keys}
+	x := &addressIndex{slotTable: newSlotTable(entries, uint32(len(keys))), keys: keys}
 	x.h.SetSeed(maphash.MakeSeed())
 	return x
 }
@@ -103,29 +121,32 @@ func (x *addressIndex) hash(a Address) uint64 {
 // false.
 func (x *addressIndex) add(i int) (first int, taken bool) {
 	a := x.keys[i].Address
-	s := x.hash(a) & x.mask
-	for {
+	h := x.hash(a)
+	want := x.entry(0, h)
+	for s := h & x.mask; ; s = (s + 1) & x.mask {
 		v := x.slots[s]
 		if v == 0 {
-			if x.put(s, uint32(i)+1) {
-				x.grow(func(v uint32) uint64 { return x.hash(x.keys[v-1].Address) })
+			if x.put(s, want|uint32(i+1)) {
+				x.grow(func(id uint32) uint64 { return x.hash(x.keys[id-1].Address) })
 			}
 			return 0, false
 		}
-		if f := int(v - 1); x.keys[f].Address == a {
+		if v&^(1<<x.idBits-1) != want {
+			continue
+		}
+		if f := int(x.id(v) - 1); x.keys[f].Address == a {
 			return f, true
 		}
-		s = (s + 1) & x.mask
 	}
 }
 
-// The tokens of a key, numbered as in a digestIndex entry.
+// The tokens of a key, numbered as in a digestIndex id.
 const (
 	currentToken  = 0 // Key.Token
 	previousToken = 1 // Key.Previous.Token
 )
 
-// digestIndex finds the first token of keys with a digest. An entry is
+// digestIndex finds the first token of keys with a digest. An id is
 // 2*key + which + 1, which being currentToken or previousToken. Only known
 // tokens are added.
 type digestIndex struct {
@@ -138,10 +159,10 @@ type digestIndex struct {
 // newDigestIndex returns an index with room for entries tokens of keys
 // before it grows.
 func newDigestIndex(keys []*Key, entries int) *digestIndex {
-	if len(keys) > (maxEntry-1)/2 {
+	if len(keys) > maxID/2 {
 		panic("spec: too many keys for the duplicate check")
 	}
-	return &digestIndex{slotTable: newSlotTable(entries), keys: keys}
+	return &digestIndex{slotTable: newSlotTable(entries, uint32(2*len(keys))), keys: keys}
 }
 
 // digest returns the digest of keys[i]'s token which.
@@ -161,8 +182,9 @@ func (x *digestIndex) hash(d *token.Digest) uint64 {
 	return h
 }
 
-func (x *digestIndex) entryDigest(v uint32) *token.Digest {
-	return x.digest(int((v-1)/2), int((v-1)%2))
+// idDigest returns the digest that id names.
+func (x *digestIndex) idDigest(id uint32) *token.Digest {
+	return x.digest(int((id-1)/2), int((id-1)%2))
 }
 
 // add returns the first key and token added whose digest is the digest of
@@ -170,18 +192,21 @@ func (x *digestIndex) entryDigest(v uint32) *token.Digest {
 // and returns false. The token must be known.
 func (x *digestIndex) add(i, which int) (firstKey, firstWhich int, taken bool) {
 	d := x.digest(i, which)
-	s := x.hash(d) & x.mask
-	for {
+	h := x.hash(d)
+	want := x.entry(0, h)
+	for s := h & x.mask; ; s = (s + 1) & x.mask {
 		v := x.slots[s]
 		if v == 0 {
-			if x.put(s, uint32(2*i+which)+1) {
-				x.grow(func(v uint32) uint64 { return x.hash(x.entryDigest(v)) })
+			if x.put(s, want|uint32(2*i+which+1)) {
+				x.grow(func(id uint32) uint64 { return x.hash(x.idDigest(id)) })
 			}
 			return 0, 0, false
 		}
-		if *x.entryDigest(v) == *d {
-			return int((v - 1) / 2), int((v - 1) % 2), true
+		if v&^(1<<x.idBits-1) != want {
+			continue
 		}
-		s = (s + 1) & x.mask
+		if id := x.id(v); *x.idDigest(id) == *d {
+			return int((id - 1) / 2), int((id - 1) % 2), true
+		}
 	}
 }
