@@ -165,7 +165,7 @@ type TokenRef struct {
 //
 // State.Keys are in id order.
 func (t *Tx) Load(ctx context.Context) (*State, error) {
-	st, _, _, err := t.load(ctx, false)
+	st, _, _, err := t.load(ctx, false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (t *Tx) LoadExpected(ctx context.Context, want Expected) (*State, error) {
 		stop    atomic.Bool
 	)
 	go func() { digests <- expectedDigests(want, &stop) }()
-	st, index, stored, err := t.load(ctx, true)
+	st, index, stored, err := t.load(ctx, true, want.N)
 	if err != nil || len(st.Keys) == 0 {
 		stop.Store(true)
 	}
@@ -311,9 +311,14 @@ var contentColumns = func() string {
 
 // load reads the keys, without their content when elide is set, and
 // their live tokens. State.Keys are in id order; the index finds them by
-// id. With elide, it returns the stored content digests too.
-func (t *Tx) load(ctx context.Context, elide bool) (*State, keyIndex, storedDigests, error) {
+// id. With elide, it returns the stored content digests too, room made
+// for about expect keys (a million digests appended one by one were
+// copied twenty times over).
+func (t *Tx) load(ctx context.Context, elide bool, expect int) (*State, keyIndex, storedDigests, error) {
 	var stored storedDigests
+	if elide {
+		stored.ids, stored.digests = make([]int64, 0, expect), make([][32]byte, 0, expect)
+	}
 	now, err := t.Now(ctx)
 	if err != nil {
 		return nil, keyIndex{}, stored, err
