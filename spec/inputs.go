@@ -74,6 +74,20 @@ func valueOf(b []byte, present bool) inputValue {
 	return inputValue{present: true, sum: sha256.Sum256(b)}
 }
 
+// hashFileLimited is valueOf(readFileLimited(name, max, setting)), read
+// through a small buffer: a boot with nothing to do reads a secrets file
+// of a million tokens again only to hash it, and a buffer of its size
+// was most of that boot's time on a machine where fresh memory is dear.
+func hashFileLimited(name string, max int64, setting string) inputValue {
+	h := sha256.New()
+	if err := readLimited(name, max, setting, h); err != nil {
+		return inputValue{}
+	}
+	v := inputValue{present: true}
+	h.Sum(v.sum[:0])
+	return v
+}
+
 // recorder collects the inputs of one evaluation. Instances are evaluated
 // on every core: it is safe for concurrent use.
 type recorder struct {
@@ -195,11 +209,9 @@ func ReadInputs(list []Input, opts Options) ([sha256.Size]byte, error) {
 	for i, in := range list {
 		switch in.Kind {
 		case InputSpec:
-			b, err := readFileLimited(in.Name, lim.MaxSpecBytes, "KEYPROV_MAX_SPEC_BYTES")
-			vals[i] = valueOf(b, err == nil)
+			vals[i] = hashFileLimited(in.Name, lim.MaxSpecBytes, "KEYPROV_MAX_SPEC_BYTES")
 		case InputVarFile, InputFile:
-			b, err := readFileLimited(in.Name, lim.MaxFileBytes, "KEYPROV_MAX_FILE_BYTES")
-			vals[i] = valueOf(b, err == nil)
+			vals[i] = hashFileLimited(in.Name, lim.MaxFileBytes, "KEYPROV_MAX_FILE_BYTES")
 		case InputEnv:
 			v, ok := opts.lookupEnv(in.Name)
 			vals[i] = valueOf([]byte(v), ok)

@@ -3,6 +3,8 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,4 +147,25 @@ func TestReadInputsRefusesVarSources(t *testing.T) {
 	_, err := ReadInputs(s.Inputs.List, opts)
 	require.ErrorIs(t, err, ErrInputsChanged)
 	assert.Contains(t, err.Error(), "cannot be read again")
+}
+
+// TestHashFileLimitedAsRead: the fast path's re-read hashes a file through
+// a small buffer; it must give what evaluation recorded from the whole
+// file, and count as absent exactly the files evaluation could not read.
+func TestHashFileLimitedAsRead(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB, past the copy buffer
+	for name, text := range map[string]string{"empty": "", "small": "{\"a\": \"b\"}\n", "big": big} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "dir"), 0o700))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	require.NoError(t, os.Symlink("big", filepath.Join(dir, "link")))
+	for _, name := range []string{"empty", "small", "big", "dir", "fifo", "link", "missing"} {
+		for _, max := range []int64{0, 10, 11, int64(len(big)) - 1, int64(len(big)), 1 << 30} {
+			p := filepath.Join(dir, name)
+			b, err := readFileLimited(p, max, "KEYPROV_MAX_FILE_BYTES")
+			assert.Equal(t, valueOf(b, err == nil), hashFileLimited(p, max, "KEYPROV_MAX_FILE_BYTES"), "%s, at most %d bytes", name, max)
+		}
+	}
 }

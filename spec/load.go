@@ -197,40 +197,53 @@ var ErrTooLarge = errors.New("file is larger than the limit")
 // opened with O_NONBLOCK, so that even a FIFO swapped in after the Stat
 // cannot block the open, and checked again with fstat.
 func readFileLimited(name string, max int64, setting string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := readLimited(name, max, setting, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// readLimited writes the file name to w (readFileLimited's checks, in its
+// order). A *bytes.Buffer is grown once to the file's size: io.ReadAll
+// would grow, copy and clear its buffer about twenty times for a 10 MB
+// file. ReadFrom wants bytes.MinRead free bytes before each read, which
+// also sees a file that grew since Stat.
+func readLimited(name string, max int64, setting string, w io.Writer) error {
 	if fi, err := os.Stat(name); err != nil {
-		return nil, err
+		return err
 	} else if err := checkRegular(fi); err != nil {
-		return nil, err
+		return err
 	}
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkRegular(fi); err != nil {
-		return nil, err
+		return err
 	}
 	if fi.Size() > max {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (%s)", ErrTooLarge, fi.Size(), max, setting)
+		return fmt.Errorf("%w: %d bytes, the limit is %d (%s)", ErrTooLarge, fi.Size(), max, setting)
 	}
-	// The file is read into one buffer of its size (io.ReadAll would
-	// grow, copy and clear its buffer about twenty times for a 10 MB file).
-	// ReadFrom wants bytes.MinRead free bytes before each read, which also
-	// sees a file that grew since Stat.
-	var buf bytes.Buffer
-	buf.Grow(int(fi.Size()) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
-		return nil, err
+	var n int64
+	if buf, ok := w.(*bytes.Buffer); ok {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+		n, err = buf.ReadFrom(io.LimitReader(f, max+1))
+	} else {
+		n, err = io.CopyBuffer(w, io.LimitReader(f, max+1), make([]byte, 256<<10))
 	}
-	b := buf.Bytes()
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
+	if err != nil {
+		return err
 	}
-	return b, nil
+	if n > max {
+		return fmt.Errorf("%w: the limit is %d bytes (%s)", ErrTooLarge, max, setting)
+	}
+	return nil
 }
 
 // ownedString returns b as a string without copying it: b must be a buffer
