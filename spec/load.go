@@ -235,7 +235,7 @@ func readLimited(name string, max int64, setting string, w io.Writer) error {
 		buf.Grow(int(fi.Size()) + bytes.MinRead)
 		n, err = buf.ReadFrom(io.LimitReader(f, max+1))
 	} else {
-		n, err = io.CopyBuffer(w, io.LimitReader(f, max+1), make([]byte, 256<<10))
+		n, err = io.CopyBuffer(w, io.LimitReader(f, max+1), make([]byte, min(fi.Size()+bytes.MinRead, 256<<10)))
 	}
 	if err != nil {
 		return err

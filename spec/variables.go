@@ -233,9 +233,11 @@ func (e *evaluator) parseVarFile(path string, b []byte, owned bool, decls map[st
 		for n, d := range decls {
 			types[n] = d.ty
 		}
-		text := string(b)
+		var text string
 		if owned {
 			text = ownedString(b)
+		} else {
+			text = string(b)
 		}
 		if vals, ok := e.quickVarFile(text, types); ok && e.withinLimits(vals) {
 			for n, v := range vals {
