@@ -40,53 +40,79 @@ func jsonStringMapAt(s string, i int) (map[string]cty.Value, int, bool) {
 // become one, and it reports false for a key that is not normalized (the
 // general way reports the duplicate, or normalizes).
 func jsonStringMembersAt(s string, i int, pairs bool) (map[string]cty.Value, [][2]string, int, bool) {
-	if i >= len(s) || s[i] != '{' {
-		return nil, nil, 0, false
-	}
-	// Sized once for every member: a member of an object of strings has
-	// four quotes (the rest of s may hold more than the object: this is a
-	// size hint, not a count).
-	size := strings.Count(s[i:], `"`) / 4
+	size := jsonMembersHint(s, i)
 	m := make(map[string]cty.Value, size)
 	var out [][2]string
 	if pairs {
 		out = make([][2]string, 0, size)
 	}
-	i = skipJSONSpace(s, i+1)
-	if i < len(s) && s[i] == '}' {
-		return m, out, i + 1, true
-	}
-	for {
-		k, j, ok := jsonPlainString(s, i)
-		if !ok {
-			return nil, nil, 0, false
-		}
-		i = skipJSONSpace(s, j)
-		if i >= len(s) || s[i] != ':' {
-			return nil, nil, 0, false
-		}
-		v, j, ok := jsonPlainString(s, skipJSONSpace(s, i+1))
-		if !ok || (pairs && cty.NormalizeString(k) != k) {
-			return nil, nil, 0, false
+	end, ok := jsonStringMembers(s, i, func(k, v string, _, _ int) bool {
+		if pairs && cty.NormalizeString(k) != k {
+			return false
 		}
 		// One map operation instead of a lookup and an insert: a duplicate
 		// key leaves the length unchanged (and the whole map is dropped).
 		n := len(m)
 		el := cty.StringVal(v)
 		if m[k] = el; len(m) == n {
-			return nil, nil, 0, false
+			return false
 		}
 		if pairs {
 			out = append(out, [2]string{k, el.AsString()})
+		}
+		return true
+	})
+	if !ok {
+		return nil, nil, 0, false
+	}
+	return m, out, end, true
+}
+
+// jsonMembersHint is the number of members an object of strings starting
+// at s[i] may have, to size what holds them: a member has four quotes (the
+// rest of s may hold more than the object: a hint, not a count).
+func jsonMembersHint(s string, i int) int {
+	if i >= len(s) {
+		return 0
+	}
+	return strings.Count(s[i:], `"`) / 4
+}
+
+// jsonStringMembers reads an object of plain strings starting at s[i],
+// calling member with each key and value (substrings of s, starting at
+// kAt and vAt) in the order they are written, and returns the index after
+// it. It reports false for anything else, or as soon as member does.
+func jsonStringMembers(s string, i int, member func(k, v string, kAt, vAt int) bool) (int, bool) {
+	if i >= len(s) || s[i] != '{' {
+		return 0, false
+	}
+	i = skipJSONSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		k, j, ok := jsonPlainString(s, i)
+		if !ok {
+			return 0, false
+		}
+		kAt := i + 1
+		i = skipJSONSpace(s, j)
+		if i >= len(s) || s[i] != ':' {
+			return 0, false
+		}
+		i = skipJSONSpace(s, i+1)
+		v, j, ok := jsonPlainString(s, i)
+		if !ok || !member(k, v, kAt, i+1) {
+			return 0, false
 		}
 		i = skipJSONSpace(s, j)
 		switch {
 		case i < len(s) && s[i] == ',':
 			i = skipJSONSpace(s, i+1)
 		case i < len(s) && s[i] == '}':
-			return m, out, i + 1, true
+			return i + 1, true
 		default:
-			return nil, nil, 0, false
+			return 0, false
 		}
 	}
 }

@@ -3,7 +3,6 @@ package fast
 import (
 	"hash/maphash"
 	"math"
-	"strings"
 )
 
 // StringIndex is a JSON object of plain strings read for lookups by key,
@@ -35,43 +34,15 @@ func ReadStringIndex(s string) (*StringIndex, bool) {
 		return nil, false
 	}
 	i := skipJSONSpace(s, 0)
-	if i >= len(s) || s[i] != '{' {
-		return nil, false
-	}
-	// A member of an object of strings has four quotes: a size hint.
-	x := &StringIndex{s: s, seed: maphash.MakeSeed(), members: make([]member, 0, strings.Count(s[i:], `"`)/4)}
-	i = skipJSONSpace(s, i+1)
-	end := -1
-	if i < len(s) && s[i] == '}' {
-		end = i + 1
-	}
-	for end < 0 {
-		k, j, ok := jsonPlainString(s, i)
-		if !ok {
-			return nil, false
+	x := &StringIndex{s: s, seed: maphash.MakeSeed(), members: make([]member, 0, jsonMembersHint(s, i))}
+	end, ok := jsonStringMembers(s, i, func(k, v string, kAt, vAt int) bool {
+		if len(x.members) == math.MaxUint32-1 {
+			return false
 		}
-		kStart := j - 1 - len(k)
-		i = skipJSONSpace(s, j)
-		if i >= len(s) || s[i] != ':' {
-			return nil, false
-		}
-		i = skipJSONSpace(s, i+1)
-		v, j, ok := jsonPlainString(s, i)
-		if !ok || len(x.members) == math.MaxUint32-1 {
-			return nil, false
-		}
-		x.members = append(x.members, member{key: uint32(kStart), keyLen: uint32(len(k)), val: uint32(j - 1 - len(v)), valLen: uint32(len(v))})
-		i = skipJSONSpace(s, j)
-		switch {
-		case i < len(s) && s[i] == ',':
-			i = skipJSONSpace(s, i+1)
-		case i < len(s) && s[i] == '}':
-			end = i + 1
-		default:
-			return nil, false
-		}
-	}
-	if skipJSONSpace(s, end) != len(s) {
+		x.members = append(x.members, member{key: uint32(kAt), keyLen: uint32(len(k)), val: uint32(vAt), valLen: uint32(len(v))})
+		return true
+	})
+	if !ok || skipJSONSpace(s, end) != len(s) {
 		return nil, false
 	}
 	size := 16
