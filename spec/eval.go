@@ -88,6 +88,11 @@ type evaluator struct {
 	// varMaps are the members of the maps read from variable files
 	// (speed.go).
 	varMaps varMaps
+	// forEachOnly are the variables read only as a whole for_each
+	// (forEachOnlyVars), and deferred the members of those whose map was
+	// read as its members alone; their value is cty.DynamicVal.
+	forEachOnly map[string]bool
+	deferred    map[string]*varMembers
 	// rec records what evaluation reads (inputs.go).
 	rec *recorder
 }

@@ -144,6 +144,9 @@ func (e *evaluator) forEach(attr *hcl.Attribute, b blockIn) (forEachElems, bool)
 		e.add(withAddress(hcl.Diagnostics{errorf(attr.Expr.Range().Ptr(), "Invalid for_each argument", detail, args...)}, addr)...)
 		return forEachElems{}, false
 	}
+	if out, ok := e.deferredForEach(attr.Expr); ok {
+		return out, true
+	}
 	if out, ok := quickForEach(attr.Expr, b.file.ctx); ok {
 		return out, true
 	}

@@ -76,11 +76,119 @@ type stringIndex = fast.StringIndex
 // quickVarFile reads a JSON variable file of strings and flat collections
 // of strings in one pass (fast.VarFile), or reports false. It keeps the
 // members of the maps it reads, for quickMembers.
-func (e *evaluator) quickVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, bool) {
+//
+// The maps of the variables in e.forEachOnly are read as their members
+// alone (fast.VarFile's membersOnly): their values are cty.DynamicVal, and
+// deferredForEach makes their for_each instances from the members.
+func (e *evaluator) quickVarFile(s string, types map[string]cty.Type) (map[string]cty.Value, map[string]*varMembers, bool) {
 	if !speedOn() {
-		return nil, false
+		return nil, nil, false
 	}
-	return fast.VarFile(s, types, &e.varMaps)
+	return fast.VarFile(s, types, &e.varMaps, e.forEachOnly)
+}
+
+// varMembers are the members of a map read from a variable file.
+type varMembers = fast.Members
+
+// forEachOnlyVars returns the variables that the spec reads only as the
+// whole for_each of key blocks (for_each = var.tenants), and nowhere
+// else. A map of strings set for one of them in a JSON variable file is
+// never made into a value (quickVarFile): nothing would read it but
+// for_each, whose instances deferredForEach makes from its members.
+//
+// The answer is exact or empty. Every expression of every block the
+// evaluation reads is walked, and a variable is read only through a
+// traversal rooted at var: var.NAME or var["NAME"] is a reading of NAME,
+// and is a for_each only when it is the whole for_each argument of a key
+// block. It is nil when the speed layer is off, when a block is not in
+// native syntax, or when an expression reads var whole or by a computed
+// name (var[local.x]; a for expression whose own variable is named var
+// counts as such a reading).
+func (e *evaluator) forEachOnlyVars() map[string]bool {
+	if !speedOn() {
+		return nil
+	}
+	asForEach := map[*hclsyntax.ScopeTraversalExpr]bool{}
+	for _, b := range e.keys {
+		body, ok := b.Body.(*hclsyntax.Body)
+		if !ok {
+			return nil
+		}
+		if a := body.Attributes["for_each"]; a != nil {
+			if x, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr); ok && len(x.Traversal) == 2 {
+				if _, ok := varName(x.Traversal); ok {
+					asForEach[x] = true
+				}
+			}
+		}
+	}
+	if len(asForEach) == 0 {
+		return nil
+	}
+	only, other, whole := map[string]bool{}, map[string]bool{}, false
+	for _, blocks := range [][]blockIn{e.settings, e.variables, e.locals, e.keys, e.moved} {
+		for _, b := range blocks {
+			body, ok := b.Body.(*hclsyntax.Body)
+			if !ok {
+				return nil
+			}
+			hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+				x, ok := n.(*hclsyntax.ScopeTraversalExpr)
+				if !ok || x.Traversal.RootName() != "var" {
+					return nil
+				}
+				switch name, ok := varName(x.Traversal); {
+				case !ok:
+					whole = true
+				case asForEach[x]:
+					only[name] = true
+				default:
+					other[name] = true
+				}
+				return nil
+			})
+		}
+	}
+	if whole {
+		return nil
+	}
+	for n := range other {
+		delete(only, n)
+	}
+	return only
+}
+
+// varName returns the variable a traversal rooted at var reads: NAME of
+// var.NAME or var["NAME"], whatever follows; false for var alone or var
+// indexed by anything but a string.
+func varName(t hcl.Traversal) (string, bool) {
+	if len(t) < 2 || t.RootName() != "var" {
+		return "", false
+	}
+	switch step := t[1].(type) {
+	case hcl.TraverseAttr:
+		return step.Name, true
+	case hcl.TraverseIndex:
+		if k := step.Key; k.Type() == cty.String && k.IsKnown() && !k.IsNull() && !k.IsMarked() {
+			return k.AsString(), true
+		}
+	}
+	return "", false
+}
+
+// deferredForEach returns the instances of for_each = var.NAME when the
+// map of NAME was read as its members alone (quickVarFile): what
+// quickMembers gives for the map itself.
+func (e *evaluator) deferredForEach(expr hcl.Expression) (forEachElems, bool) {
+	x, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(e.deferred) == 0 || len(x.Traversal) != 2 {
+		return forEachElems{}, false
+	}
+	name, ok := varName(x.Traversal)
+	if m := e.deferred[name]; ok && m != nil {
+		return forEachElems{strs: m.Pairs, fromStrings: true}, true
+	}
+	return forEachElems{}, false
 }
 
 // varMaps are the members of the maps that quickVarFile read.

@@ -354,6 +354,41 @@ func largeCases() map[string]speedCase {
 		"a var-file map replaced by -var":                     {files: map[string]string{"keys.hcl": twoMaps, "tenants.json": reversed.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, vars: []Var{{Name: "tenants", Value: `{ t0001 = "One" }`}}, env: env},
 		"a var-file map with keys that normalize alike":       {files: map[string]string{"keys.hcl": forEach, "tenants.json": nfc, "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
 	}
+	// A map read only as a for_each is read as its members alone
+	// (forEachOnlyVars); each case here is one where that must give what
+	// the map itself gives, or must not happen.
+	only := func(name, spec, tenantsJSON string, c speedCase) {
+		c.files = map[string]string{"keys.hcl": spec, "tenants.json": tenantsJSON, "secrets.json": secrets.String()}
+		c.varFiles = append([]string{"tenants.json"}, c.varFiles...)
+		c.env = env
+		cases["members only: "+name] = c
+	}
+	only("a duplicate key", forEach, `{"tenants": {"t0001": "a", "t0002": "b", "t0001": "c"}}`, speedCase{})
+	only("a duplicate key out of order", forEach, `{"tenants": {"t0002": "b", "t0001": "a", "t0002": "c"}}`, speedCase{})
+	only("an empty map", forEach, `{"tenants": {}}`, speedCase{})
+	only("elements not in normal form C", forEach, `{"tenants": {"t0001": "cafe`+"\u0301"+`", "t0002": "e`+"\u0301"+`"}}`, speedCase{})
+	only("a key not in normal form C", forEach, `{"tenants": {"cafe`+"\u0301"+`": "a"}}`, speedCase{})
+	only("past the element limit", forEach, tenants.String(), speedCase{limits: Limits{MaxElements: 1000}})
+	only("past the byte limit", forEach, tenants.String(), speedCase{limits: Limits{MaxValueBytes: 30_000}})
+	only("the variable read by index too", strings.Replace(forEach, "description = \"${each.key}: ${each.value}\"", "description = var.tenants[each.key]", 1), reversed.String(), speedCase{})
+	only("the variable read by a local", forEach+"locals {\n  n = length(var.tenants)\n}\n", tenants.String(), speedCase{})
+	only("for_each = var[\"tenants\"]", strings.Replace(forEach, "for_each    = var.tenants", "for_each    = var[\"tenants\"]", 1), reversed.String(), speedCase{})
+	only("for_each over a part of it", strings.Replace(forEach, "for_each    = var.tenants", "for_each    = { for k, v in var.tenants : k => v if k != \"t0001\" }", 1), tenants.String(), speedCase{})
+	only("var shadowed by a for expression", forEach+"locals {\n  x = [for var in [\"a\"] : var]\n}\n", tenants.String(), speedCase{})
+	only("var indexed by a local", forEach+"locals {\n  k = \"tenants\"\n  n = length(var[local.k])\n}\n", tenants.String(), speedCase{})
+	only("two blocks over it", forEach+strings.Replace(strings.Replace(forEach, "variable \"tenants\" {\n  type = map(string)\n}\n", "", 1), "\"website\"", "\"mobile\"", 1), tenants.String(), speedCase{})
+	only("replaced by a later var-file", forEach, tenants.String(), speedCase{varFiles: []string{"later.json"}})
+	cases["members only: replaced by a later var-file"].files["later.json"] = `{"tenants": {"t0001": "One", "t0002": "Two"}}`
+	only("replaced by a later HCL var-file", forEach, tenants.String(), speedCase{varFiles: []string{"later.hcl"}})
+	cases["members only: replaced by a later HCL var-file"].files["later.hcl"] = `tenants = { t0001 = "One" }`
+	only("replacing an HCL var-file", forEach, tenants.String(), speedCase{})
+	c := cases["members only: replacing an HCL var-file"]
+	c.files["earlier.hcl"] = `tenants = { t0001 = "One" }`
+	c.varFiles = []string{"earlier.hcl", "tenants.json"}
+	cases["members only: replacing an HCL var-file"] = c
+	only("replaced by -var", forEach, tenants.String(), speedCase{vars: []Var{{Name: "tenants", Value: `{ t0001 = "One" }`}}})
+	only("of a list variable", strings.Replace(forEach, "type = map(string)", "type = set(string)", 1), `{"tenants": ["t0001", "t0002"]}`, speedCase{})
+	only("of an any variable", strings.Replace(forEach, "type = map(string)", "type = any", 1), tenants.String(), speedCase{})
 	for name, c := range map[string]speedCase{
 		"for_each over a var-file":    {files: map[string]string{"keys.hcl": forEach, "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},
 		"errors in shared attributes": {files: map[string]string{"keys.hcl": strings.Replace(forEach, "metadata    = { team = \"web\" }", "metadata    = { team = 1 + \"x\" }\n  expires = \"never\"", 1), "tenants.json": tenants.String(), "secrets.json": secrets.String()}, varFiles: []string{"tenants.json"}, env: env},

@@ -32,6 +32,9 @@ type varDecl struct {
 	// error is reported where the value is, not again as a missing value.
 	failed   bool
 	defRange hcl.Range
+	// members are set, and val is cty.DynamicVal, when the value is a
+	// map read as its members alone (quickVarFile).
+	members *varMembers
 }
 
 // evalVariables declares the variables and resolves their values, in rising
@@ -90,6 +93,7 @@ func (e *evaluator) evalVariables() cty.Value {
 			}
 		}
 	}
+	e.forEachOnly = e.forEachOnlyVars()
 	for _, path := range e.opts.VarFiles {
 		e.readVarFile(path, decls)
 	}
@@ -130,6 +134,12 @@ func (e *evaluator) evalVariables() cty.Value {
 			continue
 		}
 		vals[name] = d.val
+		if d.members != nil {
+			if e.deferred == nil {
+				e.deferred = map[string]*varMembers{}
+			}
+			e.deferred[name] = d.members
+		}
 	}
 	return cty.ObjectVal(vals)
 }
@@ -165,12 +175,19 @@ func (d *varDecl) setValue(e *evaluator, v cty.Value, rng hcl.Range) {
 		d.failed = true
 		return
 	}
-	d.val, d.set = cv, true
+	d.val, d.set, d.members = cv, true, nil
 }
 
-// withinLimits reports whether every value of vals is within the limits.
-func (e *evaluator) withinLimits(vals map[string]cty.Value) bool {
-	for _, v := range vals {
+// withinLimits reports whether every value of vals, and every map of
+// members, is within the limits.
+func (e *evaluator) withinLimits(vals map[string]cty.Value, members map[string]*varMembers) bool {
+	for n, v := range vals {
+		if m := members[n]; m != nil {
+			if int64(len(m.Pairs)) > int64(e.limits.MaxElements) || m.Bytes > e.limits.MaxValueBytes {
+				return false
+			}
+			continue
+		}
 		if !e.quickWithinLimits(v, e.limits) && checkValueSize(v, e.limits) != "" {
 			return false
 		}
@@ -239,9 +256,9 @@ func (e *evaluator) parseVarFile(path string, b []byte, owned bool, decls map[st
 		} else {
 			text = string(b)
 		}
-		if vals, ok := e.quickVarFile(text, types); ok && e.withinLimits(vals) {
+		if vals, members, ok := e.quickVarFile(text, types); ok && e.withinLimits(vals, members) {
 			for n, v := range vals {
-				decls[n].val, decls[n].set = v, true
+				decls[n].val, decls[n].set, decls[n].members = v, true, members[n]
 			}
 			return
 		}

@@ -50,18 +50,35 @@ func (ms *Maps) add(v cty.Value, pairs [][2]string) {
 	if ms == nil || p == nil || len(pairs) != v.LengthInt() {
 		return
 	}
-	key := func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) }
-	if !slices.IsSortedFunc(pairs, key) {
-		slices.SortFunc(pairs, key)
-	}
-	e := &mapEntry{v: v, m: Members{Pairs: pairs}}
-	for _, p := range pairs {
-		e.m.Bytes = satAdd(e.m.Bytes, int64(len(p[0])+len(p[1])))
+	m, ok := membersOf(pairs)
+	if !ok {
+		return
 	}
 	if ms.byMap == nil {
 		ms.byMap = map[unsafe.Pointer]*mapEntry{}
 	}
-	ms.byMap[p] = e
+	ms.byMap[p] = &mapEntry{v: v, m: *m}
+}
+
+// membersOf makes the Members of a map from its pairs, in the order they
+// were written: it sorts them by key (ElementIterator's order) unless they
+// are sorted already, and reports false when two have the same key (the
+// map would have one member where the file has two: the general way
+// reports the duplicate).
+func membersOf(pairs [][2]string) (*Members, bool) {
+	key := func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) }
+	if !slices.IsSortedFunc(pairs, key) {
+		slices.SortFunc(pairs, key)
+	}
+	m := &Members{Pairs: pairs}
+	for i := range pairs {
+		p := &pairs[i]
+		if i > 0 && pairs[i-1][0] == p[0] {
+			return nil, false
+		}
+		m.Bytes = satAdd(m.Bytes, int64(len(p[0])+len(p[1])))
+	}
+	return m, true
 }
 
 // Of returns the members of v when VarFile read v (v itself, not a copy
