@@ -261,6 +261,7 @@ func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) l
 		opts.VarFiles = side.varFiles
 		side.varUsed = side.varFiles
 		srcs, diags := spec.ReadSources(side.paths, opts.Limits.MaxSpecBytes)
+		a.reserveHeap(srcs, opts)
 		return evaluate(srcs, diags, opts)
 	}
 	g := &gitReader{ctx: ctx, env: a.environList(), maxBytes: opts.Limits.MaxSpecBytes}
@@ -271,6 +272,7 @@ func (a *app) loadDiffSide(ctx context.Context, sf *specFlags, side *diffSide) l
 	vars, more := g.varSources(side, a.cfg.MaxFileBytes)
 	diags = append(diags, more...)
 	opts.VarSources = vars
+	a.reserveHeap(srcs, opts)
 	ls := evaluate(srcs, diags, opts)
 	for _, v := range vars {
 		ls.sources[v.Name] = v.Bytes

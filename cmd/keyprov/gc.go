@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+
+	"github.com/keyprov/keyprov/internal/hugepages"
+	"github.com/keyprov/keyprov/spec"
 )
 
 // The garbage collector's settings around a run. Evaluating a spec
@@ -67,4 +71,34 @@ func heldMemory() int64 {
 		return 0
 	}
 	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+}
+
+// heapPerInputByte is what a run holds for each byte of its spec and
+// variable files, with room: a no-op apply of 1,000,000 keys from a
+// 30 MB variable file peaks at 870 MB (BENCHMARKS.md).
+const heapPerInputByte = 48
+
+// reserveHeap asks for huge pages where the heap of a large evaluation
+// will grow (internal/hugepages), sized from the spec's and the variable
+// files' bytes: a spec of 50,000 keys or more. A small spec asks for
+// nothing. GODEBUG=disablethp=1 turns it off, as it turns off huge pages
+// in the Go runtime.
+func (a *app) reserveHeap(srcs []spec.Source, opts spec.Options) {
+	var in int64
+	for _, s := range srcs {
+		in += int64(len(s.Bytes))
+	}
+	for _, s := range opts.VarSources {
+		in += int64(len(s.Bytes))
+	}
+	for _, p := range opts.VarFiles {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			in += fi.Size()
+		}
+	}
+	if in*heapPerInputByte < hugepages.MinBytes {
+		return
+	}
+	r := hugepages.Reserve(in*heapPerInputByte, a.environ["GODEBUG"])
+	a.log.Debug().Int64("huge_page_bytes", r.Bytes).Str("reason", r.Reason).Msg("heap reserved for huge pages")
 }

@@ -67,6 +67,7 @@ func (a *app) loadSpec(s *specFlags, secrets bool) loadedSpec {
 		return loadedSpec{diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid flag", Detail: err.Error() + "."}}}
 	}
 	srcs, diags := spec.ReadSources(opts.Paths, opts.Limits.MaxSpecBytes)
+	a.reserveHeap(srcs, opts)
 	return evaluate(srcs, diags, opts)
 }
 
