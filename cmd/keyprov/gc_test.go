@@ -33,3 +33,17 @@ func TestAfterEvaluationGCKeepsTheHeldMemory(t *testing.T) {
 	afterEvaluationGC(map[string]string{"GOMEMLIMIT": "1TiB"}, bigSpec)
 	assert.Equal(t, int64(1<<40), debug.SetMemoryLimit(-1))
 }
+
+// TestAfterEvaluationGCPercent checks the collector's pace for the load
+// and the plan of a large spec: GOGC=200, unless GOGC is set; a small
+// spec's runs keep the runtime's own.
+func TestAfterEvaluationGCPercent(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	afterEvaluationGC(map[string]string{}, bigSpec-1)
+	assert.Equal(t, 100, debug.SetGCPercent(100), "a small spec")
+	afterEvaluationGC(map[string]string{}, bigSpec)
+	assert.Equal(t, 200, debug.SetGCPercent(100), "a large spec")
+	afterEvaluationGC(map[string]string{"GOGC": "100"}, bigSpec)
+	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
+}
