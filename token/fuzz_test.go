@@ -85,3 +85,35 @@ func FuzzTokenCheck(f *testing.F) {
 		_ = NewSecret(tok).Digest()
 	})
 }
+
+// FuzzAcceptable holds Check's one-pass answer (acceptable) to its rules
+// one by one (check): whatever the token and the prefix, acceptable
+// accepts exactly what check accepts.
+func FuzzAcceptable(f *testing.F) {
+	for _, seed := range []struct{ tok, prefix string }{
+		{testToken, "wat_"},
+		{"wat_" + body, "wat_"},
+		{"wat_aaaaab" + body, "wat_"},
+		{"wat_aaaaaa" + body, "wat_"},
+		{"wat_abcdeg" + body, "wat_"},
+		{"wat_abcdef" + body, "wat_"},
+		{"wat_fedcba" + body, "wat_"},
+		{"wat_fedcbb" + body, "wat_"},
+		{"wat_-./012" + body, "wat_"},
+		{"wat_" + strings.Repeat("ab", 20), "wat_"},
+		{"wat_" + strings.Repeat("abcdefghi", 5), "wat_"},
+		{"wat_" + strings.Repeat("abcdefghij", 5), "wat_"},
+		{"w t_" + body, "w t_"},
+		{"wat_" + body + "é", "wat_"},
+		{"wat_" + strings.Repeat("Zx81Kd", 90), "wat_"},
+		{"wat_" + body[:31], "wat_"},
+	} {
+		f.Add(seed.tok, seed.prefix)
+	}
+	f.Fuzz(func(t *testing.T, tok, prefix string) {
+		fast, slow := acceptable(tok, prefix), check(tok, prefix) == nil
+		if fast != slow {
+			t.Fatalf("acceptable(%q, %q) = %v, but check says %v", tok, prefix, fast, check(tok, prefix))
+		}
+	})
+}
