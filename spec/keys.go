@@ -58,6 +58,8 @@ type instance struct {
 	// instances share come back to it.
 	first bool
 	ref   BlockRef
+	// elem is the instance's number among its block's (0 without for_each).
+	elem int
 }
 
 func (e *evaluator) evalKeys(settings Settings) []*Key {
@@ -297,7 +299,7 @@ func (s *instanceSet) at(i int) instance {
 	key, val, keyString := w.elems.at(j)
 	r := w.ref
 	r.HasForEach, r.InstanceKey = true, keyString
-	return instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: key, eachValue: val, first: j == 0}
+	return instance{block: w.b, content: w.content, ref: r, state: w.state, eachKey: key, eachValue: val, first: j == 0, elem: j}
 }
 
 // evalInstances evaluates every instance (on every core for a large

@@ -567,7 +567,7 @@ func (e *evaluator) readRef(r *tokenRef, sc *scope, attrName string, rng *hcl.Ra
 		if err != nil {
 			return failFile(a.path, err)
 		}
-		v, err := obj.get(key)
+		v, err := obj.getAt(key, sc.in.elem)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -818,9 +818,13 @@ func decodeSecretObject(p, s string) (*secretObject, error) {
 
 // get returns the string entry key. Errors name the key (written in the
 // spec) and the kind of a wrong value, never the value.
-func (o *secretObject) get(key string) (string, error) {
+func (o *secretObject) get(key string) (string, error) { return o.getAt(key, -1) }
+
+// getAt is get for the instance of number elem in its for_each (-1: none):
+// an index of the file tries that member first (fast.StringIndex.GetAt).
+func (o *secretObject) getAt(key string, elem int) (string, error) {
 	if o.strings != nil {
-		v, ok := o.strings.Get(key)
+		v, ok := o.strings.GetAt(key, elem)
 		if !ok {
 			return "", fmt.Errorf("%s has no entry %q", o.path, key)
 		}

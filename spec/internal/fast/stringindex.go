@@ -3,6 +3,7 @@ package fast
 import (
 	"hash/maphash"
 	"math"
+	"sync/atomic"
 )
 
 // StringIndex is a JSON object of plain strings read for lookups by key,
@@ -19,6 +20,11 @@ type StringIndex struct {
 	// as members.
 	slots []uint32
 	seed  maphash.Seed
+	// offset is what GetAt adds to the number it is given to find the
+	// member it tries first, as the last miss found it; misses counts the
+	// tries that missed. Only misses write them: hits, which every core
+	// makes, share them read-only.
+	offset, misses atomic.Int64
 }
 
 // member is where a member's key and value are in the text.
@@ -81,17 +87,45 @@ func (x *StringIndex) insert(n int) bool {
 
 // Get returns the value of key, and whether the object has it.
 func (x *StringIndex) Get(key string) (string, bool) {
+	v, _, ok := x.find(key)
+	return v, ok
+}
+
+// find returns the value of key and its member's number.
+func (x *StringIndex) find(key string) (string, int, bool) {
 	mask := uint64(len(x.slots) - 1)
 	for p := maphash.String(x.seed, key) & mask; ; p = (p + 1) & mask {
 		at := x.slots[p]
 		if at == 0 {
-			return "", false
+			return "", 0, false
 		}
 		if x.key(int(at-1)) == key {
 			m := &x.members[at-1]
-			return x.s[m.val : m.val+m.valLen], true
+			return x.s[m.val : m.val+m.valLen], int(at - 1), true
 		}
 	}
+}
+
+// GetAt is Get that first tries member i (plus the offset the last miss
+// found). A secrets file written in the order of the for_each it serves,
+// as a program's output usually is, has instance i's token there: read in
+// order, instead of at a random place of a hundred megabytes, it took a
+// million lookups from 0.42 s to (figure). A file in another order gives up
+// the tries after max(1024, members/16) misses. A negative i tries nothing.
+func (x *StringIndex) GetAt(key string, i int) (string, bool) {
+	if m := x.misses.Load(); i >= 0 && (m < 1024 || m < int64(len(x.members)/16)) {
+		if n := int64(i) + x.offset.Load(); n >= 0 && n < int64(len(x.members)) && x.key(int(n)) == key {
+			m := &x.members[n]
+			return x.s[m.val : m.val+m.valLen], true
+		}
+		x.misses.Add(1)
+		v, n, ok := x.find(key)
+		if ok {
+			x.offset.Store(int64(n) - int64(i))
+		}
+		return v, ok
+	}
+	return x.Get(key)
 }
 
 // Len returns the number of members.
