@@ -41,7 +41,7 @@ func TestForEachOnlyVars(t *testing.T) {
 		{"a for_each of a local", "locals {\n  t = var.tenants\n}\n" + block("w", "local.t", "each.value"), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := parsedEvaluator(t, decls+c.spec)
+			e := parsedEvaluator(t, Options{}, t.TempDir(), decls+c.spec)
 			got := e.forEachOnlyVars()
 			want := map[string]bool{}
 			for _, n := range c.want {
@@ -52,7 +52,7 @@ func TestForEachOnlyVars(t *testing.T) {
 	}
 	t.Run("the speed layer off", func(t *testing.T) {
 		withSpeedLayer(t, false)
-		assert.Nil(t, parsedEvaluator(t, decls+block("w", "var.tenants", "each.value")).forEachOnlyVars())
+		assert.Nil(t, parsedEvaluator(t, Options{}, t.TempDir(), decls+block("w", "var.tenants", "each.value")).forEachOnlyVars())
 	})
 }
 
@@ -61,16 +61,6 @@ func nonNil(m map[string]bool) map[string]bool {
 		return map[string]bool{}
 	}
 	return m
-}
-
-func parsedEvaluator(t *testing.T, src string) *evaluator {
-	t.Helper()
-	opts := Options{}
-	e := &evaluator{opts: &opts, limits: opts.limits()}
-	e.fn = newFuncs(e.opts)
-	e.base = newBaseContext(e.fn)
-	require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: t.TempDir(), Bytes: []byte(src)}}), "%v", e.diags)
-	return e
 }
 
 // TestMembersOnlyMapIsNotMade shows the benchmark's shape taking the
@@ -83,10 +73,7 @@ func TestMembersOnlyMapIsNotMade(t *testing.T) {
 	src := "variable \"tenants\" {\n  type = map(string)\n}\n" +
 		"tenant_key \"website\" {\n  for_each = var.tenants\n  tenant   = each.key\n  name     = each.value\n  token    = env(\"A\")\n}\n"
 	opts := Options{VarFiles: []string{dir + "/tenants.json"}, LookupEnv: fakeEnv{"A": tokA}.lookup}
-	e := &evaluator{opts: &opts, limits: opts.limits()}
-	e.fn = newFuncs(e.opts)
-	e.base = newBaseContext(e.fn)
-	require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: dir, Bytes: []byte(src)}}), "%v", e.diags)
+	e := parsedEvaluator(t, opts, dir, src)
 	vars := e.evalVariables()
 	require.False(t, e.diags.HasErrors(), "%v", e.diags)
 	assert.Equal(t, map[string]bool{"tenants": true}, e.forEachOnly)

@@ -120,3 +120,14 @@ func withSpeedLayer(t *testing.T, on bool) {
 	was := speedOff.Swap(!on)
 	t.Cleanup(func() { speedOff.Store(was) })
 }
+
+// parsedEvaluator is an evaluator with src parsed as keys.hcl in dir,
+// for tests of one evaluation step.
+func parsedEvaluator(t *testing.T, opts Options, dir, src string) *evaluator {
+	t.Helper()
+	e := &evaluator{opts: &opts, limits: opts.limits()}
+	e.fn = newFuncs(e.opts)
+	e.base = newBaseContext(e.fn)
+	require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: dir, Bytes: []byte(src)}}), "%v", e.diags)
+	return e
+}

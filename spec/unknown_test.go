@@ -16,11 +16,7 @@ import (
 // evaluated.
 func evalWithVars(t *testing.T, src string, vars cty.Value) (keys []*Key, diags hcl.Diagnostics) {
 	t.Helper()
-	opts := Options{}
-	e := &evaluator{opts: &opts, limits: opts.limits()}
-	e.fn = newFuncs(e.opts)
-	e.base = newBaseContext(e.fn)
-	require.True(t, e.parse([]Source{{Name: "keys.hcl", Dir: t.TempDir(), Bytes: []byte(src)}}), "%v", e.diags)
+	e := parsedEvaluator(t, Options{}, t.TempDir(), src)
 	e.refs = e.checkSecretCalls()
 	e.base.Variables["var"] = vars
 	e.evalLocals()
